@@ -1,0 +1,288 @@
+"""The Assistant: one turn is recall → route → chain → remember, as a generator of events.
+
+`stream()` is the only loop (smolagents' shape): the TUI, the CLI and `ask()` all consume its
+events. Everything heavy — the chat model, the embedder, Chroma — is built on first use, so
+constructing an Assistant is instant and a UI can paint before any model loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+
+from assistant.chains.base import ChainResult, ChainRun
+from assistant.chains.registry import ChainRegistry, default_chains
+from assistant.context import ContextBuilder
+from assistant.errors import AssistantError, MemoryFailure
+from assistant.events import (
+    ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token,
+)
+from assistant.facts import extract_facts
+from assistant.inputs import validate_request
+from assistant.sessions import Session, SessionStore, TurnRecord
+from assistant.settings import Settings, default_cache_dir, load_settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from assistant.routing import Route, Router
+    from memory import MemoryStore
+
+Progress = Callable[[str, "float | None"], None]
+MIN_RECALL_SCORE = 0.25
+TURN_MEMORY_CHARS = 2000
+ARTIFACT_MEMORY_CHARS = 1500
+
+
+class Assistant:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        model: str | None = None,
+        user: str | None = None,
+        *,
+        auto_run: bool | None = None,
+        memory_url: str | None = None,
+        settings: Settings | None = None,
+        chat_model: "BaseChatModel | None" = None,
+        store: "MemoryStore | None" = None,
+        chains: ChainRegistry | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        base = settings or load_settings()
+        self.settings = base.with_overrides(
+            data_dir=data_dir, model=model, user=user, auto_run=auto_run, memory_url=memory_url
+        )
+        if chat_model is None:
+            from assistant.models import parse_model_spec
+
+            parse_model_spec(self.settings.model)  # an unknown spec fails now, not after loading memory
+        self.sessions = SessionStore(self.settings.data_dir, self.settings.user)
+        self.chains = chains or default_chains()
+        self.progress = progress
+        self._chat_model = chat_model
+        self._store = store
+        self._router: Router | None = None
+        self._lock = threading.RLock()
+
+    # -- lazily built parts -------------------------------------------------------------------
+    @property
+    def model(self) -> "BaseChatModel":
+        with self._lock:
+            if self._chat_model is None:
+                from assistant.models import build_chat_model
+
+                self._chat_model = build_chat_model(
+                    self.settings.model,
+                    max_new_tokens=self.settings.max_new_tokens,
+                    temperature=self.settings.temperature,
+                )
+            return self._chat_model
+
+    def load_model(self) -> None:
+        """Build and load the chat model now (with progress) instead of on the first request."""
+        model = self.model
+        ensure = getattr(model, "ensure_loaded", None)
+        if callable(ensure):
+            ensure(progress=self.progress)
+
+    @property
+    def store(self) -> "MemoryStore":
+        with self._lock:
+            if self._store is None:
+                from memory import MemoryStore, MemoryStoreError
+
+                try:
+                    if self.settings.memory_url:
+                        self._store = MemoryStore(url=self.settings.memory_url, namespace=self.settings.user)
+                    else:
+                        self._store = MemoryStore(self.settings.data_dir / "memory", namespace=self.settings.user)
+                except MemoryStoreError as exc:
+                    raise MemoryFailure(str(exc)) from exc
+            return self._store
+
+    @property
+    def router(self) -> "Router":
+        with self._lock:
+            if self._router is None:
+                from assistant.routing import Router
+
+                examples = {chain.name: list(chain.examples) for chain in self.chains}
+                self._router = Router(
+                    examples, cache_dir=default_cache_dir() / "routing", prefixes=self.chains.prefixes()
+                )
+            return self._router
+
+    # -- the public API -------------------------------------------------------------------------
+    def route(self, text: str, *, session: str | None = None) -> "Route":
+        current = self.sessions.load(session).current_route if session else None
+        return self.router.route(validate_request(text, self.settings.max_request_chars), current=current)
+
+    def stream(
+        self,
+        request: str,
+        session: str = "default",
+        *,
+        approve: Callable[[str], bool] | None = None,
+    ) -> Iterator[Event]:
+        """One turn as events. Errors end the stream with a Failed event instead of raising."""
+        try:
+            yield from self._turn(request, session, approve)
+        except AssistantError as exc:
+            yield Failed(message=str(exc), error=type(exc).__name__)
+
+    async def astream(self, request: str, session: str = "default", **kwargs: Any) -> AsyncIterator[Event]:
+        """`stream()` for asyncio apps: the blocking turn runs in a worker thread."""
+        events = self.stream(request, session, **kwargs)
+        done = object()
+        while (event := await asyncio.to_thread(next, events, done)) is not done:
+            yield event
+
+    def ask(self, request: str, session: str = "default", **kwargs: Any) -> Reply:
+        """One turn, gathered. Raises the AssistantError subclass on failure."""
+        routed: Routed | None = None
+        recalled: tuple[RecalledMemory, ...] = ()
+        artifacts = []
+        for event in self._turn(request, session, kwargs.get("approve")):
+            if isinstance(event, Routed):
+                routed = event
+            elif isinstance(event, Recalled):
+                recalled = event.memories
+            elif isinstance(event, ArtifactSaved):
+                artifacts.append(event.artifact)
+            elif isinstance(event, Finished):
+                return Reply(
+                    text=event.text, route=event.route, recalled=recalled, artifacts=tuple(artifacts),
+                    timings=event.timings, route_score=routed.score if routed else 0.0,
+                    route_why=routed.why if routed else "",
+                )
+        raise AssistantError("the turn ended without an answer")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> "Assistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the turn -------------------------------------------------------------------------------
+    def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
+        started = time.perf_counter()
+        request = validate_request(request, self.settings.max_request_chars)
+        session = self.sessions.load(session_name)
+
+        t0 = time.perf_counter()
+        route = self.router.route(request, current=session.current_route)
+        route_ms = (time.perf_counter() - t0) * 1000
+        yield Routed(route=route.name, score=route.score, why=route.why)
+        text = route.text or request
+
+        t0 = time.perf_counter()
+        memories = self._recall(text, session)
+        recall_ms = (time.perf_counter() - t0) * 1000
+
+        chain = self.chains.get(route.name)
+        run = ChainRun(
+            request=text, session=session, workspace=self.sessions.workspace(session.name), model=self.model,
+            memories=memories, auto_run=self.settings.auto_run, approve=approve,
+        )
+        builder = ContextBuilder(self.settings.context_tokens)
+        context = builder.build(
+            system_prompt=chain.system_prompt, request=text, session=session, route=route.name,
+            memories=memories, extra=chain.extra_context(run),
+        )
+        yield Recalled(memories=context.memories)
+
+        self.load_model()
+        first_token: float | None = None
+        t_gen = time.perf_counter()
+        steps = chain.run(run, context.messages)
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as stop:
+                result: ChainResult = stop.value
+                break
+            if isinstance(event, Token) and first_token is None:
+                first_token = (time.perf_counter() - started) * 1000
+            yield event
+        gen_s = time.perf_counter() - t_gen
+
+        saved = []
+        for new in result.artifacts:
+            artifact = self.sessions.save_artifact(
+                session, kind=new.kind, title=new.title, route=route.name, content=new.content
+            )
+            saved.append(artifact)
+            yield ArtifactSaved(artifact)
+        session.current_route = route.name
+        memory_id = self._remember(text, result.text, route.name, session, saved)
+        session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name, memory_id=memory_id))
+        self.sessions.save(session)
+
+        yield Finished(
+            text=result.text,
+            route=route.name,
+            timings=Timings(
+                recall_ms=round(recall_ms, 1), route_ms=round(route_ms, 1),
+                first_token_ms=round(first_token, 1) if first_token is not None else None,
+                total_ms=round((time.perf_counter() - started) * 1000, 1), tokens=result.tokens,
+                tokens_per_s=round(result.tokens / gen_s, 2) if result.tokens and gen_s > 0 else None,
+            ),
+        )
+
+    def _recall(self, text: str, session: Session) -> list[RecalledMemory]:
+        from memory import MemoryStoreError
+
+        in_history = {t.memory_id for t in session.turns[-3:] if t.memory_id}
+        try:
+            hits = self.store.search(text, k=self.settings.recall_k + len(in_history))
+        except MemoryStoreError as exc:
+            raise MemoryFailure(str(exc)) from exc
+        recalled = [
+            RecalledMemory(
+                id=hit.memory.id, text=hit.memory.text, kind=hit.memory.kind, score=hit.score,
+                session=hit.memory.session, route=hit.memory.metadata.get("route"),
+                created_at=hit.memory.created_at.isoformat(),
+            )
+            for hit in hits
+            if hit.score >= MIN_RECALL_SCORE and hit.memory.id not in in_history
+        ]
+        return recalled[: self.settings.recall_k]
+
+    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> str:
+        """Write the turn, its artifacts and any stated facts to long-term memory in one batch."""
+        from memory import Memory, MemoryStoreError
+
+        turn = Memory(
+            text=f"User: {request}\nAssistant: {reply}"[:TURN_MEMORY_CHARS], kind="turn",
+            session=session.name, metadata={"route": route},
+        )
+        batch = [turn]
+        for artifact in artifacts:
+            batch.append(Memory(
+                text=f"{artifact.kind} '{artifact.title}' (v{artifact.version}):\n{artifact.content}"[:ARTIFACT_MEMORY_CHARS],
+                kind="artifact", session=session.name,
+                metadata={"route": route, "artifact_id": artifact.id, "path": artifact.path, "title": artifact.title},
+            ))
+        facts = extract_facts(request)
+        for fact in facts:
+            fact_id = hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24]
+            batch.append(Memory(
+                id=fact_id, text=fact.text, kind="fact", session=session.name,
+                metadata={"fact_key": fact.key, "source": "rule"},
+            ))
+        try:
+            for fact in facts:  # a restated fact replaces the old one instead of piling up
+                self.store.forget(hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24])
+            self.store.add_many(batch)
+        except MemoryStoreError as exc:
+            raise MemoryFailure(str(exc)) from exc
+        return turn.id

@@ -1,0 +1,303 @@
+"""The `assistant` command. The only place (with the TUI) where errors become messages and exit codes.
+
+Every AssistantError prints one line — what went wrong and what to do — and exits non-zero with the
+error's code. Anything else is a bug: one line naming it, and the traceback only with
+ASSISTANT_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from assistant.errors import AssistantError, InputError
+
+EXIT_INTERRUPTED = 130
+EXIT_BUG = 70
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global flags work before or after the subcommand; the subcommand's copy must not reset them."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--data-dir", default=default, help="where memory and sessions live (env ASSISTANT_DATA_DIR)")
+    parser.add_argument("--model", default=default, help="bundled | hf:PATH | openai:MODEL[@URL] | ollama:MODEL | llamacpp:GGUF")
+    parser.add_argument("--user", default=default, help="memory namespace (default: 'default')")
+    parser.add_argument("--memory-url", default=default, help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--auto-run", action="store_true", default=default, help="run generated code without asking")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Throughline: an assistant that keeps its context across writing, coding and analysis.",
+    )
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _global_options(p, suppress=True)
+        return p
+
+    ask = command("ask", "ask one thing (TEXT, or stdin when TEXT is '-' or absent)")
+    ask.add_argument("text", nargs="*", help="the request")
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of streaming text")
+    ask.add_argument("--session", default="default", help="thread name (default: 'default')")
+
+    route = command("route", "show which chain would take a request; no TEXT: one request per stdin line")
+    route.add_argument("text", nargs="*")
+    route.add_argument("--json", action="store_true")
+
+    mem = command("memory", "search and manage long-term memory")
+    msub = mem.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
+
+    def mcommand(name: str, help: str) -> argparse.ArgumentParser:
+        p = msub.add_parser(name, help=help, description=help)
+        _global_options(p, suppress=True)
+        return p
+
+    search = mcommand("search", "find memories similar to QUERY")
+    search.add_argument("query", nargs="+")
+    search.add_argument("-k", type=int, default=5)
+    search.add_argument("--kind", choices=["turn", "artifact", "fact", "summary"])
+    search.add_argument("--json", action="store_true")
+    add = mcommand("add", "store a memory")
+    add.add_argument("text", nargs="+")
+    add.add_argument("--kind", default="fact", choices=["turn", "artifact", "fact", "summary"])
+    add.add_argument("--json", action="store_true")
+    forget = mcommand("forget", "delete memories by id")
+    forget.add_argument("ids", nargs="+")
+    export = mcommand("export", "write every memory as JSON Lines (to FILE or stdout)")
+    export.add_argument("file", nargs="?")
+    imp = mcommand("import", "read memories from a JSON Lines FILE ('-' for stdin)")
+    imp.add_argument("file")
+    stats = mcommand("stats", "counts by kind and size on disk")
+    stats.add_argument("--json", action="store_true")
+
+    tools = command("tools", "list the tools and chains available, built-in and plugins")
+    tools.add_argument("--json", action="store_true")
+    return parser
+
+
+def read_stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("stdin is not UTF-8 text (binary data?); pass text, or save the data to a file and name it") from None
+
+
+def _text_arg(parts: Sequence[str]) -> str:
+    if parts and parts != ["-"]:
+        return " ".join(parts)
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("no request given; pass it as an argument or pipe it on stdin")
+    return read_stdin_text()
+
+
+def _progress_printer() -> Callable[[str, float | None], None]:
+    shown: set[str] = set()
+
+    def show(stage: str, fraction: float | None) -> None:
+        if stage not in shown:  # one line a stage: progress on stderr never pollutes --json output
+            shown.add(stage)
+            print(f"… {stage}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _assistant(args: argparse.Namespace, **extra: Any):
+    from assistant.agent import Assistant
+    from assistant.settings import load_settings
+
+    settings = load_settings(
+        data_dir=getattr(args, "data_dir", None), model=getattr(args, "model", None),
+        user=getattr(args, "user", None), memory_url=getattr(args, "memory_url", None),
+        auto_run=True if getattr(args, "auto_run", None) else None,
+    )
+    return Assistant(settings=settings, progress=_progress_printer(), **extra)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.events import Failed, Finished, Token
+
+    text = _text_arg(args.text)
+    with _assistant(args) as bot:
+        if args.json:
+            _print_json(bot.ask(text, session=args.session).to_json())
+            return 0
+        streamed = False
+        for event in bot.stream(text, session=args.session, approve=_ask_approval):
+            if isinstance(event, Token):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                streamed = True
+            elif isinstance(event, Failed):
+                raise AssistantError(event.message)
+            elif isinstance(event, Finished):
+                print("" if streamed else event.text)
+                print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
+    return 0
+
+
+def _ask_approval(code: str) -> bool:
+    if sys.stdin is None or not sys.stdin.isatty():
+        return False
+    print(f"\n--- code to run ---\n{code}\n-------------------", file=sys.stderr)
+    return input("Run it? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    with _assistant(args) as bot:
+        if args.text:
+            route = bot.route(" ".join(args.text))
+            if args.json:
+                _print_json({"text": " ".join(args.text), "route": route.name, "score": round(route.score, 4), "why": route.why})
+            else:
+                print(f"{route.name}\t{route.score:.2f}\t{route.why}")
+            return 0
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InputError("no request given; pass TEXT or pipe one request per line on stdin")
+        failures = 0
+        for line in read_stdin_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                route = bot.route(line)
+                _print_json({"text": line, "route": route.name, "score": round(route.score, 4)})
+            except InputError as exc:  # one bad line must not lose the rest of the file
+                failures += 1
+                _print_json({"text": line[:200], "error": str(exc)})
+        return 1 if failures else 0
+
+
+def cmd_memory(args: argparse.Namespace) -> int:
+    from memory import Memory, MemoryStoreError
+
+    with _assistant(args) as bot:
+        try:
+            store = bot.store
+            action = args.memory_command
+            if action == "search":
+                hits = store.search(" ".join(args.query), k=args.k, kind=args.kind)
+                if args.json:
+                    for hit in hits:
+                        m = hit.memory
+                        _print_json({"id": m.id, "text": m.text, "kind": m.kind, "score": round(hit.score, 4),
+                                     "session": m.session, "created_at": m.created_at.isoformat()})
+                else:
+                    for hit in hits:
+                        m = hit.memory
+                        print(f"{hit.score:.2f}  {m.id}  [{m.kind}] {m.created_at:%Y-%m-%d}  {_one_line(m.text)}")
+                    if not hits:
+                        print("no memories found", file=sys.stderr)
+            elif action == "add":
+                text = " ".join(args.text)
+                from assistant.inputs import validate_request
+
+                memory = Memory(text=validate_request(text, bot.settings.max_request_chars), kind=args.kind,
+                                metadata={"source": "cli"})
+                [mid] = store.add_many([memory])
+                _print_json({"id": mid}) if args.json else print(mid)
+            elif action == "forget":
+                missing = [i for i in args.ids if not store.forget(i)]
+                for i in missing:
+                    print(f"assistant: no memory with id {i}", file=sys.stderr)
+                return 1 if missing else 0
+            elif action == "export":
+                if args.file:
+                    count = store.export_jsonl(Path(args.file))
+                else:
+                    count = store.export_jsonl(sys.stdout)
+                print(f"exported {count} memories", file=sys.stderr)
+            elif action == "import":
+                source = sys.stdin if args.file == "-" else Path(args.file)
+                if isinstance(source, Path) and not source.is_file():
+                    raise InputError(f"no file at {source}")
+                count = store.import_jsonl(source)
+                print(f"imported {count} memories", file=sys.stderr)
+            elif action == "stats":
+                stats = store.stats()
+                data = stats.__dict__ if hasattr(stats, "__dict__") else dict(stats)
+                if args.json:
+                    _print_json(data)
+                else:
+                    for key, value in data.items():
+                        print(f"{key}: {value}")
+        except MemoryStoreError as exc:
+            from assistant.errors import MemoryFailure
+
+            raise MemoryFailure(str(exc)) from exc
+    return 0
+
+
+def _one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from assistant.chains.registry import default_chains
+    from tools import default_registry
+
+    chains = default_chains()
+    tools = default_registry()
+    if args.json:
+        _print_json({
+            "chains": [{"name": c.name, "prefix": c.prefix, "description": c.description, "origin": chains.origins[c.name]} for c in chains],
+            "tools": [{"name": t.name, "description": t.description} for t in tools],
+            "plugin_errors": [{"plugin": n, "error": e} for n, e in chains.plugin_errors + list(tools.plugin_errors)],
+        })
+        return 0
+    print("Chains:")
+    for c in chains:
+        print(f"  {c.name:<10} {c.prefix:<9} {c.description}  [{chains.origins[c.name]}]")
+    print("Tools:")
+    for t in tools:
+        print(f"  {t.name:<18} {t.description}")
+    for name, error in chains.plugin_errors + list(tools.plugin_errors):
+        print(f"  ! plugin {name} failed to load: {error}")
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    print("The Throughline chat UI arrives in a later release. Meanwhile: assistant ask \"…\"  (see assistant --help)")
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, None: cmd_tui}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
+    try:
+        return COMMANDS[args.command](args)
+    except AssistantError as exc:
+        if debug:
+            raise
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("assistant: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for ASSISTANT_DEBUG=1
+        if debug:
+            raise
+        print(f"assistant: internal error: {type(exc).__name__}: {exc} (set ASSISTANT_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

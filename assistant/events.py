@@ -1,0 +1,140 @@
+"""The events one turn yields, and the records they carry.
+
+`Assistant.stream()` is the only loop; the TUI, the CLI and `Assistant.ask()` all consume the same
+events, so anything a face shows must be in one of these. They are plain frozen dataclasses so a
+face can pattern-match on them (`match event: case Token(text=t): ...`) and serialise them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Union
+
+
+@dataclass(frozen=True)
+class RecalledMemory:
+    """A long-term memory put into the prompt, with where it came from."""
+
+    id: str
+    text: str
+    kind: str
+    score: float
+    session: str | None = None
+    route: str | None = None
+    created_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Something a chain made that other chains can use: a draft, code, an output, a table, a chart."""
+
+    id: str
+    kind: str  # "draft" | "code" | "output" | "table" | "chart" | "analysis" | "note"
+    title: str
+    route: str
+    path: str | None = None
+    content: str = ""
+    created_at: str = ""
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Timings:
+    recall_ms: float = 0.0
+    route_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+    tokens: int = 0
+    tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Routed:
+    route: str
+    score: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Recalled:
+    memories: tuple[RecalledMemory, ...]
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    name: str
+    result: Any = None
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApprovalNeeded:
+    """Code is about to run. The face answers through the `approve` callback given to stream()."""
+
+    code: str
+    language: str = "python"
+
+
+@dataclass(frozen=True)
+class ArtifactSaved:
+    artifact: Artifact
+
+
+@dataclass(frozen=True)
+class Finished:
+    text: str
+    route: str
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    error: str  # the error class name, e.g. "ModelServerUnreachable"
+
+
+Event = Union[
+    Routed, Recalled, Token, ToolStarted, ToolFinished, ApprovalNeeded, ArtifactSaved, Finished, Failed
+]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What `Assistant.ask()` returns: the whole turn, gathered from its events."""
+
+    text: str
+    route: str
+    recalled: tuple[RecalledMemory, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    route_score: float = 0.0
+    route_why: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The `assistant ask --json` object (DESIGN.md §3)."""
+        return {
+            "route": self.route,
+            "text": self.text,
+            "recalled": [
+                {"id": m.id, "text": m.text, "kind": m.kind, "score": round(m.score, 4)} for m in self.recalled
+            ],
+            "artifacts": [
+                {"id": a.id, "kind": a.kind, "title": a.title, "path": a.path} for a in self.artifacts
+            ],
+            "timings": asdict(self.timings),
+        }
+
+
+ApprovalAnswer = Literal["yes", "no"]

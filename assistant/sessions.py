@@ -1,0 +1,145 @@
+"""Working memory: one session's recent turns and artifacts, kept in process and on disk.
+
+Long-term memory (Chroma) answers "what is relevant?"; working memory answers "what is this thread
+doing right now?" — the current route for follow-ups, and the artifacts a later chain must see even
+when similarity search would not surface them. Each session is one JSON file written atomically
+(temp file + fsync + rename) so a crash never leaves a half-written session; artifact bodies live
+as files in the session's workspace, where tools and the person can open them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from assistant.errors import DataDirError
+from assistant.events import Artifact
+
+MAX_TURNS_KEPT = 40
+_EXTENSIONS = {"code": ".py", "draft": ".md", "output": ".txt", "analysis": ".md", "table": ".csv", "note": ".md"}
+
+
+def safe_name(name: str) -> str:
+    """A filesystem-safe, stable rendering of a user or session name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip())[:64].strip("._")
+    return cleaned or "default"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class TurnRecord:
+    request: str
+    reply: str
+    route: str
+    memory_id: str | None = None
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Session:
+    name: str
+    user: str
+    current_route: str | None = None
+    turns: list[TurnRecord] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+    def latest_artifact(self, kind: str | None = None, route: str | None = None) -> Artifact | None:
+        for artifact in reversed(self.artifacts):
+            if (kind is None or artifact.kind == kind) and (route is None or artifact.route == route):
+                return artifact
+        return None
+
+
+class SessionStore:
+    """Sessions of one user under `<data_dir>/sessions/<user>/` and workspaces under `workspaces/`."""
+
+    def __init__(self, data_dir: Path, user: str) -> None:
+        self.root = Path(data_dir) / "sessions" / safe_name(user)
+        self.workspaces = Path(data_dir) / "workspaces" / safe_name(user)
+        self.user = user
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.workspaces.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
+            ) from None
+
+    def _path(self, name: str) -> Path:
+        return self.root / f"{safe_name(name)}.json"
+
+    def workspace(self, name: str) -> Path:
+        path = self.workspaces / safe_name(name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def load(self, name: str) -> Session:
+        path = self._path(name)
+        if not path.exists():
+            return Session(name=name, user=self.user)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Session(
+                name=data["name"],
+                user=data["user"],
+                current_route=data.get("current_route"),
+                turns=[TurnRecord(**t) for t in data.get("turns", [])],
+                artifacts=[Artifact(**a) for a in data.get("artifacts", [])],
+                created_at=data.get("created_at", now_iso()),
+                updated_at=data.get("updated_at", now_iso()),
+            )
+        except (ValueError, KeyError, TypeError):
+            # Keep the damaged file for the person to inspect; start the session afresh.
+            path.replace(path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}"))
+            return Session(name=name, user=self.user)
+
+    def save(self, session: Session) -> None:
+        session.updated_at = now_iso()
+        session.turns = session.turns[-MAX_TURNS_KEPT:]
+        payload = json.dumps(asdict(session), ensure_ascii=False, indent=1)
+        _atomic_write(self._path(session.name), payload)
+
+    def list(self) -> list[Session]:
+        sessions = [self.load(p.stem) for p in sorted(self.root.glob("*.json"))]
+        return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
+
+    def save_artifact(
+        self, session: Session, *, kind: str, title: str, route: str, content: str
+    ) -> Artifact:
+        """Write the artifact body into the workspace and record it; drafts of the same title are versioned."""
+        version = 1 + sum(1 for a in session.artifacts if a.kind == kind and a.title == title)
+        artifact_id = uuid.uuid4().hex[:12]
+        directory = self.workspace(session.name) / "artifacts"
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = safe_name(title)[:40] or kind
+        path = directory / f"{stem}-v{version}-{artifact_id[:6]}{_EXTENSIONS.get(kind, '.txt')}"
+        _atomic_write(path, content)
+        artifact = Artifact(
+            id=artifact_id, kind=kind, title=title, route=route, path=str(path),
+            content=content, created_at=now_iso(), version=version,
+        )
+        session.artifacts.append(artifact)
+        return artifact
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DataDirError(f"cannot write {path}: {exc.strerror or exc}; check the data dir's permissions") from None

@@ -1,0 +1,137 @@
+"""Frozen settings, layered: defaults < config.toml < ASSISTANT_* environment < CLI flags.
+
+One place decides every tunable so the CLI, the TUI and embedding apps agree. A bad value anywhere
+is a ConfigError naming the file or variable and the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from assistant.errors import ConfigError
+
+APP_NAME = "throughline"
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_config_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(os.environ.get("ASSISTANT_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    model: str = "bundled"
+    user: str = "default"
+    auto_run: bool = False
+    memory_url: str | None = None
+    recall_k: int = 5
+    context_tokens: int = 1200
+    max_new_tokens: int = 384
+    temperature: float = 0.0
+    max_request_chars: int = 64_000
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return _validated(replace(self, **_coerce_all(given, "command line")), "command line")
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if name == "data_dir":
+            return Path(os.path.expanduser(str(value)))
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"expected true/false, got {value!r}")
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected a whole number")
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "str | None":
+            return None if value in (None, "") else str(value)
+        if not isinstance(value, (str, int, float)):
+            raise ValueError(f"expected a string, got {type(value).__name__}")
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: bad value for {name!r}: {exc}") from None
+
+
+def _coerce_all(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(_FIELDS))}"
+        )
+    return {k: _coerce(k, v, where) for k, v in values.items()}
+
+
+def _validated(settings: Settings, where: str) -> Settings:
+    for name in ("recall_k", "context_tokens", "max_new_tokens", "max_request_chars"):
+        if getattr(settings, name) < 0 or (name != "recall_k" and getattr(settings, name) == 0):
+            raise ConfigError(f"{where}: {name} must be a positive number")
+    if not 0.0 <= settings.temperature <= 2.0:
+        raise ConfigError(f"{where}: temperature must be between 0 and 2")
+    if not settings.user.strip():
+        raise ConfigError(f"{where}: user must not be empty")
+    return settings
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    section = data.get("assistant", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [assistant] must be a table")
+    return section
+
+
+def load_settings(
+    *, config_path: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
+    env = os.environ if environ is None else environ
+    path = config_path or Path(env.get("ASSISTANT_CONFIG") or default_config_path())
+    settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"))
+    from_env = {
+        name: env[f"ASSISTANT_{name.upper()}"] for name in _FIELDS if f"ASSISTANT_{name.upper()}" in env
+    }
+    settings = replace(settings, **{k: _coerce(k, v, f"ASSISTANT_{k.upper()}") for k, v in from_env.items()})
+    settings = _validated(settings, "settings")
+    return settings.with_overrides(**overrides)

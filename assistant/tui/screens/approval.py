@@ -1,0 +1,49 @@
+"""Asked before generated code runs (unless started with --auto-run). Dismisses True to run it.
+
+The safe answer is the default: focus starts on "Don't run", Escape and `n` decline.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from assistant.tui.screens.code import highlighted
+
+
+class ApprovalScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Run it"),
+        Binding("n,escape", "answer(False)", "Don't run"),
+    ]
+
+    def __init__(self, code: str, language: str = "python") -> None:
+        super().__init__(classes="modal")
+        self.code = code
+        self.language = language
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -approval"):
+            yield Static(Content.styled(f"Run this {self.language} code?", "bold"), classes="dialog-title")
+            yield Static(Content(
+                "The assistant wrote it and wants to run it in the session's workspace."
+            ), classes="dialog-text")
+            with VerticalScroll(classes="code-box"):
+                yield Static(highlighted(self.code, self.language), classes="code")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Run it (y)", variant="warning", id="run")
+                yield Button("Don't run (n)", variant="primary", id="deny")
+
+    def on_mount(self) -> None:
+        self.query_one("#deny", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "run")
+
+    def action_answer(self, approved: bool) -> None:
+        self.dismiss(approved)

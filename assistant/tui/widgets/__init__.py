@@ -1,0 +1,1 @@
+"""Widgets of the chat UI; each talks to its screen by posting its own nested Message classes."""

@@ -1,0 +1,129 @@
+"""The side panel: the thread's context — this turn's recalled memories and the session's artifacts.
+
+Selecting an artifact (Enter or click) opens it; `i` inserts a reference to it into the message
+box, `c` copies it. The panel only posts `ArtifactAction`; the chat screen decides what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from assistant.tui.safe import one_line
+
+if TYPE_CHECKING:
+    from assistant.events import Artifact, RecalledMemory
+
+KIND_MARKS = {"code": "λ", "draft": "¶", "output": "»", "table": "▦", "chart": "◔", "analysis": "∑", "note": "✎"}
+
+
+def artifact_reference(artifact: "Artifact") -> str:
+    """How a message refers to an artifact: `[artifact:ID title]`."""
+    title = one_line(artifact.title, 60).replace("]", ")")
+    return f"[artifact:{artifact.id} {title}]"
+
+
+def memory_prompt(memory: "RecalledMemory") -> Content:
+    where = " · ".join(
+        part for part in (
+            memory.kind,
+            f"session {one_line(memory.session, 20)}" if memory.session else "",
+            (memory.created_at or "")[:10],
+        ) if part
+    )
+    return Content.assemble(
+        (f"{memory.score:.2f} ", "bold"), (where, "dim"), "\n", one_line(memory.text, 120)
+    )
+
+
+def artifact_prompt(artifact: "Artifact") -> Content:
+    mark = KIND_MARKS.get(artifact.kind, "•")
+    return Content.assemble(
+        (f"{mark} ", "bold"), one_line(artifact.title, 60),
+        (f"  {artifact.kind} v{artifact.version} · {artifact.route}", "dim"),
+    )
+
+
+class ArtifactList(OptionList):
+    BINDINGS = [
+        Binding("i", "act('insert')", "Insert ref"),
+        Binding("c", "act('copy')", "Copy"),
+        Binding("v", "act('view')", "View", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.artifacts: list["Artifact"] = []
+
+    def set_artifacts(self, artifacts: Iterable["Artifact"]) -> None:
+        self.artifacts = list(artifacts)
+        self.set_options([Option(artifact_prompt(a), id=a.id) for a in reversed(self.artifacts)])
+        if self.artifacts:
+            self.highlighted = 0
+
+    def add_artifact(self, artifact: "Artifact") -> None:
+        self.set_artifacts([*self.artifacts, artifact])
+
+    @property
+    def current(self) -> "Artifact | None":
+        if self.highlighted is None:
+            return None
+        option = self.get_option_at_index(self.highlighted)
+        return next((a for a in self.artifacts if a.id == option.id), None)
+
+    def action_act(self, action: str) -> None:
+        if self.current is not None:
+            self.post_message(ContextPanel.ArtifactAction(self.current, action))
+
+
+class ContextPanel(Vertical):
+    """Docked at the right; hidden until toggled (F2)."""
+
+    @dataclass
+    class ArtifactAction(Message):
+        artifact: "Artifact"
+        action: str  # "view" | "insert" | "copy"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.styled("Recalled for this turn", "bold"), classes="panel-title")
+        yield OptionList(id="recalled", markup=False)
+        yield Static(Content.styled("Artifacts in this session", "bold"), classes="panel-title")
+        yield ArtifactList(id="artifacts")
+        yield Static(Content("enter view · i insert reference · c copy"), classes="panel-hint")
+
+    def on_mount(self) -> None:
+        self.show_recalled(())
+
+    def show_recalled(self, memories: Iterable["RecalledMemory"]) -> None:
+        memories = list(memories)
+        recalled = self.query_one("#recalled", OptionList)
+        if memories:
+            recalled.set_options([Option(memory_prompt(m), id=m.id) for m in memories])
+        else:
+            recalled.set_options([Option(Content.styled("nothing recalled yet", "dim"), disabled=True)])
+
+    def set_artifacts(self, artifacts: Iterable["Artifact"]) -> None:
+        self.query_one(ArtifactList).set_artifacts(artifacts)
+
+    def add_artifact(self, artifact: "Artifact") -> None:
+        self.query_one(ArtifactList).add_artifact(artifact)
+
+    @property
+    def artifacts(self) -> list["Artifact"]:
+        return self.query_one(ArtifactList).artifacts
+
+    @on(OptionList.OptionSelected, "#artifacts")
+    def _view(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        artifact = next((a for a in self.artifacts if a.id == event.option_id), None)
+        if artifact is not None:
+            self.post_message(self.ArtifactAction(artifact, "view"))

@@ -1,0 +1,53 @@
+"""The message box: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter start a new line.
+
+It is a TextArea so pasted multi-line text (a CSV, a traceback) arrives intact. It never waits
+for anything: typing works while the model loads or a reply streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
+
+
+class PromptInput(TextArea):
+    @dataclass
+    class Submitted(Message):
+        prompt: "PromptInput"
+        text: str
+
+        @property
+        def control(self) -> "PromptInput":
+            return self.prompt
+
+    def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
+        super().__init__(
+            id=id, soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
+            compact=True, placeholder=placeholder,
+        )
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+    def insert_reference(self, reference: str) -> None:
+        """Insert `reference` at the cursor with a space on either side as needed."""
+        row, col = self.cursor_location
+        line = self.document[row] if row < self.document.line_count else ""
+        before = "" if col == 0 or line[col - 1 : col].isspace() else " "
+        self.insert(f"{before}{reference} ")
+        self.focus()

@@ -1,0 +1,61 @@
+"""The status line under the transcript: the route indicator and the model's state.
+
+`RouteIndicator` shows the route forced for the next message (or `auto`) and, while a reply runs,
+the chain the router chose. `ModelStatus` follows the app's `model_*` reactives: a progress bar
+while the bundled model converts or loads, then a short ready/error label.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import ProgressBar, Static
+
+from assistant.tui.safe import one_line
+
+
+class RouteIndicator(Static):
+    forced: reactive[str | None] = reactive(None)
+    active: reactive[str | None] = reactive(None)
+
+    def render(self) -> Content:
+        if self.active:
+            return Content.assemble(("route ", "dim"), (self.active, "bold"))
+        if self.forced:
+            return Content.assemble(("next ", "dim"), (self.forced, "bold"), ("  ctrl+r to change", "dim"))
+        return Content.assemble(("route ", "dim"), ("auto", "bold"), ("  ctrl+r to force", "dim"))
+
+
+class ModelStatus(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Static(id="model-label")
+        yield ProgressBar(total=100, show_eta=False, show_percentage=True, id="model-progress")
+
+    def on_mount(self) -> None:
+        for name in ("model_state", "model_stage", "model_fraction"):
+            self.watch(self.app, name, self._changed, init=False)
+        self._changed()
+
+    def _changed(self, _value: object = None) -> None:
+        app = self.app
+        state = getattr(app, "model_state", "idle")
+        spec = getattr(getattr(app, "settings", None), "model", "model")
+        label = self.query_one("#model-label", Static)
+        bar = self.query_one("#model-progress", ProgressBar)
+        self.set_class(state == "loading", "-loading")
+        self.set_class(state == "error", "-error")
+        if state == "loading":
+            label.update(Content(one_line(getattr(app, "model_stage", "") or f"loading {spec}", 48)))
+            fraction = getattr(app, "model_fraction", None)
+            if fraction is None:
+                bar.update(total=None)
+            else:
+                bar.update(total=100, progress=round(100 * fraction))
+        elif state == "ready":
+            label.update(Content.assemble(("● ", "green"), (one_line(spec, 40), ""), (" ready", "dim")))
+        elif state == "error":
+            label.update(Content.assemble(("● ", "red"), (one_line(spec, 40), ""), (" unavailable", "dim")))
+        else:
+            label.update(Content.assemble(("○ ", "dim"), (one_line(spec, 40), ""), (" loads on first use", "dim")))

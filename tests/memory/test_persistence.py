@@ -1,0 +1,99 @@
+"""Embedded mode across processes: memories survive the process, other processes' writes are
+seen, and the write lock turns contention into StoreBusy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from memory import Memory, MemoryStore, StoreBusy
+
+FAKES = Path(__file__).with_name("memory_fakes.py")
+
+
+def run_child(body: str) -> str:
+    """Run `body` in a fresh interpreter with `HashEmbedder` and the memory API in scope."""
+    prelude = f"import runpy\nHashEmbedder = runpy.run_path({str(FAKES)!r})['HashEmbedder']\nfrom memory import *\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(body)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_memory_survives_the_process(tmp_path, fake_embedder):
+    path = tmp_path / "mem"
+    run_child(
+        f"""
+        import os
+        from datetime import datetime
+        store = MemoryStore({str(path)!r}, namespace="alice", embedder=HashEmbedder())
+        store.add(Memory("alice prefers short sentences", kind="fact", id="m1", session="s",
+                         metadata={{"source": "chat", "n": None}}, created_at=datetime(2026, 5, 7)))
+        os._exit(0)  # no close(), no atexit hooks: what was added must already be on disk
+        """
+    )
+    found = json.loads(
+        run_child(
+            f"""
+            import json
+            store = MemoryStore({str(path)!r}, namespace="alice", embedder=HashEmbedder())
+            print(json.dumps([hit.memory.to_dict() for hit in store.search("short sentences", k=3)]))
+            """
+        )
+    )
+    assert [(hit["id"], hit["metadata"], hit["created_at"]) for hit in found] == [
+        ("m1", {"source": "chat", "n": None}, "2026-05-07T00:00:00+00:00")
+    ]
+    with MemoryStore(path, namespace="alice", embedder=fake_embedder) as store:
+        assert store.get("m1").session == "s"
+
+
+def test_an_open_store_sees_another_process_writes(tmp_path, fake_embedder):
+    path = tmp_path / "mem"
+    with MemoryStore(path, namespace="shared", embedder=fake_embedder) as store:
+        store.add(Memory("written here", id="here"))
+        run_child(
+            f"""
+            store = MemoryStore({str(path)!r}, namespace="shared", embedder=HashEmbedder())
+            store.add(Memory("written there", id="there"))
+            assert store.count() == 2
+            """
+        )
+        assert store.count() == 2
+        assert {hit.memory.id for hit in store.search("written", k=5)} == {"here", "there"}
+
+
+def test_a_held_lock_gives_store_busy(tmp_path, fake_embedder, monkeypatch):
+    path = tmp_path / "mem"
+    store = MemoryStore(path, namespace="busy", embedder=fake_embedder)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from filelock import FileLock; import sys, time\n"
+            f"with FileLock({str(path / '.lock')!r}):\n    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr("memory.store.LOCK_TIMEOUT_S", 0.3)
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match="--memory-url"):
+            store.add(Memory("blocked"))
+        assert time.monotonic() - started < 5
+        assert store.search("blocked") == []  # reads do not take the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    store.add(Memory("after"))
+    assert store.count() == 1
+    store.close()

@@ -1,0 +1,131 @@
+"""Loading and profiling tables deterministically, so numbers in answers come from pandas, not
+from a model's guess. pandas is imported on first use: `import tools` stays cheap."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xlsx", ".xls", ".parquet")
+MAX_TABLE_BYTES = 200 * 1024 * 1024
+_PATH_RE = re.compile(r"""(?:(?<=\s)|^|(?<=["'`(]))([\w./~\\-]+\.(?:csv|tsv|jsonl|ndjson|json|xlsx|xls|parquet))\b""", re.I)
+
+
+class TableError(ValueError):
+    """A table could not be found, read or parsed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    name: str
+    rows: int
+    columns: int
+    text: str  # the whole profile rendered for a prompt or a person
+
+
+def mentioned_paths(text: str) -> list[str]:
+    """File names ending in a table suffix that a request mentions, in order, without repeats."""
+    seen: list[str] = []
+    for match in _PATH_RE.finditer(text):
+        if match.group(1) not in seen:
+            seen.append(match.group(1))
+    return seen
+
+
+def inline_csv(text: str, min_rows: int = 2) -> "pd.DataFrame | None":
+    """A CSV block pasted into a request (header + rows with the same comma count), if there is one."""
+    import pandas as pd
+
+    lines = [line.strip() for line in text.splitlines()]
+    best: list[str] = []
+    run: list[str] = []
+    for line in lines + [""]:
+        commas = line.count(",")
+        if commas and (not run or commas == run[0].count(",")):
+            run.append(line)
+            continue
+        if len(run) > len(best):
+            best = run
+        run = [line] if commas else []
+    if len(best) < min_rows + 1:
+        return None
+    try:
+        return pd.read_csv(io.StringIO("\n".join(best)), skipinitialspace=True)
+    except (ValueError, pd.errors.ParserError):
+        return None
+
+
+def load_table(path: str | Path) -> "pd.DataFrame":
+    import pandas as pd
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TableError(f"no table file at {path}")
+    if path.stat().st_size > MAX_TABLE_BYTES:
+        raise TableError(f"{path.name} is larger than {MAX_TABLE_BYTES // 2**20} MB; sample it first")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, sep=None, engine="python")
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t")
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True)
+        if suffix == ".json":
+            return pd.read_json(path)
+        if suffix in (".xlsx", ".xls"):
+            return pd.read_excel(path)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except ImportError as exc:
+        raise TableError(f"reading {suffix} files needs an optional library: {exc}") from None
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise TableError(f"cannot parse {path.name}: {exc}") from None
+    raise TableError(f"{path.name}: unsupported table type {suffix}")
+
+
+def profile_table(df: "pd.DataFrame", name: str = "table", top: int = 3) -> TableProfile:
+    """Shape, types, missing values, summary statistics and top categories, as compact text."""
+    import pandas as pd
+
+    lines = [f"Table {name}: {len(df)} rows × {df.shape[1]} columns."]
+    for column in df.columns:
+        series = df[column]
+        missing = int(series.isna().sum())
+        note = f", {missing} missing" if missing else ""
+        if pd.api.types.is_bool_dtype(series):
+            counts = series.value_counts()
+            lines.append(f"- {column} (bool{note}): " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+        elif pd.api.types.is_numeric_dtype(series):
+            s = series.dropna()
+            if s.empty:
+                lines.append(f"- {column} (numeric{note}): no values")
+                continue
+            lines.append(
+                f"- {column} (numeric{note}): mean {_fmt(s.mean())}, median {_fmt(s.median())}, "
+                f"min {_fmt(s.min())}, max {_fmt(s.max())}, sum {_fmt(s.sum())}"
+            )
+        else:
+            counts = series.astype(str).value_counts()
+            head = ", ".join(f"{k} ({v})" for k, v in counts.head(top).items())
+            lines.append(f"- {column} (text, {series.nunique()} distinct{note}): top {head}")
+    numeric = df.select_dtypes("number")
+    if numeric.shape[1] >= 2 and len(df) >= 3:
+        corr = numeric.corr().abs().where(lambda m: m < 0.9999).stack()
+        if not corr.empty:
+            (a, b), value = corr.idxmax(), corr.max()
+            lines.append(f"Strongest correlation: {a} ~ {b} ({_fmt(numeric[a].corr(numeric[b]))}).")
+    return TableProfile(name=name, rows=len(df), columns=df.shape[1], text="\n".join(lines))
+
+
+def _fmt(value: float) -> str:
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
