@@ -234,7 +234,8 @@ def instruction(text: str, min_payload: int = 30) -> str:
 
 # -- follow-ups -------------------------------------------------------------------------------
 
-_LEAD = r"^\W*(?:(?:ok(?:ay)?|great|thanks|perfect|cool|nice|good|hmm+)\W+)?(?:(?:can|could|would) you\W+|please\W+|pls\W+)?"
+_LEAD = (r"^\W*(?:(?:ok(?:ay)?|great|thanks|perfect|cool|nice|good|hmm+)\W+)?"   # "ok, can you make it ..."
+         r"(?:(?:can|could|would) you\W+|please\W+|pls\W+)?")
 _CONTINUES = _rx(_LEAD + _words(   # opens by continuing or editing the last result
     "now", "also", "and", "then", "next", "but", "actually", "instead", "again", "same", "plus", "make", "try",
     "do", "redo", "add", "remove", "delete", "drop", "cut", "change", "use", "include", "keep", "shorten",
@@ -325,7 +326,9 @@ class Router:
     ) -> None:
         self._embedder = embedder
         self._cache_dir = None if cache_dir is None else Path(cache_dir)
-        self._prefixes = {word.lower(): route for word, route in (PREFIXES if prefixes is None else prefixes).items()}
+        # given prefixes ("/analyze" or "analyze" -> route) extend the defaults, so /analyse stays
+        given = {**PREFIXES, **(prefixes or {})}
+        self._prefixes = {word.lstrip("/").lower(): route for word, route in given.items()}
         self._examples: dict[str, list[str]] = {}
         self._vectors: dict[str, np.ndarray] = {}   # route -> embedded examples, kept across add_route
         self._model: _Model | None = None
@@ -368,7 +371,8 @@ class Router:
         logits = model.logits(self._embed([instruction(request)])[0], cues)
         probs = _softmax(logits)
         best = model.names[int(np.argmax(probs))]
-        if current in model.names and is_follow_up(request) and (best == current or best not in model.task_routes(cues)):
+        switches = best != current and best in model.task_routes(cues)
+        if current in model.names and is_follow_up(request) and not switches:
             fit = float(probs[model.names.index(current)])
             return Route(current, round(FOLLOW_UP_PRIOR + (1 - FOLLOW_UP_PRIOR) * fit, 4), "follow-up", request)
         return Route(best, round(float(probs.max()), 4), "similarity", request)

@@ -117,7 +117,7 @@ def profile_table(df: "pd.DataFrame", name: str = "table", top: int = 3) -> Tabl
             lines.append(f"- {column} (text, {series.nunique()} distinct{note}): top {head}")
     numeric = df.select_dtypes("number")
     if numeric.shape[1] >= 2 and len(df) >= 3:
-        corr = numeric.corr().abs().where(lambda m: m < 0.9999).stack()
+        corr = numeric.corr().abs().where(lambda m: m < 0.9999).stack().dropna()
         if not corr.empty:
             (a, b), value = corr.idxmax(), corr.max()
             lines.append(f"Strongest correlation: {a} ~ {b} ({_fmt(numeric[a].corr(numeric[b]))}).")
@@ -129,3 +129,58 @@ def _fmt(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+_STATS = [
+    ("mean", re.compile(r"\b(?:average|mean|avg)\b", re.I), "average"),
+    ("median", re.compile(r"\bmedian\b", re.I), "median"),
+    ("max", re.compile(r"\b(?:max(?:imum)?|highest|largest|biggest|most|oldest|top)\b", re.I), "maximum"),
+    ("min", re.compile(r"\b(?:min(?:imum)?|lowest|smallest|least|youngest)\b", re.I), "minimum"),
+    ("sum", re.compile(r"\b(?:total|sum)\b", re.I), "total"),
+    ("std", re.compile(r"\b(?:std|standard deviation|spread)\b", re.I), "standard deviation"),
+]
+_COUNT_RE = re.compile(r"\bhow many (?:rows|records|entries|lines)\b|\bnumber of (?:rows|records|entries)\b", re.I)
+
+
+def _mentioned_columns(df: "pd.DataFrame", question: str) -> dict[str, int]:
+    """Columns named in a question and where, longest names first so 'unit_price' wins over 'price'."""
+    text = question.lower().replace("_", " ")
+    found: dict[str, int] = {}
+    for column in sorted(map(str, df.columns), key=len, reverse=True):
+        name = column.lower().replace("_", " ").strip()
+        match = re.search(rf"\b{re.escape(name)}s?\b", text) if name else None
+        if match and not any(name in f.lower() for f in found):
+            found[column] = match.start()
+    return found
+
+
+def answer_simple_question(df: "pd.DataFrame", question: str, name: str = "the table") -> str | None:
+    """A direct answer to 'average/median/max/min/total/std of <column>' or 'how many rows', from pandas.
+
+    None when the question is not of that shape: then a person or a model must read the profile.
+    For max/min, the row's label (its first text column) is named too: 'highest revenue: Mar (150)'.
+    """
+    import pandas as pd
+
+    if _COUNT_RE.search(question):
+        return f"{name} has {len(df)} rows."
+    columns = {c: at for c, at in _mentioned_columns(df, question).items() if pd.api.types.is_numeric_dtype(df[c])}
+    if not columns:
+        return None
+    answers = []
+    for op, pattern, label in _STATS:
+        for match in pattern.finditer(question):
+            # each statistic goes with the column named nearest after it ("total revenue and mean price")
+            column = min(columns, key=lambda c: (columns[c] < match.start(), abs(columns[c] - match.start())))
+            series = df[column].dropna()
+            if series.empty:
+                answers.append(f"{column} has no values, so its {label} cannot be told from this data.")
+                continue
+            value = getattr(series, op)()
+            line = f"The {label} {column} in {name} is {_fmt(value)}"
+            labels = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+            if op in ("max", "min") and labels:
+                row = df.loc[series.idxmax() if op == "max" else series.idxmin()]
+                line += f" ({labels[0]}: {row[labels[0]]})"
+            answers.append(line + f", over {len(series)} values.")
+    return "\n".join(answers) or None

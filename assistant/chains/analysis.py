@@ -1,20 +1,24 @@
 """Analysis: questions about data. The numbers come from pandas, the words from the model.
 
 The chain finds the tables a request is about — a file it names (in the session workspace or the
-current directory), a CSV pasted into the request, or a table an earlier turn produced — profiles
-them deterministically and shows that profile before the model's reading of it. A tiny model can
-then only get the interpretation wrong, never the figures. Deeper tool use arrives with the tool
-chains; this is the honest floor.
+current directory), a CSV pasted into the request, or a table an earlier turn produced — and
+profiles them deterministically. A question of a simple shape ("average age", "highest revenue",
+"how many rows") is answered straight from pandas, because a tiny model asked to copy a number
+from its prompt gets it wrong surprisingly often; anything else is the profile plus the model's
+reading of it. Deeper tool use (group-bys, charts, generated pandas code) builds on this.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator
+from typing import TYPE_CHECKING, Generator
 
 from assistant.chains.base import ChainResult, ChainRun, NewArtifact, PromptChain, short_title, stream_model
 from assistant.events import Event, Token
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SYSTEM = (
     "You are a careful data analyst. Answer the user's question using the table profile given as "
@@ -27,47 +31,73 @@ NO_DATA_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class FoundTable:
+    name: str
+    frame: "pd.DataFrame | None"
+    problem: str = ""
+
+
+def find_tables(run: ChainRun) -> list[FoundTable]:
+    """The tables a request is about, in the order it names them; unreadable ones say why."""
+    from tools.tables import TableError, inline_csv, load_table, mentioned_paths
+
+    def read(path: Path, name: str) -> FoundTable:
+        try:
+            return FoundTable(name, load_table(path))
+        except TableError as exc:
+            return FoundTable(name, None, f"could not be read ({exc})")
+
+    found: list[FoundTable] = []
+    for name in mentioned_paths(run.request):
+        candidates = [Path(name).expanduser()] if Path(name).expanduser().is_absolute() else [run.workspace / name, run.cwd / name]
+        path = next((p for p in candidates if p.is_file()), None)
+        found.append(read(path, Path(name).name) if path else FoundTable(
+            name, None, f"not found in the workspace ({run.workspace}) or {run.cwd}"))
+    pasted = inline_csv(run.request)
+    if pasted is not None:
+        found.append(FoundTable("the pasted table", pasted))
+    if not found:
+        table = run.session.latest_artifact(kind="table")
+        if table and table.path and Path(table.path).is_file():
+            found.append(read(Path(table.path), table.title))
+    return found
+
+
 @dataclass
 class AnalysisChain(PromptChain):
     def _profiles(self, run: ChainRun) -> list[str]:
-        from tools.tables import TableError, inline_csv, load_table, mentioned_paths, profile_table
+        if "profiles" not in run.notes:
+            from tools.tables import profile_table
 
-        profiles: list[str] = []
-        for name in mentioned_paths(run.request):
-            for base in (run.workspace, run.cwd):
-                path = (base / name).expanduser() if not Path(name).is_absolute() else Path(name)
-                if path.is_file():
-                    try:
-                        profiles.append(profile_table(load_table(path), path.name).text)
-                    except TableError as exc:
-                        profiles.append(f"Table {path.name}: could not be read ({exc}).")
-                    break
-            else:
-                profiles.append(f"Table {name}: not found in the workspace ({run.workspace}) or {run.cwd}.")
-        pasted = inline_csv(run.request)
-        if pasted is not None:
-            profiles.append(profile_table(pasted, "pasted into the request").text)
-        if not profiles:
-            table = run.session.latest_artifact(kind="table")
-            if table and table.path and Path(table.path).is_file():
-                try:
-                    profiles.append(profile_table(load_table(table.path), table.title).text)
-                except TableError as exc:
-                    profiles.append(f"Table {table.title}: could not be read ({exc}).")
-        return profiles
+            tables = find_tables(run)
+            run.notes["tables"] = tables
+            run.notes["profiles"] = [
+                profile_table(t.frame, t.name).text if t.frame is not None else f"Table {t.name}: {t.problem}."
+                for t in tables
+            ]
+        return run.notes["profiles"]
 
     def extra_context(self, run: ChainRun) -> list[str]:
-        run.notes["profiles"] = profiles = self._profiles(run)
-        return ["<data kind=table-profile>\n" + p + "\n</data>" for p in profiles]
+        return ["<data kind=table-profile>\n" + p + "\n</data>" for p in self._profiles(run)]
 
     def run(self, run: ChainRun, messages) -> Generator[Event, None, ChainResult]:
-        profiles: list[str] = run.notes.get("profiles") or self._profiles(run)
-        header = ("\n\n".join(profiles) if profiles else NO_DATA_NOTE) + "\n\n"
-        yield Token(header)
-        text, tokens = yield from stream_model(run.model, messages)
-        full = header + text.strip()
-        artifact = NewArtifact(kind="analysis", title=short_title(run.request), content=full)
-        return ChainResult(text=full, artifacts=(artifact,), tokens=tokens)
+        from tools.tables import answer_simple_question
+
+        profiles = self._profiles(run)
+        readable = [t for t in run.notes["tables"] if t.frame is not None]
+        direct = answer_simple_question(readable[0].frame, run.request, readable[0].name) if len(readable) == 1 else None
+        if direct:
+            text = direct + "\n\n" + "\n\n".join(profiles)
+            yield Token(text)
+            tokens = 0
+        else:
+            header = ("\n\n".join(profiles) if profiles else NO_DATA_NOTE) + "\n\n"
+            yield Token(header)
+            said, tokens = yield from stream_model(run.model, messages)
+            text = header + said.strip()
+        artifact = NewArtifact(kind="analysis", title=short_title(run.request), content=text)
+        return ChainResult(text=text, artifacts=(artifact,), tokens=tokens)
 
 
 def analysis_chain() -> AnalysisChain:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Generator
 
-from assistant.chains.base import ChainRun, NewArtifact, PromptChain, short_title
+from assistant.chains.base import ChainResult, ChainRun, NewArtifact, PromptChain, short_title, stream_model
+from assistant.events import Event, Token
 
 SYSTEM = (
     "You are an expert Python programmer. Answer with complete, working code in a single fenced "
@@ -53,10 +55,54 @@ def code_title(code: str, request: str) -> str:
     return f"{match.group(1)}.py" if match else short_title(request)
 
 
+def fenced_stream(source: Generator[Token, None, tuple[str, int]]) -> Generator[Token, None, tuple[str, int]]:
+    """Pass tokens through, opening a fence when the reply starts straight with code and closing
+    one left open, so what streams to the screen is already what `ensure_fenced` would produce."""
+    emitted: list[str] = []
+    buffer = ""
+    decided = False
+
+    def decide() -> Generator[Token, None, None]:
+        nonlocal decided
+        decided = True
+        body = buffer.lstrip()
+        if body and not body.startswith("```") and _CODE_LINE.match(body.splitlines()[0]):
+            emitted.append("```python\n")
+            yield Token("```python\n")
+        if buffer:
+            emitted.append(buffer)
+            yield Token(buffer)
+
+    while True:
+        try:
+            token = next(source)
+        except StopIteration as stop:
+            tokens = stop.value[1]
+            break
+        if decided:
+            emitted.append(token.text)
+            yield token
+            continue
+        buffer += token.text
+        if "\n" in buffer.lstrip() or len(buffer) > 80:
+            yield from decide()
+    if not decided:
+        yield from decide()
+    if "".join(emitted).count("```") % 2:
+        emitted.append("\n```")
+        yield Token("\n```")
+    return "".join(emitted), tokens
+
+
 @dataclass
 class CodingChain(PromptChain):
     def finish(self, text: str) -> str:
         return ensure_fenced(text)
+
+    def run(self, run: ChainRun, messages) -> Generator[Event, None, ChainResult]:
+        text, tokens = yield from fenced_stream(stream_model(run.model, messages))
+        text = self.finish(text)
+        return ChainResult(text=text, artifacts=self.artifacts(run, text), tokens=tokens)
 
     def artifacts(self, run: ChainRun, text: str) -> tuple[NewArtifact, ...]:
         code = extract_code(text)

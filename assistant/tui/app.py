@@ -37,7 +37,7 @@ EXIT_GRACE_S = 2.0
 
 
 class ThroughlineApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
     TITLE = "Throughline"
     BINDINGS = [
         Binding("f1", "help", "Help"),

@@ -78,18 +78,29 @@ def test_follow_up_stays_on_the_thread_and_versions_the_draft(tmp_path):
 
 
 def test_coding_answers_are_fenced_even_when_the_model_forgets(tmp_path):
-    bot, _ = make_bot(tmp_path, ["def add(a, b):\n    return a + b"])
+    bot, _ = make_bot(tmp_path, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b"])
     reply = bot.ask("Implement a function that adds two numbers", session="c")
     assert reply.route == "coding"
     assert reply.text.startswith("```python\ndef add") and reply.text.rstrip().endswith("```")
+    streamed = "".join(e.text for e in bot.stream("Implement a function that adds two numbers", session="c2")
+                       if isinstance(e, Token))
+    assert streamed.startswith("```python\n") and streamed.endswith("```")
 
 
-def test_analysis_numbers_come_from_the_table(tmp_path):
-    bot, fake = make_bot(tmp_path, ["The average age is 35."])
-    reply = bot.ask("What is the average age in this CSV?\nname,age\nAna,30\nBo,40\nCy,35", session="d")
+def test_simple_analysis_questions_are_answered_by_pandas_not_the_model(tmp_path):
+    bot, fake = make_bot(tmp_path, ["The average age is 20."])
+    reply = bot.ask("What is the average age in this CSV?\nname,age\nAna,30\nBo,41\nCy,35", session="d")
     assert reply.route == "analysis"
-    assert "mean 35" in reply.text  # deterministic profile, shown before the model's words
-    assert "mean 35" in fake.last_system
+    assert reply.text.startswith("The average age in the pasted table is 35.33")
+    assert "20" not in reply.text and fake.prompts == []
+
+
+def test_open_analysis_questions_get_the_profile_and_the_model(tmp_path):
+    bot, fake = make_bot(tmp_path, ["Ages cluster in the thirties."])
+    reply = bot.ask("Describe the age distribution in this CSV\nname,age\nAna,30\nBo,41\nCy,35", session="d")
+    assert reply.route == "analysis"
+    assert "mean 35.33" in reply.text and reply.text.endswith("Ages cluster in the thirties.")
+    assert "mean 35.33" in fake.last_system
 
 
 def test_analysis_reads_a_named_file_from_the_workspace(tmp_path):
@@ -99,6 +110,7 @@ def test_analysis_reads_a_named_file_from_the_workspace(tmp_path):
     reply = bot.ask("Which month had the highest revenue in sales.csv?", session="w")
     assert reply.route == "analysis"
     assert "3 rows × 2 columns" in reply.text and "max 150" in reply.text
+    assert reply.text.startswith("The maximum revenue in sales.csv is 150 (month: Mar)")
 
 
 def test_bad_input_is_refused_and_nothing_is_stored(tmp_path):

@@ -89,6 +89,14 @@ def test_prefix_beats_similarity_and_follow_up(router):
     assert router.route("/coding x").name == "coding"   # a route's own name is a prefix too
 
 
+def test_registry_prefixes_extend_the_defaults(embedder, cache_dir):
+    registry = {"/write": "writing", "/code": "coding", "/analyze": "analysis", "/chat": "chat", "/py": "coding"}
+    router = Router(load_examples(), embedder, cache_dir=cache_dir, prefixes=registry)
+    assert router.route("/analyse x") == Route("analysis", 1.0, "prefix", "x")
+    assert router.route("/Analyze x").name == "analysis"
+    assert router.route("/py x").name == "coding"
+
+
 def test_unknown_prefix_is_ordinary_text(router):
     route = router.route("/foo plot sales by region from sales.csv")
     assert route.why == "similarity" and route.name == "analysis"

@@ -82,9 +82,10 @@ def seed_memories():
     store = MemoryStore(settings.data_dir / "memory", namespace=settings.user)
     when = datetime(2026, 5, 7, 13, 56, tzinfo=timezone.utc)
     store.add_many([
-        Memory(text="The user's name is Ana.", kind="fact", session="intro", created_at=when),
-        Memory(text="Ana prefers short sentences in every draft.", kind="fact", session="intro", created_at=when),
-        Memory(text="User: plot revenue by month\nAssistant: Revenue peaked in March.", kind="turn",
+        Memory(id="fact-name", text="The user's name is Ana.", kind="fact", session="intro", created_at=when),
+        Memory(id="fact-style", text="Ana prefers short sentences in every draft.", kind="fact", session="intro",
+               created_at=when),
+        Memory(id="turn-q3", text="User: plot revenue by month\nAssistant: Revenue peaked in March.", kind="turn",
                session="q3", created_at=datetime(2026, 5, 6, 9, 0, tzinfo=timezone.utc), metadata={"route": "analysis"}),
     ])
     return store
@@ -101,8 +102,10 @@ async def test_memory_browser_searches_shows_details_and_forgets_after_confirmin
         table = screen.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count == 3, what="the newest memories")
 
-        screen.query_one(Input).value = "how does Ana like her prose?"
         screen.query_one(Input).focus()
+        await pilot.press(*"how does Ana like her prose?")  # 'd' types, it does not forget
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert screen.query_one(Input).value == "how does Ana like her prose?"
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen.query_text != "", what="search results")
         first = screen.selected

@@ -101,7 +101,8 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
-        self.open_session(self._requested_session)
+        # After the first paint: opening the thread builds the Assistant, which imports LangChain.
+        self.call_after_refresh(self.open_session, self._requested_session)
 
     @property
     def transcript(self) -> Transcript:

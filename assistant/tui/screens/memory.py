@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 RESULTS = 30
 RECENT = 50
+TEXT_MIN = 20
+FIXED_COLUMNS = 5 + 8 + 10 + 4 * 2 + 1  # score, kind, date, cell padding, scrollbar
 
 
 class MemoryScreen(Screen):
@@ -68,13 +71,29 @@ class MemoryScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "memory"
+        self.query_one(Input).focus()
+        self.search("")
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._render_rows)
+
+    def _render_rows(self) -> None:
+        """(Re)build the table; the text column takes what the others leave, so rows never
+        scroll sideways."""
         table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear(columns=True)
         table.add_column("score", key="score", width=5)
         table.add_column("kind", key="kind", width=8)
         table.add_column("date", key="date", width=10)
-        table.add_column("text", key="text")
-        self.query_one(Input).focus()
-        self.search("")
+        table.add_column("text", key="text", width=max(TEXT_MIN, table.size.width - FIXED_COLUMNS))
+        for memory, score in self.memories.values():
+            table.add_row(
+                "–" if score is None else f"{score:.2f}", Text(memory.kind), f"{memory.created_at:%Y-%m-%d}",
+                Text(one_line(memory.text, 200), no_wrap=True, overflow="ellipsis"), key=memory.id,
+            )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     # -- searching ------------------------------------------------------------------------------
     @on(Input.Submitted, "#memory-search")
@@ -100,13 +119,8 @@ class MemoryScreen(Screen):
     def _results(self, message: Results) -> None:
         self.query_text = message.query
         self.memories = {memory.id: (memory, score) for memory, score in message.rows}
-        table = self.query_one(DataTable)
-        table.clear()
-        for memory, score in message.rows:
-            table.add_row(
-                "–" if score is None else f"{score:.2f}", memory.kind, f"{memory.created_at:%Y-%m-%d}",
-                Content(one_line(memory.text, 200)), key=memory.id,
-            )
+        self._render_rows()
+        self.query_one(DataTable).move_cursor(row=0)
         note = self.query_one("#memory-note", Static)
         if message.error is not None:
             note.update(Content(f"✗ {message.error.error}: {message.error.message}"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -70,9 +71,9 @@ class SessionsScreen(ModalScreen[str | None]):
         for s in message.sessions:
             mark = "● " if s.name == self.current else "  "
             table.add_row(
-                Content(mark + one_line(s.name, 30)), str(len(s.turns)), str(len(s.artifacts)),
-                s.current_route or "–", s.updated_at[:16].replace("T", " "),
-                Content(one_line(s.turns[0].request, 50) if s.turns else ""), key=s.name,
+                Text(mark + one_line(s.name, 30)), str(len(s.turns)), str(len(s.artifacts)),
+                Text(one_line(s.current_route or "–", 12)), Text(s.updated_at[:16].replace("T", " ")),
+                Text(one_line(s.turns[0].request, 50) if s.turns else ""), key=s.name,
             )
         note = self.query_one("#sessions-note", Static)
         if message.error is not None:

@@ -47,7 +47,7 @@ class ToolActivity(Static):
 
     def __init__(self, name: str, arguments: dict[str, Any] | None = None) -> None:
         self.tool_name = name
-        super().__init__(Content.styled(f"⟳ running {clean(name)}…", "italic"), classes="tool -running")
+        super().__init__(Content.styled(f"▸ running {clean(name)}…", "italic"), classes="tool -running")
 
     def finish(self, result: Any = None, error: str | None = None, duration_s: float = 0.0) -> None:
         self.remove_class("-running")
@@ -153,7 +153,7 @@ class ReplyView(Vertical):
 
     async def approval_asked(self, language: str) -> None:
         await self._close_stream()
-        self._approval = Notice(f"⏸ waiting for your approval to run the {language} code", "approval")
+        self._approval = Notice(f"◇ waiting for your approval to run the {language} code", "approval")
         await self.mount(self._approval)
 
     def approval_answered(self, approved: bool) -> None:
@@ -166,7 +166,7 @@ class ReplyView(Vertical):
     async def artifact_saved(self, artifact: "Artifact") -> None:
         await self._close_stream()
         await self.mount(Notice(
-            f"⎘ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
+            f"◆ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
             "artifact",
         ))
 

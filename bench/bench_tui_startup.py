@@ -1,0 +1,119 @@
+"""Time to first frame of the chat UI, as a person sees it: a real process in a real pseudo-terminal.
+
+    .venv/bin/python bench/bench_tui_startup.py [--runs 5]
+
+Each run starts a fresh interpreter on a pty (120x40), like a terminal would, and times from
+spawn until the frame's text has been written to the terminal: the UI's message-box placeholder
+for Throughline, a marker label for the baseline, a minimal Textual app (Header + Static + Footer)
+started the same way. The ratio is Throughline / baseline (medians of the same run), so the
+figure holds on any machine. Writes bench/results/tui_startup.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "tui_startup.json"
+COLUMNS, LINES = 120, 40
+TIMEOUT_S = 30.0
+
+BASELINE = """
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+
+class Hello(App):
+    def compose(self):
+        yield Header()
+        yield Static("baseline-first-frame")
+        yield Footer()
+
+Hello().run()
+"""
+BASELINE_MARKER = b"baseline-first-frame"
+THROUGHLINE_MARKER = b"Enter sends"  # the message box's placeholder: the whole chat screen is up
+
+
+def first_frame(argv: list[str], marker: bytes, env: dict[str, str]) -> float:
+    """Seconds from spawning `argv` on a new pty until `marker` has been written to it."""
+    started = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of a known size, then the program
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+        os.execvpe(argv[0], argv, env)
+    seen = b""
+    try:
+        while True:
+            left = TIMEOUT_S - (time.perf_counter() - started)
+            if left <= 0:
+                raise TimeoutError(f"no first frame from {argv} within {TIMEOUT_S:.0f} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child exited
+                raise RuntimeError(f"{argv} exited before its first frame:\n{seen[-2000:]!r}") from None
+            seen += chunk
+            if marker in seen:
+                return time.perf_counter() - started
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            **os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(LINES),
+            "ASSISTANT_DATA_DIR": data, "ASSISTANT_CONFIG": str(Path(data) / "none.toml"),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+        }
+        env.pop("TEXTUAL", None)
+        baseline_argv = [sys.executable, "-c", BASELINE]
+        throughline_argv = [sys.executable, "-m", "assistant.tui"]
+        first_frame(baseline_argv, BASELINE_MARKER, env)  # warm the file cache for both
+        first_frame(throughline_argv, THROUGHLINE_MARKER, env)
+        baseline, throughline = [], []
+        for _ in range(args.runs):  # interleaved, so machine load hits both alike
+            baseline.append(first_frame(baseline_argv, BASELINE_MARKER, env))
+            throughline.append(first_frame(throughline_argv, THROUGHLINE_MARKER, env))
+
+    result = {
+        "runs": args.runs,
+        "terminal": f"{COLUMNS}x{LINES}",
+        "baseline_s": [round(t, 3) for t in baseline],
+        "throughline_s": [round(t, 3) for t in throughline],
+        "baseline_median_s": round(statistics.median(baseline), 3),
+        "throughline_median_s": round(statistics.median(throughline), 3),
+    }
+    result["ratio"] = round(result["throughline_median_s"] / result["baseline_median_s"], 2)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"first frame, minimal Textual app (baseline): {result['baseline_median_s']:.3f} s (median of {args.runs})")
+    print(f"first frame, Throughline chat UI:            {result['throughline_median_s']:.3f} s")
+    print(f"ratio Throughline / baseline:                {result['ratio']:.2f}x")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Screenshots of the main screen, the side panel with artifacts and the memory browser.
+
+Deterministic by construction: fixed terminal size, the fake model, frozen reply timings, memories
+with fixed dates, no cursor blink. Update with `pytest tests/tui/test_snapshots.py --snapshot-update`
+after looking at the new SVGs.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from assistant.sessions import SessionStore, TurnRecord
+from assistant.settings import load_settings
+from assistant.tui.screens.memory import MemoryScreen
+
+from .helpers import make_app, no_blink, ready, send, wait_for
+from .test_sessions_memory import seed_memories
+
+SIZE = (110, 34)
+CODE_REPLY = (
+    "Here is a function that computes growth:\n\n"
+    "```python\ndef growth(a: float, b: float) -> float:\n    \"\"\"Relative change from a to b.\"\"\"\n"
+    "    return (b - a) / a\n```\n\nCall it with last month's and this month's revenue."
+)
+
+
+def test_main_screen_after_a_streamed_code_reply(snap_compare):
+    app, _ = make_app([CODE_REPLY], frozen=True)
+
+    async def run_before(pilot):
+        await ready(pilot)
+        await send(pilot, "/code a function for month-over-month growth")
+        no_blink(app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def seed_thread() -> None:
+    """A session with one earlier turn and its draft (fixed dates; artifacts' dates are not shown)."""
+    settings = load_settings()
+    sessions = SessionStore(settings.data_dir, settings.user)
+    thread = sessions.load("default")
+    thread.turns.append(TurnRecord(
+        request="/write a short sentence about Q3 revenue for Ana",
+        reply="Short and clear: revenue grew 12% in Q3.", route="writing", created_at="2026-05-07T14:00:00+00:00",
+    ))
+    sessions.save_artifact(thread, kind="draft", title="Q3 revenue sentence", route="writing",
+                           content="Short and clear: revenue grew 12% in Q3.")
+    thread.current_route = "writing"
+    sessions.save(thread)
+
+
+def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
+    store = seed_memories()  # only memories with fixed dates can be recalled
+    seed_thread()
+    app, _ = make_app([CODE_REPLY], frozen=True, store=store)
+
+    async def run_before(pilot):
+        await ready(pilot)
+        await send(pilot, "/code a function for Q3 revenue growth")
+        await pilot.press("f2")
+        no_blink(app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_memory_browser_search(snap_compare):
+    store = seed_memories()
+    app, _ = make_app(store=store)
+
+    async def run_before(pilot):
+        await ready(pilot)
+        await pilot.press("f4")
+        screen = await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen) and app.screen)
+        await wait_for(pilot, lambda: screen.query_one(DataTable).row_count == 3)
+        await pilot.press(*"what does Ana prefer?", "enter")
+        await wait_for(pilot, lambda: screen.query_text != "")
+        no_blink(app)
+        screen.query_one(Input).cursor_blink = False
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
