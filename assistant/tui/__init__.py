@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["run_tui"]
 
 
-def run_tui(settings: "Settings | None" = None, *, session: str | None = None) -> int:
-    """Run the chat UI until the person quits; returns the exit code."""
+def run_tui(settings: "Settings | None" = None, *, session: str | None = None, fast_exit: bool = True) -> int:
+    """Run the chat UI until the person quits; see `assistant.tui.app.run_tui`."""
     from assistant.tui.app import run_tui as run
 
-    return run(settings, session=session)
+    return run(settings, session=session, fast_exit=fast_exit)

@@ -195,18 +195,23 @@ class ThroughlineApp(App[int]):
             self.notify(f"could not save preferences: {exc.strerror or exc}", severity="warning", markup=False)
 
 
-def run_tui(settings: Settings | None = None, *, session: str | None = None) -> int:
-    """Run the chat UI until the person quits; returns the exit code."""
+def run_tui(settings: Settings | None = None, *, session: str | None = None, fast_exit: bool = True) -> int:
+    """Run the chat UI until the person quits; returns the exit code.
+
+    With `fast_exit` (the default, for the `assistant` command) the process ends here, once the
+    memory store is closed and output flushed: tearing down torch and Chroma at interpreter exit
+    costs another 1.5-2 s for nothing. Embedders that want control back pass `fast_exit=False`.
+    """
     app = ThroughlineApp(settings=settings, session=session)
     result = app.run() or 0
     deadline = time.monotonic() + EXIT_GRACE_S
     while app.turn_threads and time.monotonic() < deadline:
         time.sleep(0.05)  # a cancelled turn stops at its next token and closes its stream
-    if app.turn_threads:
-        # Still inside the model (loading it, or one long step) and it would hold the process
-        # open: the UI is gone and everything worth keeping is already on disk.
+    stuck = bool(app.turn_threads)  # still inside one long model step: it would hold the process open
+    if not stuck:
+        app.backend.close()
+    if fast_exit or stuck:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(result)
-    app.backend.close()
     return result

@@ -7,6 +7,9 @@ after looking at the new SVGs.
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from textual.widgets import DataTable, Input
 
 from assistant.sessions import SessionStore, TurnRecord
@@ -17,6 +20,16 @@ from .helpers import make_app, no_blink, ready, send, wait_for
 from .test_sessions_memory import seed_memories
 
 SIZE = (110, 34)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times are shown in local time: pin the zone so screenshots match everywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 CODE_REPLY = (
     "Here is a function that computes growth:\n\n"
     "```python\ndef growth(a: float, b: float) -> float:\n    \"\"\"Relative change from a to b.\"\"\"\n"

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from assistant.tui.fmt import local_time
 from assistant.tui.safe import one_line
 from assistant.tui.screens.code import highlighted, lexer_for
 
@@ -37,7 +38,7 @@ class ArtifactScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog -viewer"):
             yield Static(Content.styled(one_line(a.title, 70), "bold"), classes="dialog-title")
             yield Static(Content(
-                f"{a.kind} · v{a.version} · made by {a.route} · {a.created_at[:16].replace('T', ' ')}\n"
+                f"{a.kind} · v{a.version} · made by {a.route} · {local_time(a.created_at)}\n"
                 f"{one_line(a.path or 'not saved to a file', 100)}"
             ), classes="dialog-text")
             with VerticalScroll(classes="code-box"):

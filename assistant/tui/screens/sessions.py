@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from assistant.events import Failed
 from assistant.tui.backend import failure
+from assistant.tui.fmt import local_time
 from assistant.tui.safe import one_line
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ class SessionsScreen(ModalScreen[str | None]):
             mark = "● " if s.name == self.current else "  "
             table.add_row(
                 Text(mark + one_line(s.name, 30)), str(len(s.turns)), str(len(s.artifacts)),
-                Text(one_line(s.current_route or "–", 12)), Text(s.updated_at[:16].replace("T", " ")),
+                Text(one_line(s.current_route or "–", 12)), Text(local_time(s.updated_at)),
                 Text(one_line(s.turns[0].request, 50) if s.turns else ""), key=s.name,
             )
         note = self.query_one("#sessions-note", Static)

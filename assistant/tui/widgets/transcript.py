@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from assistant.tui.fmt import local_time
 from assistant.tui.safe import clean, one_line
 
 if TYPE_CHECKING:
@@ -260,5 +261,5 @@ class PastReply(Vertical):
     def compose(self):
         yield Static(Content.styled(clean(self.turn.route), "bold"), classes="reply-header")
         yield Markdown(clean(self.turn.reply), classes="reply-body", open_links=False)
-        yield Static(Content(f"{clean(self.turn.route)} · {self.turn.created_at[:16].replace('T', ' ')}"),
+        yield Static(Content(f"{clean(self.turn.route)} · {local_time(self.turn.created_at)}"),
                      classes="reply-meta")
