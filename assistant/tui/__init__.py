@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["run_tui"]
 
 
-def run_tui(settings: "Settings | None" = None, *, session: str | None = None, fast_exit: bool = True) -> int:
+def run_tui(settings: Settings | None = None, *, session: str | None = None, fast_exit: bool = True) -> int:
     """Run the chat UI until the person quits; see `assistant.tui.app.run_tui`."""
     from assistant.tui.app import run_tui as run
 

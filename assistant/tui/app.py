@@ -16,10 +16,10 @@ import json
 import os
 import sys
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-import time
-from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
 from assistant.events import Failed, Token
@@ -25,7 +26,7 @@ AssistantFactory = Callable[["Settings", Progress], "Assistant"]
 TOKEN_FLUSH_S = 0.05
 
 
-def default_factory(settings: "Settings", progress: Progress) -> "Assistant":
+def default_factory(settings: Settings, progress: Progress) -> Assistant:
     from assistant.agent import Assistant
 
     return Assistant(settings=settings, progress=progress)
@@ -34,14 +35,14 @@ def default_factory(settings: "Settings", progress: Progress) -> "Assistant":
 class Backend:
     """The one Assistant of a UI, built lazily and thread-safely."""
 
-    def __init__(self, settings: "Settings", factory: AssistantFactory | None, progress: Progress) -> None:
+    def __init__(self, settings: Settings, factory: AssistantFactory | None, progress: Progress) -> None:
         self.settings = settings
         self._factory = factory or default_factory
         self._progress = progress
         self._lock = threading.Lock()
-        self._assistant: "Assistant | None" = None
+        self._assistant: Assistant | None = None
 
-    def get(self) -> "Assistant":
+    def get(self) -> Assistant:
         """The Assistant, built now if needed. Blocks; call from worker threads only."""
         with self._lock:
             if self._assistant is None:
@@ -49,7 +50,7 @@ class Backend:
             return self._assistant
 
     @property
-    def built(self) -> "Assistant | None":
+    def built(self) -> Assistant | None:
         return self._assistant
 
     def close(self) -> None:

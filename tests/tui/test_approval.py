@@ -4,8 +4,8 @@ deny does not; `auto_run` skips the dialog."""
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 import pytest
 

@@ -5,7 +5,10 @@ The safe answer is the default: focus starts on "Don't run", Escape and `n` decl
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import threading
+from collections.abc import Callable
+
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -33,7 +36,8 @@ class ApprovalScreen(ModalScreen[bool]):
                 "The assistant wrote it and wants to run it in the session's workspace."
             ), classes="dialog-text")
             with VerticalScroll(classes="code-box"):
-                yield Static(highlighted(self.code, self.language), classes="code")
+                code = highlighted(self.code, self.language, dark=self.app.current_theme.dark)
+                yield Static(code, classes="code")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Run it (y)", variant="warning", id="run")
                 yield Button("Don't run (n)", variant="primary", id="deny")
@@ -47,3 +51,27 @@ class ApprovalScreen(ModalScreen[bool]):
 
     def action_answer(self, approved: bool) -> None:
         self.dismiss(approved)
+
+
+def ask_approval(
+    app: App, code: str, *, cancelled: Callable[[], bool], answered: Callable[[bool], None]
+) -> bool:
+    """Show ApprovalScreen from a worker thread and block until it is answered.
+
+    Returns False (don't run) if the turn is cancelled or the app stops meanwhile."""
+    done = threading.Event()
+    answer = [False]
+
+    def dismissed(approved: bool | None) -> None:
+        answer[0] = bool(approved)
+        done.set()
+        answered(answer[0])
+
+    try:
+        app.call_from_thread(app.push_screen, ApprovalScreen(code), dismissed)
+    except RuntimeError:  # the app is shutting down
+        return False
+    while not done.wait(0.1):
+        if cancelled() or not app.is_running:
+            return False
+    return answer[0]

@@ -29,7 +29,7 @@ class ArtifactScreen(ModalScreen[str | None]):
         Binding("i", "dismiss('insert')", "Insert reference"),
     ]
 
-    def __init__(self, artifact: "Artifact") -> None:
+    def __init__(self, artifact: Artifact) -> None:
         super().__init__(classes="modal")
         self.artifact = artifact
 
@@ -42,7 +42,8 @@ class ArtifactScreen(ModalScreen[str | None]):
                 f"{one_line(a.path or 'not saved to a file', 100)}"
             ), classes="dialog-text")
             with VerticalScroll(classes="code-box"):
-                yield Static(highlighted(self.content, lexer_for(a.kind, a.path)), classes="code")
+                body = highlighted(self.content, lexer_for(a.kind, a.path), dark=self.app.current_theme.dark)
+                yield Static(body, classes="code")
         yield Footer()
 
     @property

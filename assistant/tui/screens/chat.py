@@ -21,11 +21,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, get_current_worker
 
-from assistant.events import (
-    ApprovalNeeded, ArtifactSaved, Failed, Finished, Recalled, Routed, Token, ToolFinished, ToolStarted,
-)
+from assistant.events import ArtifactSaved, Failed, Finished, Recalled, Routed, Token
 from assistant.tui.backend import drive_turn, failure
 from assistant.tui.safe import clean, one_line
+from assistant.tui.screens.approval import ask_approval
 from assistant.tui.widgets.context_panel import ContextPanel, artifact_reference
 from assistant.tui.widgets.prompt import PromptInput
 from assistant.tui.widgets.status import ModelStatus, RouteIndicator
@@ -45,7 +44,7 @@ def new_session_name() -> str:
 
 
 class ChatScreen(Screen):
-    app: "ThroughlineApp"
+    app: ThroughlineApp
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel reply"),
@@ -73,8 +72,9 @@ class ChatScreen(Screen):
 
     @dataclass
     class SessionLoaded(Message):
-        session: "Session | None"
+        session: Session | None
         error: Failed | None = None
+        routes: tuple[str, ...] = ()  # the chains' prefixes, plugins' included
 
     def __init__(self, session: str | None = None) -> None:
         super().__init__()
@@ -95,7 +95,7 @@ class ChatScreen(Screen):
                 with Horizontal(id="status"):
                     yield RouteIndicator(id="route")
                     yield ModelStatus(id="model")
-                yield PromptInput(id="prompt", placeholder="Message  (Enter sends · Shift+Enter new line · /code /write /analyze /chat)")
+                yield PromptInput(id="prompt")
             yield ContextPanel(id="context")
         yield Footer()
 
@@ -129,11 +129,11 @@ class ChatScreen(Screen):
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def open_session(self, name: str | None) -> None:
         try:
-            sessions = self.app.backend.get().sessions
+            bot = self.app.backend.get()
             if name is None:
-                known = sessions.list()
+                known = bot.sessions.list()
                 name = known[0].name if known else "default"
-            self.post_message(self.SessionLoaded(sessions.load(name)))
+            self.post_message(self.SessionLoaded(bot.sessions.load(name), routes=tuple(bot.chains.prefixes())))
         except Exception as exc:  # the edge: show why the thread could not be opened
             self.post_message(self.SessionLoaded(None, failure(exc)))
 
@@ -147,6 +147,7 @@ class ChatScreen(Screen):
             self.app.show_error(message.error)
         else:
             session = message.session
+            self.routes = message.routes or self.routes
             self.session_name = session.name
             self.app.sub_title = session.name
             intro = None if session.turns else f"New thread “{one_line(session.name, 40)}”. Ask anything; F1 for help."
@@ -192,13 +193,8 @@ class ChatScreen(Screen):
         if self.replying:
             self.notify("A reply is still coming: Esc cancels it.", severity="warning")
             return
-        route = self.query_one(RouteIndicator)
-        if route.forced and not text.startswith("/"):
-            text = f"{route.forced} {text}"
-        route.forced = None
-        self._update_placeholder()
         self.prompt.clear()
-        await self._start_turn(text)
+        await self._start_turn(self.query_one(RouteIndicator).apply(text))
 
     async def _start_turn(self, text: str) -> None:
         await self.transcript.add_user(text)
@@ -231,59 +227,30 @@ class ChatScreen(Screen):
             self.post_message(self.TurnDone(turn))
 
     def _approve(self, worker: Worker, turn: int, code: str) -> bool:
-        """Called by the agent from the worker thread: block until the person answers the modal."""
-        from assistant.tui.screens.approval import ApprovalScreen
-
-        answered = threading.Event()
-        answer = [False]
-
-        def done(approved: bool | None) -> None:
-            answer[0] = bool(approved)
-            answered.set()
-            self.post_message(self.ApprovalAnswered(turn, answer[0]))
-
-        try:
-            self.app.call_from_thread(self.app.push_screen, ApprovalScreen(code), done)
-        except RuntimeError:  # the app is shutting down
-            return False
-        while not answered.wait(0.1):
-            if worker.is_cancelled or not self.app.is_running:
-                return False
-        return answer[0]
+        """The agent's approve callback, called in the worker thread: blocks on the modal."""
+        return ask_approval(
+            self.app, code, cancelled=lambda: worker.is_cancelled,
+            answered=lambda approved: self.post_message(self.ApprovalAnswered(turn, approved)),
+        )
 
     # -- rendering the turn ---------------------------------------------------------------------
     @on(TurnEvent)
     async def _turn_event(self, message: TurnEvent) -> None:
         reply = self._reply
         if message.turn != self._active or reply is None:
-            return
+            return  # a cancelled turn's late events
         event = message.event
-        if isinstance(event, Token):
+        if isinstance(event, (Token, Finished)):
             self.app.model_is_ready()
-            await reply.write(event.text)
         elif isinstance(event, Routed):
-            reply.set_route(event.route, event.why, event.score)
             self.query_one(RouteIndicator).active = f"{event.route} ({event.why})"
         elif isinstance(event, Recalled):
-            reply.recalled = len(event.memories)
             self.panel.show_recalled(event.memories)
-            if self.app.model_state != "ready":
-                reply.set_waiting("waiting for the model…")
-        elif isinstance(event, ToolStarted):
-            await reply.tool_started(event.name, event.arguments)
-        elif isinstance(event, ToolFinished):
-            await reply.tool_finished(event.name, event.result, event.error, event.duration_s)
-        elif isinstance(event, ApprovalNeeded):
-            await reply.approval_asked(event.language)
         elif isinstance(event, ArtifactSaved):
             self.panel.add_artifact(event.artifact)
-            await reply.artifact_saved(event.artifact)
-        elif isinstance(event, Finished):
-            self.app.model_is_ready()
-            await reply.finish(event.text, event.route, event.timings)
         elif isinstance(event, Failed):
-            await reply.fail(event.message, event.error)
             self.app.show_error(event)
+        await reply.show(event, model_ready=self.app.model_state == "ready")
 
     @on(ApprovalAnswered)
     def _approval_answered(self, message: ApprovalAnswered) -> None:
@@ -328,21 +295,14 @@ class ChatScreen(Screen):
             self.app.action_help_quit()
 
     def action_cycle_route(self) -> None:
-        indicator = self.query_one(RouteIndicator)
-        choices: list[str | None] = [None, *self.routes]
-        indicator.forced = choices[(choices.index(indicator.forced) + 1) % len(choices)] if indicator.forced in choices else None
-        self._update_placeholder()
+        self.query_one(RouteIndicator).cycle(self.routes)
 
     def force_route(self, prefix: str | None) -> None:
         self.query_one(RouteIndicator).forced = prefix
-        self._update_placeholder()
 
-    def _update_placeholder(self) -> None:
-        forced = self.query_one(RouteIndicator).forced
-        self.prompt.placeholder = (
-            f"Message for {forced}  (Enter sends · ctrl+r changes the route)" if forced
-            else "Message  (Enter sends · Shift+Enter new line · /code /write /analyze /chat)"
-        )
+    @on(RouteIndicator.Forced)
+    def _route_forced(self, event: RouteIndicator.Forced) -> None:
+        self.prompt.show_route(event.prefix)
 
     def action_toggle_context(self) -> None:
         panel = self.panel
@@ -358,7 +318,7 @@ class ChatScreen(Screen):
             self.notify("No reply to copy yet.", severity="warning")
             return
         last = replies.last()
-        text = last.text if isinstance(last, ReplyView) else clean(getattr(last, "turn").reply)
+        text = last.text if isinstance(last, ReplyView) else clean(last.turn.reply)
         self.app.copy_to_clipboard(text)
         self.notify("Reply copied to the clipboard.", timeout=2)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from rich.syntax import Syntax
+from typing import TYPE_CHECKING
 
 from assistant.tui.safe import clean
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 LEXERS = {"code": "python", "draft": "markdown", "analysis": "markdown", "note": "markdown", "table": "text",
           "output": "text", "chart": "text"}
@@ -22,8 +24,12 @@ def lexer_for(kind: str, path: str | None = None, language: str | None = None) -
     return LEXERS.get(kind, "text")
 
 
-def highlighted(text: str, lexer: str, *, line_numbers: bool = True) -> Syntax:
+def highlighted(text: str, lexer: str, *, dark: bool = True, line_numbers: bool = True) -> Syntax:
+    from rich.syntax import (
+        Syntax,  # pygments: loaded when code is first shown, not at start-up
+    )
+
     return Syntax(
-        clean(text), lexer, theme="ansi_dark", line_numbers=line_numbers, word_wrap=True,
+        clean(text), lexer, theme="monokai" if dark else "friendly", line_numbers=line_numbers, word_wrap=True,
         background_color="default", indent_guides=False,
     )

@@ -11,42 +11,30 @@ from textual.widgets import Markdown
 HELP = """\
 # Throughline
 
-One thread for writing, coding and analysis: each reply is handled by a **chain**, and what one
-chain made (a draft, a script, a table) is **context** for the next.
+One thread for writing, coding and analysis. Each reply is made by a **chain**; what one chain
+made (a draft, a script, a table) is **context** for the next. `Esc` closes this help.
 
 ## Sending
-| key | |
-|---|---|
-| `Enter` | send |
-| `Shift+Enter` / `Ctrl+J` | new line |
-| `Esc` / `Ctrl+C` | cancel the reply in progress |
-| `Ctrl+R` | force the next message's chain: auto → /write → /code → /analyze → /chat |
-
-Start a message with `/write`, `/code`, `/analyze` or `/chat` to pick the chain yourself.
-`/new`, `/sessions`, `/memory`, `/help` and `/quit` work as commands.
+- `Enter` send · `Shift+Enter` or `Ctrl+J` new line · paste keeps its lines
+- `Esc` or `Ctrl+C` cancel the reply in progress
+- `/write` `/code` `/analyze` `/chat` at the start pick the chain yourself
+- `Ctrl+R` force the next message's chain: auto → /write → /code → /analyze → /chat
+- `/new` `/sessions` `/memory` `/context` `/help` `/quit` work as commands
 
 ## Context
-| key | |
-|---|---|
-| `F2` / `Ctrl+B` | side panel: memories recalled for this turn, the session's artifacts |
-| `Enter` on an artifact | view it |
-| `i` / `c` on an artifact | insert a reference `[artifact:ID title]` / copy it |
+- `F2` or `Ctrl+B` side panel: memories recalled for this turn (score, kind, session, date)
+  and the session's artifacts
+- on an artifact: `Enter` view it · `i` insert a reference `[artifact:ID title]` · `c` copy it
 
 ## Threads and memory
-| key | |
-|---|---|
-| `Ctrl+N` | new session |
-| `F3` | past sessions: open one and its transcript and artifacts come back |
-| `F4` | memory browser: search, see details, forget (`d`) |
+- `Ctrl+N` new session · `F3` past sessions: open one and its transcript and artifacts come back
+- `F4` memory browser: search, see details, `d` forget (asks first)
 
 ## Everything else
-| key | |
-|---|---|
-| `Ctrl+P` | command palette: every action, themes |
-| `F1` | this help |
-| `Ctrl+Q` | quit |
+- `Ctrl+P` command palette: every action, and themes
+- `F1` this help · `Ctrl+Q` quit
 
-Generated code never runs without asking unless you started with `--auto-run`.
+Generated code never runs without asking, unless you started with `--auto-run`.
 """
 
 

@@ -33,7 +33,7 @@ FIXED_COLUMNS = 5 + 8 + 10 + 4 * 2 + 1  # score, kind, date, cell padding, scrol
 
 
 class MemoryScreen(Screen):
-    app: "ThroughlineApp"
+    app: ThroughlineApp
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -117,10 +117,12 @@ class MemoryScreen(Screen):
 
     @on(Results)
     def _results(self, message: Results) -> None:
+        same_query = message.query == self.query_text
         self.query_text = message.query
         self.memories = {memory.id: (memory, score) for memory, score in message.rows}
-        self._render_rows()
-        self.query_one(DataTable).move_cursor(row=0)
+        self._render_rows()  # keeps the cursor's row: after a forget, the next memory is selected
+        if not same_query:
+            self.query_one(DataTable).move_cursor(row=0)
         note = self.query_one("#memory-note", Static)
         if message.error is not None:
             note.update(Content(f"✗ {message.error.error}: {message.error.message}"))

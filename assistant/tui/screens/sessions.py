@@ -29,7 +29,7 @@ NEW = "\0new"
 
 
 class SessionsScreen(ModalScreen[str | None]):
-    app: "ThroughlineApp"
+    app: ThroughlineApp
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back"),
@@ -38,7 +38,7 @@ class SessionsScreen(ModalScreen[str | None]):
 
     @dataclass
     class Listed(Message):
-        sessions: "list[Session]"
+        sessions: list[Session]
         error: Failed | None = None
 
     def __init__(self, current: str | None = None) -> None:

@@ -6,8 +6,9 @@ box, `c` copies it. The panel only posts `ArtifactAction`; the chat screen decid
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,13 +27,13 @@ if TYPE_CHECKING:
 KIND_MARKS = {"code": "λ", "draft": "¶", "output": "»", "table": "▦", "chart": "◔", "analysis": "∑", "note": "✎"}
 
 
-def artifact_reference(artifact: "Artifact") -> str:
+def artifact_reference(artifact: Artifact) -> str:
     """How a message refers to an artifact: `[artifact:ID title]`."""
     title = one_line(artifact.title, 60).replace("]", ")")
     return f"[artifact:{artifact.id} {title}]"
 
 
-def memory_prompt(memory: "RecalledMemory") -> Content:
+def memory_prompt(memory: RecalledMemory) -> Content:
     where = " · ".join(
         part for part in (
             memory.kind,
@@ -45,7 +46,7 @@ def memory_prompt(memory: "RecalledMemory") -> Content:
     )
 
 
-def artifact_prompt(artifact: "Artifact") -> Content:
+def artifact_prompt(artifact: Artifact) -> Content:
     mark = KIND_MARKS.get(artifact.kind, "•")
     return Content.assemble(
         (f"{mark} ", "bold"), one_line(artifact.title, 60),
@@ -62,19 +63,19 @@ class ArtifactList(OptionList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
-        self.artifacts: list["Artifact"] = []
+        self.artifacts: list[Artifact] = []
 
-    def set_artifacts(self, artifacts: Iterable["Artifact"]) -> None:
+    def set_artifacts(self, artifacts: Iterable[Artifact]) -> None:
         self.artifacts = list(artifacts)
         self.set_options([Option(artifact_prompt(a), id=a.id) for a in reversed(self.artifacts)])
         if self.artifacts:
             self.highlighted = 0
 
-    def add_artifact(self, artifact: "Artifact") -> None:
+    def add_artifact(self, artifact: Artifact) -> None:
         self.set_artifacts([*self.artifacts, artifact])
 
     @property
-    def current(self) -> "Artifact | None":
+    def current(self) -> Artifact | None:
         if self.highlighted is None:
             return None
         option = self.get_option_at_index(self.highlighted)
@@ -90,7 +91,7 @@ class ContextPanel(Vertical):
 
     @dataclass
     class ArtifactAction(Message):
-        artifact: "Artifact"
+        artifact: Artifact
         action: str  # "view" | "insert" | "copy"
 
     def compose(self) -> ComposeResult:
@@ -103,7 +104,7 @@ class ContextPanel(Vertical):
     def on_mount(self) -> None:
         self.show_recalled(())
 
-    def show_recalled(self, memories: Iterable["RecalledMemory"]) -> None:
+    def show_recalled(self, memories: Iterable[RecalledMemory]) -> None:
         memories = list(memories)
         recalled = self.query_one("#recalled", OptionList)
         if memories:
@@ -111,14 +112,14 @@ class ContextPanel(Vertical):
         else:
             recalled.set_options([Option(Content.styled("nothing recalled yet", "dim"), disabled=True)])
 
-    def set_artifacts(self, artifacts: Iterable["Artifact"]) -> None:
+    def set_artifacts(self, artifacts: Iterable[Artifact]) -> None:
         self.query_one(ArtifactList).set_artifacts(artifacts)
 
-    def add_artifact(self, artifact: "Artifact") -> None:
+    def add_artifact(self, artifact: Artifact) -> None:
         self.query_one(ArtifactList).add_artifact(artifact)
 
     @property
-    def artifacts(self) -> list["Artifact"]:
+    def artifacts(self) -> list[Artifact]:
         return self.query_one(ArtifactList).artifacts
 
     @on(OptionList.OptionSelected, "#artifacts")

@@ -13,23 +13,28 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
+PLACEHOLDER = "Message  (Enter sends · Shift+Enter new line · /code /write /analyze /chat)"
 
 
 class PromptInput(TextArea):
     @dataclass
     class Submitted(Message):
-        prompt: "PromptInput"
+        prompt: PromptInput
         text: str
 
         @property
-        def control(self) -> "PromptInput":
+        def control(self) -> PromptInput:
             return self.prompt
 
-    def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             id=id, soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
-            compact=True, placeholder=placeholder,
+            compact=True, placeholder=PLACEHOLDER,
         )
+
+    def show_route(self, prefix: str | None) -> None:
+        """Say in the empty box which chain the next message goes to."""
+        self.placeholder = f"Message for {prefix}  (Enter sends · ctrl+r changes the route)" if prefix else PLACEHOLDER
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

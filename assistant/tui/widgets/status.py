@@ -7,9 +7,13 @@ while the bundled model converts or loads, then a short ready/error label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
@@ -17,8 +21,28 @@ from assistant.tui.safe import one_line
 
 
 class RouteIndicator(Static):
+    """The route for the next message (forced by ctrl+r / the palette, or auto) and, while a reply
+    runs, the chain the router chose. Posts `Forced` when the forced prefix changes."""
+
     forced: reactive[str | None] = reactive(None)
     active: reactive[str | None] = reactive(None)
+
+    @dataclass
+    class Forced(Message):
+        prefix: str | None
+
+    def watch_forced(self, prefix: str | None) -> None:
+        self.post_message(self.Forced(prefix))
+
+    def cycle(self, prefixes: Sequence[str]) -> None:
+        """auto → each prefix in turn → auto."""
+        choices: list[str | None] = [None, *prefixes]
+        self.forced = choices[(choices.index(self.forced) + 1) % len(choices)] if self.forced in choices else None
+
+    def apply(self, text: str) -> str:
+        """The request to send: `text` with the forced prefix unless it has its own; un-forces."""
+        prefix, self.forced = self.forced, None
+        return f"{prefix} {text}" if prefix and not text.startswith("/") else text
 
     def render(self) -> Content:
         if self.active:

@@ -8,7 +8,8 @@ mounted, and later tokens start a new segment. All model text is `clean()`ed fir
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -121,6 +122,41 @@ class ReplyView(Vertical):
             Content.assemble((clean(route), "bold"), (f"  {clean(detail)}" if detail else "", "dim"))
         )
 
+    async def show(self, event: Any, *, model_ready: bool = True) -> None:
+        """Render one of the turn's events (see assistant/events.py)."""
+        from assistant.events import (
+            ApprovalNeeded,
+            ArtifactSaved,
+            Failed,
+            Finished,
+            Recalled,
+            Routed,
+            Token,
+            ToolFinished,
+            ToolStarted,
+        )
+
+        if isinstance(event, Token):
+            await self.write(event.text)
+        elif isinstance(event, Routed):
+            self.set_route(event.route, event.why, event.score)
+        elif isinstance(event, Recalled):
+            self.recalled = len(event.memories)
+            if not model_ready:
+                self.set_waiting("waiting for the model…")
+        elif isinstance(event, ToolStarted):
+            await self.tool_started(event.name, event.arguments)
+        elif isinstance(event, ToolFinished):
+            await self.tool_finished(event.name, event.result, event.error, event.duration_s)
+        elif isinstance(event, ApprovalNeeded):
+            await self.approval_asked(event.language)
+        elif isinstance(event, ArtifactSaved):
+            await self.artifact_saved(event.artifact)
+        elif isinstance(event, Finished):
+            await self.finish(event.text, event.route, event.timings)
+        elif isinstance(event, Failed):
+            await self.fail(event.message, event.error)
+
     async def write(self, fragment: str) -> None:
         text = clean(fragment)
         if not text:
@@ -164,14 +200,14 @@ class ReplyView(Vertical):
             ))
             self._approval.set_class(not approved, "-declined")
 
-    async def artifact_saved(self, artifact: "Artifact") -> None:
+    async def artifact_saved(self, artifact: Artifact) -> None:
         await self._close_stream()
         await self.mount(Notice(
             f"◆ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
             "artifact",
         ))
 
-    async def finish(self, text: str, route: str, timings: "Timings | None") -> None:
+    async def finish(self, text: str, route: str, timings: Timings | None) -> None:
         await self._close_stream()
         final = clean(text)
         if len(self._segments) <= 1 and final != self.text:
@@ -236,7 +272,7 @@ class Transcript(VerticalScroll):
         await self.mount(notice)
         return notice
 
-    async def show_turns(self, turns: Iterable["TurnRecord"], intro: str | None = None) -> None:
+    async def show_turns(self, turns: Iterable[TurnRecord], intro: str | None = None) -> None:
         """Replace the transcript with a persisted thread's turns."""
         await self.remove_children()
         widgets: list[Static | Vertical] = []
@@ -254,7 +290,7 @@ class Transcript(VerticalScroll):
 class PastReply(Vertical):
     """A reply restored from the session file: its text and route, no timings."""
 
-    def __init__(self, turn: "TurnRecord") -> None:
+    def __init__(self, turn: TurnRecord) -> None:
         super().__init__(classes="reply -past")
         self.turn = turn
 

@@ -1,0 +1,423 @@
+'''Tests for generated code: found in a request, run against the code in the sandbox.
+
+    suite = extract_tests("Make these pass:\\nassert add(1, 2) == 3\\n>>> add(2, 2)\\n4")
+    report = run_tests("def add(a, b):\\n    return a + b", suite, workspace=ws)
+    report.passed, report.failed        # 2, 0
+
+What counts as a test in a request (deterministic, no model):
+- `assert ...` statements, in a pasted block or on a line of their own;
+- doctest examples (`>>> call` followed by the expected output), one case per example;
+- pytest-style `def test_*()` functions and `unittest.TestCase` classes in pasted code;
+- examples stated in prose: `f(2) should return 4`, `f(2) returns 4`, `f(2) == 4`, `f(2) -> 4`.
+Imports in pasted test code become setup (an import that fails — `from solution import f` —
+is skipped, since the code under test is already loaded). Other pasted code (the function to fix)
+is not a test and is left for the model.
+
+The harness loads the code as module `solution` (so an `if __name__ == "__main__":` block does not
+run), then runs each case with its own time limit and reports every outcome on one JSON line,
+so one failing or hanging case does not hide the others.
+'''
+
+from __future__ import annotations
+
+import ast
+import builtins
+import doctest
+import json
+import re
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tools.base import tool
+
+__all__ = ["CaseResult", "TestCase", "TestReport", "TestSuite", "build_harness", "extract_tests",
+           "parse_report", "run_tests", "run_tests_tool"]
+
+CaseKind = Literal["assert", "function", "doctest", "unittest"]
+MARKER = "@@THROUGHLINE-TESTS@@"
+PER_CASE_SECONDS = 5
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_CALL = r"(?P<call>[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\))"
+_IMPLIED = re.compile(
+    _CALL + r"\s*(?:should\s+(?:return|give|be|equal|output)|returns|gives|must\s+return|==|->|→|=>|is)\s+"
+    r"(?P<want>[^\s,;]+(?:\s*[\]\)}])?|\"[^\"]*\"|'[^']*'|\[[^\]]*\]|\([^)]*\)|\{[^}]*\})", re.I)
+_BUILTIN_NAMES = set(dir(builtins))
+
+
+@dataclass(frozen=True)
+class TestCase:
+    name: str
+    kind: CaseKind
+    source: str
+
+
+@dataclass(frozen=True)
+class TestSuite:
+    cases: tuple[TestCase, ...] = ()
+    setup: str = ""
+    calls: tuple[str, ...] = ()  # names the tests call that they do not define: the code must
+
+    def __bool__(self) -> bool:
+        return bool(self.cases)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def source(self) -> str:
+        """The tests as one readable Python text (for an approval prompt or an artifact)."""
+        parts = [self.setup] if self.setup else []
+        for case in self.cases:
+            parts.append(_doctest_as_text(case.source) if case.kind == "doctest" else case.source)
+        return "\n".join(p.rstrip() for p in parts if p.strip())
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    ok: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class TestReport:
+    """One harness run: the code's own output, its load error if any, and each case's outcome."""
+
+    results: tuple[CaseResult, ...] = ()
+    load_error: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int = 0
+    killed_reason: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not self.load_error and self.killed_reason is None and self.failed == 0 and (
+            self.exit_code == 0 or bool(self.results))
+
+    def summary(self) -> str:
+        if self.killed_reason:
+            return f"the run was stopped ({self.killed_reason} limit)"
+        if self.load_error:
+            return "the code failed to load: " + self.load_error.strip().splitlines()[-1]
+        if not self.results:
+            return "ran without errors" if self.exit_code == 0 else f"exited with code {self.exit_code}"
+        return f"{self.passed}/{len(self.results)} tests passed"
+
+    def errors_text(self, limit: int = 1200) -> str:
+        """What went wrong, compact enough to show a model: load error, then failed cases."""
+        parts = []
+        if self.killed_reason:
+            parts.append(f"The run was stopped by the sandbox ({self.killed_reason} limit); "
+                         "look for an infinite loop or a huge allocation.")
+        if self.load_error:
+            parts.append(self.load_error.strip())
+        for result in self.results:
+            if not result.ok:
+                parts.append(f"{result.name}: {result.error.strip()}")
+        if not parts and self.exit_code:
+            parts.append(self.stderr.strip()[-limit:])
+        text = "\n".join(parts)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(), "passed": self.passed, "failed": self.failed,
+            "results": [{"name": r.name, "ok": r.ok, "error": r.error} for r in self.results],
+            "load_error": self.load_error, "stdout": self.stdout[-4000:], "stderr": self.stderr[-4000:],
+            "exit_code": self.exit_code, "killed_reason": self.killed_reason,
+        }
+
+
+# -- finding tests -----------------------------------------------------------------------------
+
+def extract_tests(text: str) -> TestSuite:
+    """The tests a request contains or states; an empty suite when it has none."""
+    cases: list[TestCase] = []
+    setup: list[str] = []
+    seen: set[str] = set()
+
+    def add(kind: CaseKind, source: str, name: str | None = None) -> None:
+        key = re.sub(r"\s+", "", source)
+        if key in seen:
+            return
+        seen.add(key)
+        label = name or (source.strip().splitlines()[0][:80] if kind != "doctest" else
+                         "doctest " + source.strip().splitlines()[0][4:80])
+        cases.append(TestCase(label, kind, source.strip("\n")))
+
+    for example in _doctest_examples(text):
+        add("doctest", example)
+    blocks = [m.group(2) for m in _FENCE.finditer(text)]
+    prose = _FENCE.sub("\n", text)
+    for block in blocks + [prose]:
+        parsed = _parse_block(block)
+        if parsed is None:
+            for line in block.splitlines():
+                if re.match(r"\s*assert\b", line) and _parse_block(line.strip()) is not None:
+                    add("assert", line.strip())
+            continue
+        tree, source = parsed
+        body_has_tests = any(_is_test_node(node) for node in tree.body)
+        for node in tree.body:
+            segment = ast.get_source_segment(source, node) or ""
+            if isinstance(node, ast.Assert):
+                add("assert", segment)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                add("function", _with_decorators(source, node), node.name)
+            elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                add("unittest", _with_decorators(source, node), node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and body_has_tests:
+                if segment not in setup:
+                    setup.append(segment)
+    for match in _IMPLIED.finditer(prose):
+        call, want = match.group("call"), match.group("want").rstrip(".")
+        statement = f"assert {call} == {want}"
+        if _parse_block(statement) is not None and not re.match(r"(?:print|len|range|str|int)\(", call):
+            add("assert", statement)
+    calls = _called_names(cases, setup)
+    return TestSuite(tuple(cases), "\n".join(setup), calls)
+
+
+def _doctest_examples(text: str) -> list[str]:
+    examples = []
+    fenced = [m.group(2) for m in _FENCE.finditer(text)]
+    for index, block in enumerate(fenced + [_FENCE.sub("\n", text)]):
+        in_prose = index == len(fenced)
+        if ">>>" not in block:
+            continue
+        try:
+            found = doctest.DocTestParser().get_examples(textwrap.dedent(block))
+        except ValueError:  # inconsistent indentation: try line by line
+            found = doctest.DocTestParser().get_examples(
+                "\n".join(line.strip() for line in block.splitlines()))
+        for example in found:
+            source = "".join(">>> " + line + "\n" if i == 0 else "... " + line + "\n"
+                             for i, line in enumerate(example.source.rstrip("\n").splitlines()))
+            want = example.want
+            if in_prose:  # in prose the expected output is one line; the next line is more prose
+                want = want.splitlines(keepends=True)[0] if want else want
+            examples.append(source + want)
+    return examples
+
+
+def _doctest_as_text(source: str) -> str:
+    return "\n".join("# " + line for line in source.rstrip().splitlines())
+
+
+def _parse_block(block: str) -> tuple[ast.Module, str] | None:
+    source = textwrap.dedent(block).strip("\n")
+    if not source.strip() or ">>>" in source:
+        source = "\n".join(line for line in source.splitlines() if not re.match(r"\s*(>>>|\.\.\.)", line))
+    try:
+        return ast.parse(source), source
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _is_test_node(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Assert) or (
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name.lower().startswith("test"))
+
+
+def _with_decorators(source: str, node: ast.stmt) -> str:
+    lines = source.splitlines()
+    start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno]) - 1
+    return textwrap.dedent("\n".join(lines[start:node.end_lineno]))
+
+
+def _called_names(cases: list[TestCase], setup: list[str]) -> tuple[str, ...]:
+    defined: set[str] = set()
+    called: list[str] = []
+    for source in setup + [c.source for c in cases]:
+        code = "\n".join(line[4:] for line in source.splitlines() if line.startswith((">>> ", "... "))) \
+            if source.startswith(">>>") else source
+        try:
+            tree = ast.parse(textwrap.dedent(code))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Import) or (
+                    isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in sys.stdlib_module_names):
+                defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                defined.add(node.id)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                called.append(node.func.id)
+    wanted = [n for n in dict.fromkeys(called) if n not in defined and n not in _BUILTIN_NAMES]
+    return tuple(wanted)
+
+
+# -- running them --------------------------------------------------------------------------------
+
+_HARNESS = r'''
+import doctest as _doctest, io as _io, json as _json, signal as _signal, sys as _sys, traceback as _tb
+_ns = {"__name__": _MODULE, "__builtins__": __builtins__}
+_report = {"results": [], "load_error": ""}
+
+class _CaseTimeout(Exception):
+    pass
+
+def _alarm(*_):
+    raise _CaseTimeout(f"took longer than {_LIMIT} s")
+
+def _source(filename, text):
+    import linecache
+    linecache.cache[filename] = (len(text), None, [l + "\n" for l in text.splitlines()], filename)
+    return filename
+
+def _error(exc):
+    frames = [f for f in _tb.extract_tb(exc.__traceback__)
+              if f.filename == "solution.py" or f.filename.startswith("<test")]
+    where = "".join(_tb.format_list(frames[-3:]))
+    return (where + "".join(_tb.format_exception_only(type(exc), exc))).strip()
+
+def _explain(exc):
+    """For a failed `assert f(x) == y` say what f(x) actually gave."""
+    import ast, linecache
+    tb, frame, lineno = exc.__traceback__, None, 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<test"):
+            frame, lineno = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if frame is None or exc.args:
+        return _error(exc)
+    line = linecache.getline(frame.f_code.co_filename, lineno).strip()
+    try:
+        node = ast.parse(line).body[0]
+        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)):
+            return _error(exc)
+        env = dict(frame.f_globals)
+        env.update(frame.f_locals)
+        got = eval(compile(ast.Expression(node.test.left), "<test>", "eval"), env)
+    except BaseException as inner:
+        return _error(inner)
+    return f"{line}  # but {ast.unparse(node.test.left)} returned {got!r}"
+
+def _run(kind, source, name, where):
+    if kind == "assert":
+        try:
+            exec(compile(source, where, "exec"), _ns)
+        except AssertionError as exc:
+            return _explain(exc)
+        return ""
+    if kind == "function":
+        exec(compile(source, where, "exec"), _ns)
+        try:
+            _ns[name]()
+        except AssertionError as exc:
+            return _explain(exc)
+        return ""
+    if kind == "doctest":
+        test = _doctest.DocTestParser().get_doctest(source, dict(_ns), name, "<test>", 0)
+        out = _io.StringIO()
+        runner = _doctest.DocTestRunner(optionflags=_doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE)
+        runner.run(test, out=out.write, clear_globs=True)
+        if runner.failures:
+            text = out.getvalue()
+            keep = [l for l in text.splitlines() if l.strip() and not l.startswith("*****") and "line " not in l]
+            return "\n".join(keep[-8:])
+        return ""
+    if kind == "unittest":
+        import unittest
+        exec(compile(source, where, "exec"), _ns)
+        suite = unittest.defaultTestLoader.loadTestsFromTestCase(_ns[name])
+        result = unittest.TestResult()
+        suite.run(result)
+        problems = result.failures + result.errors
+        return "\n".join(f"{t.id().split('.')[-1]}: {msg.strip().splitlines()[-1]}" for t, msg in problems)
+    return f"unknown test kind {kind}"
+
+try:
+    exec(compile(_SOLUTION, _source("solution.py", _SOLUTION), "exec"), _ns)
+except BaseException as exc:
+    _report["load_error"] = _error(exc)
+if not _report["load_error"]:
+    if _SETUP:
+        for _line in _SETUP.splitlines():
+            try:
+                exec(compile(_line, "<test>", "exec"), _ns)
+            except ImportError:
+                pass
+    _signal.signal(_signal.SIGALRM, _alarm)
+    _timed_out = False
+    for _i, (_name, _kind, _code) in enumerate(_CASES):
+        if _timed_out:
+            _report["results"].append([_name, False, "not run: an earlier test timed out"])
+            continue
+        try:
+            _signal.setitimer(_signal.ITIMER_REAL, _LIMIT)
+            _problem = _run(_kind, _code, _name, _source(f"<test {_i + 1}>", _code))
+        except BaseException as exc:
+            _problem = _error(exc) or type(exc).__name__
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _timed_out = "_CaseTimeout" in _problem
+        _report["results"].append([_name, not _problem, _problem[-1500:]])
+_sys.stdout.flush()
+_sys.__stdout__.write("\n" + _MARKER + _json.dumps(_report) + "\n")
+_sys.__stdout__.flush()
+'''
+
+
+def build_harness(code: str, suite: TestSuite, *, per_case_seconds: float = PER_CASE_SECONDS) -> str:
+    """The script that loads `code` and runs `suite`; its last stdout line is the JSON report."""
+    cases = [(c.name, c.kind, c.source) for c in suite.cases]
+    module = "solution" if suite else "__main__"
+    header = (f"_SOLUTION = {code!r}\n_SETUP = {suite.setup!r}\n_CASES = {cases!r}\n"
+              f"_LIMIT = {float(per_case_seconds)!r}\n_MODULE = {module!r}\n_MARKER = {MARKER!r}\n")
+    return header + _HARNESS
+
+
+def parse_report(stdout: str, stderr: str, exit_code: int, killed_reason: str | None,
+                 duration_s: float = 0.0) -> TestReport:
+    """Split the harness's stdout into the code's own output and the report line."""
+    head, sep, tail = stdout.rpartition("\n" + MARKER)
+    if not sep:
+        return TestReport(load_error="" if killed_reason else (stderr.strip()[-1500:] or
+                          f"the harness ended without a report (exit code {exit_code})"),
+                          stdout=stdout, stderr=stderr, exit_code=exit_code,
+                          killed_reason=killed_reason, duration_s=duration_s)
+    try:
+        data = json.loads(tail.strip().splitlines()[0])
+    except (ValueError, IndexError):
+        data = {"results": [], "load_error": "the test report was unreadable"}
+    results = tuple(CaseResult(str(n), bool(ok), str(err)) for n, ok, err in data.get("results", []))
+    return TestReport(results=results, load_error=data.get("load_error", ""), stdout=head, stderr=stderr,
+                      exit_code=exit_code, killed_reason=killed_reason, duration_s=duration_s)
+
+
+def run_tests(code: str, suite: TestSuite, *, workspace: str | Path, timeout: float = 30) -> TestReport:
+    """Run `code` (and `suite`, if any) in the sandbox with the workspace as its directory."""
+    from tools.sandbox import run_python
+
+    result = run_python(build_harness(code, suite), workspace=workspace, timeout=timeout)
+    return parse_report(result.stdout, result.stderr, result.exit_code, result.killed_reason, result.duration_s)
+
+
+@tool(name="run_tests", injected=("workspace",))
+def run_tests_tool(code: str, tests: str, workspace: str | Path, timeout: float = 30) -> dict[str, Any]:
+    """Run Python code against tests (asserts, doctests, test_ functions) in the sandbox.
+
+    Args:
+        code: the code under test.
+        tests: the tests, as Python source or doctest examples.
+        timeout: wall-clock seconds for the whole run.
+    """
+    suite = extract_tests(f"```python\n{tests}\n```") if ">>>" not in tests else extract_tests(tests)
+    if not suite:
+        raise ValueError("no tests found: give assert statements, doctest examples or test_ functions")
+    return run_tests(code, suite, workspace=workspace, timeout=min(float(timeout), 120.0)).as_dict()
