@@ -125,7 +125,8 @@ class TestReport:
             parts.append(self.load_error.strip())
         for result in self.results:
             if not result.ok:
-                parts.append(f"{result.name}: {result.error.strip()}")
+                error = result.error.strip()
+                parts.append(error if error.startswith(result.name) else f"{result.name}: {error}")
         if not parts and self.exit_code:
             parts.append(self.stderr.strip()[-limit:])
         text = "\n".join(parts)
