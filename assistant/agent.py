@@ -218,7 +218,7 @@ class Assistant:
         saved = []
         for new in result.artifacts:
             artifact = self.sessions.save_artifact(
-                session, kind=new.kind, title=new.title, route=route.name, content=new.content
+                session, kind=new.kind, title=new.title, route=route.name, content=new.content, path=new.path
             )
             saved.append(artifact)
             yield ArtifactSaved(artifact)
@@ -272,16 +272,14 @@ class Assistant:
                 kind="artifact", session=session.name,
                 metadata={"route": route, "artifact_id": artifact.id, "path": artifact.path, "title": artifact.title},
             ))
-        facts = extract_facts(request)
-        for fact in facts:
+        for fact in extract_facts(request):
+            # One id per (user, fact key): a restated fact replaces the old one (add upserts by id).
             fact_id = hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24]
             batch.append(Memory(
                 id=fact_id, text=fact.text, kind="fact", session=session.name,
                 metadata={"fact_key": fact.key, "source": "rule"},
             ))
         try:
-            for fact in facts:  # a restated fact replaces the old one instead of piling up
-                self.store.forget(hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24])
             self.store.add_many(batch)
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc

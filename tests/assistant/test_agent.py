@@ -156,3 +156,11 @@ def test_sessions_persist_and_list(tmp_path):
     names = [s.name for s in bot.sessions.list()]
     assert set(names) == {"poems", "math"}
     assert bot.sessions.load("poems").artifacts[0].kind == "draft"
+
+
+def test_a_restated_fact_replaces_the_old_one(tmp_path):
+    bot, _ = make_bot(tmp_path, ["ok", "ok"])
+    bot.ask("My favourite colour is teal.", session="f")
+    bot.ask("Actually, my favourite colour is orange.", session="f")
+    facts = [m.text for m in bot.store.all(kind="fact")]
+    assert facts == ["The user's favourite colour is orange."]
