@@ -112,14 +112,8 @@ def _progress_printer() -> Callable[[str, float | None], None]:
 
 def _assistant(args: argparse.Namespace, **extra: Any):
     from assistant.agent import Assistant
-    from assistant.settings import load_settings
 
-    settings = load_settings(
-        data_dir=getattr(args, "data_dir", None), model=getattr(args, "model", None),
-        user=getattr(args, "user", None), memory_url=getattr(args, "memory_url", None),
-        auto_run=True if getattr(args, "auto_run", None) else None,
-    )
-    return Assistant(settings=settings, progress=_progress_printer(), **extra)
+    return Assistant(settings=_settings(args), progress=_progress_printer(), **extra)
 
 
 def _print_json(obj: Any) -> None:
@@ -268,9 +262,20 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace):
+    from assistant.settings import load_settings
+
+    return load_settings(
+        data_dir=getattr(args, "data_dir", None), model=getattr(args, "model", None),
+        user=getattr(args, "user", None), memory_url=getattr(args, "memory_url", None),
+        auto_run=True if getattr(args, "auto_run", None) else None,
+    )
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
-    print("The Throughline chat UI arrives in a later release. Meanwhile: assistant ask \"…\"  (see assistant --help)")
-    return 0
+    from assistant.tui import run_tui
+
+    return run_tui(_settings(args))
 
 
 COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, None: cmd_tui}

@@ -14,6 +14,7 @@ memory cannot close its own block and pose as the system.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -76,15 +77,22 @@ class BuiltContext:
     context_tokens: int
 
 
-def pick_artifacts(session: Session, route: str, limit: int = 4) -> list[Artifact]:
-    """The latest version of each artifact title, other routes first, newest first within each."""
+ARTIFACT_REF = re.compile(r"\[artifact:([0-9a-f]{6,})\b")
+
+
+def pick_artifacts(session: Session, route: str, request: str = "", limit: int = 4) -> list[Artifact]:
+    """Artifacts the request names (`[artifact:ID …]`, any version) first; then the latest version of
+    each title, other routes before this one, newest first within each."""
+    named_ids = ARTIFACT_REF.findall(request)
+    named = [a for ref in named_ids for a in session.artifacts if a.id.startswith(ref)][:limit]
     latest: dict[tuple[str, str], Artifact] = {}
     for artifact in session.artifacts:
         latest[(artifact.kind, artifact.title)] = artifact
-    newest_first = sorted(latest.values(), key=lambda a: a.created_at, reverse=True)
+    newest_first = [a for a in sorted(latest.values(), key=lambda a: a.created_at, reverse=True) if a not in named]
     mine = [a for a in newest_first if a.route == route][:1]
     others = [a for a in newest_first if a.route != route]
-    return (others[: limit - len(mine)] + mine)[:limit]
+    room = limit - len(named)
+    return named + (others[: max(room - len(mine), 0)] + mine)[: max(room, 0)]
 
 
 class ContextBuilder:
@@ -120,7 +128,7 @@ class ContextBuilder:
         for text in extra:
             take(lambda t: t, text, self.budget // 2)
         used_artifacts = [
-            a for a in pick_artifacts(session, route)
+            a for a in pick_artifacts(session, route, request)
             if take(lambda t, a=a: render_artifact(a, t), a.content, max(self.budget // 3, 1))
         ]
         used_memories = [

@@ -90,7 +90,7 @@ def drive_turn(
         if pending:
             emit(Token("".join(pending)))
             pending.clear()
-        last_flush = time.monotonic()
+            last_flush = time.monotonic()
 
     try:
         for event in events:

@@ -33,9 +33,18 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-def test_no_arguments_does_not_crash():
-    code, out, err = run_cli()
-    assert code == 0 and "assistant ask" in out and "Traceback" not in err
+def test_help_lists_every_command():
+    code, out, err = run_cli("--help")
+    assert code == 0 and "Traceback" not in err
+    for command in ("ask", "route", "memory", "tools"):
+        assert command in out
+
+
+def test_no_arguments_opens_the_tui_which_reports_a_bad_config_in_one_line(tmp_path):
+    bad = tmp_path / "config.toml"
+    bad.write_text("[assistant]\nmax_new_tokens = 'lots'\n")
+    code, _, err = run_cli(env={"ASSISTANT_CONFIG": str(bad)})
+    assert_one_line_error(code, err, "max_new_tokens")
 
 
 def test_route_one_request_and_a_file_of_requests(tmp_path):

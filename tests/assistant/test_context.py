@@ -59,3 +59,14 @@ def test_the_budget_is_never_exceeded(budget, texts):
     spent = approx_tokens(built.messages[0].content[len("SYS"):])
     spent += sum(approx_tokens(str(m.content)) for m in built.messages[1:-1])
     assert spent <= budget + 1  # +1: rounding of the one string the blocks are joined into
+
+
+def test_an_artifact_the_request_names_comes_first_even_an_old_version():
+    session = _session()
+    old = Artifact(id="0dd0dd0dd0dd", kind="draft", title="Intro", route="writing", content="OLD VERSION",
+                   created_at="2026-01-01T00:00:00", version=1)
+    session.artifacts.insert(0, old)
+    built = ContextBuilder(2000).build(
+        system_prompt="SYS", request="revert to [artifact:0dd0dd0dd0dd Intro]", session=session, route="writing")
+    assert built.artifacts[0].id == "0dd0dd0dd0dd"
+    assert "OLD VERSION" in built.messages[0].content

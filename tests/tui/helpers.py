@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
 from assistant.agent import Assistant
-from assistant.events import Finished, Timings
+from assistant.chains.base import ChainRun, NewArtifact, PromptChain, short_title
+from assistant.chains.registry import ChainRegistry, default_chains
+from assistant.events import Finished, Recalled, RecalledMemory, Timings
 from assistant.settings import load_settings
 from assistant.tui.app import ThroughlineApp
 
@@ -36,8 +41,45 @@ class RecordingFakeChat(FakeListChatModel):
         return str(self.prompts[-1][0].content)
 
 
+@dataclass
+class SimpleChain(PromptChain):
+    """One model call, and the artifact kind of the built-in chain of the same name. The UI tests
+    that need a stable transcript (snapshots, panel actions) use these instead of the built-in
+    chains, whose behaviour (running code, repairing it) is tested where they live."""
+
+    artifact_kind: str | None = None
+
+    def artifacts(self, run: ChainRun, text: str) -> tuple[NewArtifact, ...]:
+        if self.artifact_kind == "code":
+            match = re.search(r"```[\w-]*\n(.*?)```", text, re.DOTALL)
+            if match:
+                code = match.group(1).strip()
+                name = re.search(r"^def (\w+)", code, re.MULTILINE)
+                return (NewArtifact("code", f"{name.group(1)}.py" if name else "snippet.py", code),)
+            return ()
+        if self.artifact_kind:
+            return (NewArtifact(self.artifact_kind, short_title(run.request), text),)
+        return ()
+
+
+def simple_chains() -> ChainRegistry:
+    """writing, coding, analysis and chat as SimpleChains, with the built-ins' routing examples."""
+    builtin = default_chains(plugins=False)
+    registry = ChainRegistry()
+    for name, kind in (("writing", "draft"), ("coding", "code"), ("analysis", "analysis"), ("chat", None)):
+        real = builtin.get(name)
+        registry.register(SimpleChain(
+            name=name, description=real.description, prefix=real.prefix, system_prompt=real.system_prompt,
+            examples=tuple(real.examples), artifact_kind=kind,
+        ))
+    return registry
+
+
 class FrozenTimings(Assistant):
-    """An Assistant whose Finished events carry fixed timings, for snapshots."""
+    """An Assistant whose Finished events carry fixed timings (and, if given, whose Recalled events
+    carry fixed memories), for snapshots."""
+
+    recalled: tuple[RecalledMemory, ...] | None = None
 
     def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         events = super().stream(*args, **kwargs)
@@ -45,6 +87,8 @@ class FrozenTimings(Assistant):
             for event in events:
                 if isinstance(event, Finished):
                     event = dataclasses.replace(event, timings=Timings(total_ms=1500.0, tokens=42))
+                elif isinstance(event, Recalled) and self.recalled is not None:
+                    event = Recalled(self.recalled)
                 yield event
         finally:
             events.close()
@@ -58,6 +102,7 @@ def make_app(
     chains: Any = None,
     store: Any = None,
     frozen: bool = False,
+    recalled: tuple[RecalledMemory, ...] | None = None,
     preload: bool = False,
     session: str | None = None,
     **settings: Any,
@@ -67,11 +112,31 @@ def make_app(
     cls = FrozenTimings if frozen else Assistant
 
     def factory(cfg, progress):
-        return cls(settings=cfg, chat_model=model, chains=chains, store=store, progress=progress)
+        bot = cls(settings=cfg, chat_model=model, chains=chains, store=store, progress=progress)
+        if recalled is not None:
+            bot.recalled = recalled
+        return bot
 
     app = ThroughlineApp(settings=load_settings(**settings), assistant_factory=factory, preload=preload,
                          session=session)
     return app, model
+
+
+def seed_memories():
+    """Three memories with fixed ids and dates in the test's store."""
+    from memory import Memory, MemoryStore
+
+    settings = load_settings()
+    store = MemoryStore(settings.data_dir / "memory", namespace=settings.user)
+    store.add_many([
+        Memory(id="fact-name", text="The user's name is Ana.", kind="fact", session="intro",
+               created_at=datetime(2026, 5, 7, 13, 56, tzinfo=timezone.utc)),
+        Memory(id="fact-style", text="Ana prefers short sentences in every draft.", kind="fact", session="intro",
+               created_at=datetime(2026, 5, 7, 13, 57, tzinfo=timezone.utc)),
+        Memory(id="turn-q3", text="User: plot revenue by month\nAssistant: Revenue peaked in March.", kind="turn",
+               session="q3", created_at=datetime(2026, 5, 6, 9, 0, tzinfo=timezone.utc), metadata={"route": "analysis"}),
+    ])
+    return store
 
 
 async def wait_for(pilot, condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:

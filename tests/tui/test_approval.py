@@ -69,7 +69,8 @@ async def test_generated_code_runs_only_when_approved(answer, ran):
         await send(pilot, "/runner go", wait=False)
         modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen)
         assert modal.code == CODE
-        assert "waiting for your approval" in transcript_text(app)
+        await wait_for(pilot, lambda: "waiting for your approval" in transcript_text(app), 10)
+        await pilot.pause(ApprovalScreen.ARM_DELAY_S)
         await pilot.press(answer)
         await wait_for(pilot, lambda: not app.chat.replying, 60, what="the turn to end")
         await pilot.pause()
@@ -85,6 +86,22 @@ async def test_generated_code_runs_only_when_approved(answer, ran):
             assert "Not run." in reply.text and "Output" not in reply.text
             assert "✓ python" not in text
             assert "not run: you declined" in text
+
+
+@pytest.mark.asyncio
+async def test_keys_typed_as_the_dialog_opens_do_not_approve(monkeypatch):
+    monkeypatch.setattr(ApprovalScreen, "ARM_DELAY_S", 30.0)  # "as it opens", however slow the machine
+    chain = RunCodeChain()
+    app, _ = make_app(["unused"], chains=registry(chain))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await send(pilot, "/runner go", wait=False)
+        modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen)
+        await pilot.press("y")  # typed ahead: ignored
+        assert app.screen is modal
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.chat.replying, 60)
+        assert "Not run." in app.chat.query(ReplyView).last().text
 
 
 @pytest.mark.asyncio
@@ -109,3 +126,21 @@ async def test_auto_run_skips_the_dialog():
         await send(pilot, "/runner go")
         assert chain.asked == []
         assert "Output: 42" in app.chat.query(ReplyView).last().text
+
+
+@pytest.mark.asyncio
+async def test_the_coding_chain_asks_before_running_its_code():
+    """The built-in coding chain, end to end: the dialog shows its code; approved, it runs in the sandbox."""
+    answer = "```python\ndef double(x):\n    return 2 * x\n\nprint(double(21))\n```\nDoubles a number."
+    app, _ = make_app([answer, answer, answer])
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await send(pilot, "/code a function that doubles a number", wait=False)
+        modal = await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen) and app.screen, 90)
+        assert "def double(x):" in modal.code
+        await pilot.pause(ApprovalScreen.ARM_DELAY_S)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.chat.replying, 90, what="the run to end")
+        kinds = [a.kind for a in app.chat.panel.artifacts]
+        assert "code" in kinds and "output" in kinds
+        assert "42" in transcript_text(app)

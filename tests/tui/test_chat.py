@@ -7,7 +7,7 @@ import pytest
 from assistant.tui.widgets.status import RouteIndicator
 from assistant.tui.widgets.transcript import ReplyView
 
-from .helpers import make_app, ready, send, transcript_text, wait_for
+from .helpers import make_app, ready, send, simple_chains, transcript_text, wait_for
 
 
 @pytest.mark.asyncio
@@ -34,7 +34,7 @@ async def test_a_message_gets_a_streamed_reply_with_its_metadata():
 
 @pytest.mark.asyncio
 async def test_forced_routes_by_prefix_and_by_key():
-    app, _ = make_app(["```python\nprint(1)\n```", "Plain words."])
+    app, _ = make_app(["```python\nprint(1)\n```", "Plain words."], chains=simple_chains())
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await send(pilot, "/code print one")
@@ -87,6 +87,7 @@ async def test_an_unreachable_model_server_is_an_error_line_not_a_crash():
         text = transcript_text(app)
         assert "ModelServerUnreachable" in text and "127.0.0.1:9" in text
         assert any(n.severity == "error" for n in app._notifications)
+        assert app.model_state == "error"  # the status line says so too
         assert app.is_running
         await send(pilot, "/chat still there?")  # the app keeps working
         assert transcript_text(app).count("ModelServerUnreachable") == 2
@@ -127,3 +128,43 @@ async def test_escape_sequences_in_model_output_are_shown_not_executed():
         assert user == "/chat [red]hi[/red] ␛[31m"  # markup shown literally, ESC made visible
         svg = app.export_screenshot()
         assert "\x1b" not in svg
+
+
+@pytest.mark.asyncio
+async def test_typing_stays_responsive_while_a_long_reply_streams(monkeypatch):
+    import time
+
+    from assistant.tui.widgets.prompt import PromptInput
+
+    long = "".join(f"Sentence number {i} of a long reply. " for i in range(40))  # ~1,400 characters
+    app, _ = make_app([long], sleep=0.002)  # the fake model streams one character at a time
+    writes, keys, current = [], [], {}
+    write, on_key = ReplyView.write, PromptInput._on_key
+
+    async def counting_write(self, fragment):
+        writes.append(fragment)
+        await write(self, fragment)
+
+    async def timed_on_key(self, event):
+        if "reply" in current:
+            keys.append((time.perf_counter(), current["reply"].done))
+        await on_key(self, event)
+
+    monkeypatch.setattr(ReplyView, "write", counting_write)
+    monkeypatch.setattr(PromptInput, "_on_key", timed_on_key)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "/chat tell me a long story", wait=False)
+        reply = await wait_for(pilot, lambda: (r := app.chat.query(ReplyView)) and r.last().text and r.last())
+        current["reply"] = reply
+        latencies = []
+        for key in "typing":
+            sent = time.perf_counter()
+            await pilot.press(key)  # Pilot then waits for the app to settle: time the handling itself
+            latencies.append(keys[-1][0] - sent)
+        assert app.chat.prompt.text == "typing"
+        assert not keys[0][1]  # the first key was handled mid-stream
+        assert max(latencies) < 0.25  # ~1 ms here
+        await wait_for(pilot, lambda: reply.done, 120)
+        assert reply.text == long.strip()
+        assert len(writes) < len(long) / 10  # tokens reach the widget coalesced, not one by one

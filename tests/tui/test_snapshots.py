@@ -12,14 +12,28 @@ import time
 import pytest
 from textual.widgets import DataTable, Input
 
+from assistant.events import RecalledMemory
 from assistant.sessions import SessionStore, TurnRecord
 from assistant.settings import load_settings
 from assistant.tui.screens.memory import MemoryScreen
 
-from .helpers import make_app, no_blink, ready, send, wait_for
-from .test_sessions_memory import seed_memories
+from .helpers import (
+    make_app,
+    no_blink,
+    ready,
+    seed_memories,
+    send,
+    simple_chains,
+    wait_for,
+)
 
 SIZE = (110, 34)
+RECALLED = (  # what the agent recalled, frozen: recall ranking is the memory store's, tested there
+    RecalledMemory(id="fact-style", text="Ana prefers short sentences in every draft.", kind="fact", score=0.71,
+                   session="intro", created_at="2026-05-07T13:57:00+00:00"),
+    RecalledMemory(id="turn-q3", text="User: plot revenue by month\nAssistant: Revenue peaked in March.",
+                   kind="turn", score=0.42, session="q3", route="analysis", created_at="2026-05-06T09:00:00+00:00"),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +52,7 @@ CODE_REPLY = (
 
 
 def test_main_screen_after_a_streamed_code_reply(snap_compare):
-    app, _ = make_app([CODE_REPLY], frozen=True)
+    app, _ = make_app([CODE_REPLY], frozen=True, chains=simple_chains())
 
     async def run_before(pilot):
         await ready(pilot)
@@ -66,7 +80,7 @@ def seed_thread() -> None:
 def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
     store = seed_memories()  # only memories with fixed dates can be recalled
     seed_thread()
-    app, _ = make_app([CODE_REPLY], frozen=True, store=store)
+    app, _ = make_app([CODE_REPLY], frozen=True, store=store, chains=simple_chains(), recalled=RECALLED)
 
     async def run_before(pilot):
         await ready(pilot)
@@ -77,7 +91,8 @@ def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-def test_memory_browser_search(snap_compare):
+def test_memory_browser(snap_compare):
+    """The newest memories with one selected: the search ranking is the store's (tested there)."""
     store = seed_memories()
     app, _ = make_app(store=store)
 
@@ -85,9 +100,10 @@ def test_memory_browser_search(snap_compare):
         await ready(pilot)
         await pilot.press("f4")
         screen = await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen) and app.screen)
-        await wait_for(pilot, lambda: screen.query_one(DataTable).row_count == 3)
-        await pilot.press(*"what does Ana prefer?", "enter")
-        await wait_for(pilot, lambda: screen.query_text != "")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        table.focus()
+        await pilot.press("down")
         no_blink(app)
         screen.query_one(Input).cursor_blink = False
 

@@ -1,11 +1,14 @@
 """Asked before generated code runs (unless started with --auto-run). Dismisses True to run it.
 
-The safe answer is the default: focus starts on "Don't run", Escape and `n` decline.
+The safe answer is the default: focus starts on "Don't run", Escape and `n` decline, and `y` only
+counts once the dialog has been up for a moment, so keys typed into the message box as it opens
+cannot approve anything.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from textual.app import App, ComposeResult
@@ -15,7 +18,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from assistant.tui.screens.code import highlighted
+from assistant.tui.fmt import highlighted
 
 
 class ApprovalScreen(ModalScreen[bool]):
@@ -24,10 +27,13 @@ class ApprovalScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "Don't run"),
     ]
 
+    ARM_DELAY_S = 0.4
+
     def __init__(self, code: str, language: str = "python") -> None:
         super().__init__(classes="modal")
         self.code = code
         self.language = language
+        self._armed_at = float("inf")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -approval"):
@@ -44,12 +50,15 @@ class ApprovalScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#deny", Button).focus()
+        self._armed_at = time.monotonic() + self.ARM_DELAY_S
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "run")
 
     def action_answer(self, approved: bool) -> None:
+        if approved and time.monotonic() < self._armed_at:
+            return  # typed ahead, not an answer
         self.dismiss(approved)
 
 

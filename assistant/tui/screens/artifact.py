@@ -14,9 +14,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from assistant.tui.fmt import local_time
+from assistant.tui.fmt import highlighted, lexer_for, local_time
 from assistant.tui.safe import one_line
-from assistant.tui.screens.code import highlighted, lexer_for
 
 if TYPE_CHECKING:
     from assistant.events import Artifact

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from assistant.tui.app import ThroughlineApp
 
 ROUTES = ("/write", "/code", "/analyze", "/chat")
+MODEL_ERRORS = ("ModelError", "ModelServerUnreachable", "ModelUnavailable", "UnknownModelSpec")
 LOCAL_COMMANDS = {"/help": "app.help", "/new": "new_session", "/sessions": "sessions",
                   "/memory": "app.memory", "/context": "toggle_context", "/quit": "app.quit"}
 
@@ -128,6 +129,8 @@ class ChatScreen(Screen):
     # -- sessions -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def open_session(self, name: str | None) -> None:
+        from textual.widgets import Markdown  # noqa: F401  (its import, ~30 ms, happens here, off the UI thread)
+
         try:
             bot = self.app.backend.get()
             if name is None:
@@ -250,6 +253,8 @@ class ChatScreen(Screen):
             self.panel.add_artifact(event.artifact)
         elif isinstance(event, Failed):
             self.app.show_error(event)
+            if event.error in MODEL_ERRORS:
+                self.app.model_state = "error"
         await reply.show(event, model_ready=self.app.model_state == "ready")
 
     @on(ApprovalAnswered)

@@ -32,6 +32,18 @@ TEXT_MIN = 20
 FIXED_COLUMNS = 5 + 8 + 10 + 4 * 2 + 1  # score, kind, date, cell padding, scrollbar
 
 
+def how_found(hit: Any) -> str:
+    """The search signals behind a hit, when the store reports them (similarity, sources)."""
+    parts = []
+    similarity = getattr(hit, "similarity", None)
+    if similarity is not None:
+        parts.append(f"similarity {similarity:.2f}")
+    sources = getattr(hit, "sources", ())
+    if sources:
+        parts.append("found by " + ", ".join(sources))
+    return " · ".join(parts)
+
+
 class MemoryScreen(Screen):
     app: ThroughlineApp
 
@@ -44,7 +56,7 @@ class MemoryScreen(Screen):
     @dataclass
     class Results(Message):
         query: str
-        rows: list[tuple[Any, float | None]]  # (memory.Memory, score or None)
+        rows: list[tuple[Any, float | None, str]]  # (memory.Memory, score or None, how it was found)
         error: Failed | None = None
 
     @dataclass
@@ -55,7 +67,7 @@ class MemoryScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.memories: dict[str, tuple[Any, float | None]] = {}
+        self.memories: dict[str, tuple[Any, float | None, str]] = {}
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -87,7 +99,7 @@ class MemoryScreen(Screen):
         table.add_column("kind", key="kind", width=8)
         table.add_column("date", key="date", width=10)
         table.add_column("text", key="text", width=max(TEXT_MIN, table.size.width - FIXED_COLUMNS))
-        for memory, score in self.memories.values():
+        for memory, score, _how in self.memories.values():
             table.add_row(
                 "–" if score is None else f"{score:.2f}", Text(memory.kind), f"{memory.created_at:%Y-%m-%d}",
                 Text(one_line(memory.text, 200), no_wrap=True, overflow="ellipsis"), key=memory.id,
@@ -107,10 +119,10 @@ class MemoryScreen(Screen):
         try:
             store = self.app.backend.get().store
             if query:
-                rows = [(hit.memory, hit.score) for hit in store.search(query, k=RESULTS)]
+                rows = [(hit.memory, hit.score, how_found(hit)) for hit in store.search(query, k=RESULTS)]
             else:
                 newest = sorted(store.all(), key=lambda m: m.created_at, reverse=True)[:RECENT]
-                rows = [(memory, None) for memory in newest]
+                rows = [(memory, None, "") for memory in newest]
             self.post_message(self.Results(query, rows))
         except Exception as exc:  # the edge: the store failed; say so in the note line
             self.post_message(self.Results(query, [], failure(exc)))
@@ -119,7 +131,7 @@ class MemoryScreen(Screen):
     def _results(self, message: Results) -> None:
         same_query = message.query == self.query_text
         self.query_text = message.query
-        self.memories = {memory.id: (memory, score) for memory, score in message.rows}
+        self.memories = {row[0].id: row for row in message.rows}
         self._render_rows()  # keeps the cursor's row: after a forget, the next memory is selected
         if not same_query:
             self.query_one(DataTable).move_cursor(row=0)
@@ -153,10 +165,11 @@ class MemoryScreen(Screen):
         if memory is None:
             detail.update(Content("Select a memory to see it in full."))
             return
-        score = self.memories[memory.id][1]
+        _, score, how = self.memories[memory.id]
         meta = [f"{key}: {one_line(value, 60)}" for key, value in sorted(memory.metadata.items())]
         header = [
             f"kind: {memory.kind}" + ("" if score is None else f"   score: {score:.2f}"),
+            *([how] if how else []),
             f"session: {memory.session or '–'}",
             f"created: {memory.created_at:%Y-%m-%d %H:%M} UTC",
             f"id: {memory.id}",

@@ -8,18 +8,20 @@ mounted, and later tokens start a new segment. All model text is `clean()`ed fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
 
 from assistant.tui.fmt import local_time
 from assistant.tui.safe import clean, one_line
 
 if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
+
     from assistant.events import Artifact, Timings
     from assistant.sessions import TurnRecord
 
@@ -65,22 +67,25 @@ class ToolActivity(Static):
 
 
 def _describe_result(result: Any) -> str:
-    """A run result's stdout/stderr/exit code, or any other result as text."""
+    """A tool result as text: a run's summary, stdout, stderr and exit code; anything else as is."""
     if result is None:
         return ""
-    stdout = getattr(result, "stdout", None)
-    if stdout is not None:
-        parts = [clean(stdout).rstrip("\n")]
-        stderr = clean(getattr(result, "stderr", "") or "").rstrip("\n")
-        if stderr:
-            parts.append(stderr)
-        code = getattr(result, "exit_code", 0)
-        if getattr(result, "timed_out", False):
-            parts.append("(timed out)")
-        elif code:
-            parts.append(f"(exit code {code})")
-        return "\n".join(p for p in parts if p)
-    return clean(result)
+    if isinstance(result, Mapping):
+        fields = dict(result)
+    elif hasattr(result, "stdout"):
+        names = ("summary", "stdout", "stderr", "exit_code", "timed_out")
+        fields = {name: getattr(result, name, None) for name in names}
+    else:
+        return clean(result)
+    if "stdout" not in fields and "stderr" not in fields:
+        return "\n".join(f"{clean(key)}: {one_line(value, 100)}" for key, value in fields.items())
+    parts = [clean(fields.get("summary") or ""), clean(fields.get("stdout") or "").rstrip("\n"),
+             clean(fields.get("stderr") or "").rstrip("\n")]
+    if fields.get("timed_out"):
+        parts.append("(timed out)")
+    elif fields.get("exit_code"):
+        parts.append(f"(exit code {fields['exit_code']})")
+    return "\n".join(p for p in parts if p)
 
 
 class ReplyView(Vertical):
@@ -162,6 +167,9 @@ class ReplyView(Vertical):
         if not text:
             return
         if self._stream is None:
+            # Imported here, not at the top: the first frame does not need markdown-it.
+            from textual.widgets import Markdown
+
             markdown = Markdown(classes="reply-body", open_links=False)
             self._segments.append(markdown)
             await self.mount(markdown)
@@ -215,6 +223,8 @@ class ReplyView(Vertical):
             if self._segments:
                 await self._segments[0].update(final)
             elif final:
+                from textual.widgets import Markdown
+
                 markdown = Markdown(final, classes="reply-body", open_links=False)
                 self._segments.append(markdown)
                 await self.mount(markdown)
@@ -295,6 +305,8 @@ class PastReply(Vertical):
         self.turn = turn
 
     def compose(self):
+        from textual.widgets import Markdown
+
         yield Static(Content.styled(clean(self.turn.route), "bold"), classes="reply-header")
         yield Markdown(clean(self.turn.reply), classes="reply-body", open_links=False)
         yield Static(Content(f"{clean(self.turn.route)} · {local_time(self.turn.created_at)}"),
