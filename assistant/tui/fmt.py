@@ -48,3 +48,9 @@ def highlighted(text: str, lexer: str, *, dark: bool = True, line_numbers: bool 
         clean(text), lexer, theme="monokai" if dark else "friendly", line_numbers=line_numbers,
         word_wrap=True, background_color="default", indent_guides=False,
     )
+
+
+def hard_breaks(markdown: str) -> str:
+    """Keep the model's single line breaks: Markdown would fold a poem's lines into one paragraph.
+    Two trailing spaces make a hard break; inside code fences they are invisible and harmless."""
+    return markdown.replace("\n", "  \n")

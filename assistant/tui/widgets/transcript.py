@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from assistant.tui.fmt import local_time
+from assistant.tui.fmt import hard_breaks, local_time
 from assistant.tui.safe import clean, one_line
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class ReplyView(Vertical):
             await self.mount(markdown)
             self._stream = Markdown.get_stream(markdown)
         self._streamed.append(text)
-        await self._stream.write(text)
+        await self._stream.write(hard_breaks(text))
 
     async def _close_stream(self) -> None:
         if self._stream is not None:
@@ -221,11 +221,11 @@ class ReplyView(Vertical):
         if len(self._segments) <= 1 and final != self.text:
             # The chain normalises its answer (fences code, prepends a table profile): show that.
             if self._segments:
-                await self._segments[0].update(final)
+                await self._segments[0].update(hard_breaks(final))
             elif final:
                 from textual.widgets import Markdown
 
-                markdown = Markdown(final, classes="reply-body", open_links=False)
+                markdown = Markdown(hard_breaks(final), classes="reply-body", open_links=False)
                 self._segments.append(markdown)
                 await self.mount(markdown)
         self.done = True
@@ -308,6 +308,6 @@ class PastReply(Vertical):
         from textual.widgets import Markdown
 
         yield Static(Content.styled(clean(self.turn.route), "bold"), classes="reply-header")
-        yield Markdown(clean(self.turn.reply), classes="reply-body", open_links=False)
+        yield Markdown(hard_breaks(clean(self.turn.reply)), classes="reply-body", open_links=False)
         yield Static(Content(f"{clean(self.turn.route)} · {local_time(self.turn.created_at)}"),
                      classes="reply-meta")
