@@ -115,16 +115,18 @@ class SessionStore:
         return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
 
     def save_artifact(
-        self, session: Session, *, kind: str, title: str, route: str, content: str
+        self, session: Session, *, kind: str, title: str, route: str, content: str, path: str | None = None
     ) -> Artifact:
-        """Write the artifact body into the workspace and record it; drafts of the same title are versioned."""
+        """Write the artifact body into the workspace and record it; drafts of the same title are versioned.
+        With `path` (a file a chain already wrote, e.g. a chart's PNG) that file is recorded instead."""
         version = 1 + sum(1 for a in session.artifacts if a.kind == kind and a.title == title)
         artifact_id = uuid.uuid4().hex[:12]
-        directory = self.workspace(session.name) / "artifacts"
-        directory.mkdir(parents=True, exist_ok=True)
-        stem = safe_name(title)[:40] or kind
-        path = directory / f"{stem}-v{version}-{artifact_id[:6]}{_EXTENSIONS.get(kind, '.txt')}"
-        _atomic_write(path, content)
+        if path is None:
+            directory = self.workspace(session.name) / "artifacts"
+            directory.mkdir(parents=True, exist_ok=True)
+            stem = safe_name(title)[:40] or kind
+            path = str(directory / f"{stem}-v{version}-{artifact_id[:6]}{_EXTENSIONS.get(kind, '.txt')}")
+            _atomic_write(Path(path), content)
         artifact = Artifact(
             id=artifact_id, kind=kind, title=title, route=route, path=str(path),
             content=content, created_at=now_iso(), version=version,

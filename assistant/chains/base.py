@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class NewArtifact:
-    """An artifact a chain wants kept; the agent writes it and announces it."""
+    """An artifact a chain wants kept; the agent writes it and announces it. `path` is for a file the
+    chain already wrote (a chart's PNG): it is recorded as is, and `content` describes it."""
 
     kind: str
     title: str
     content: str
+    path: str | None = None
 
 
 @dataclass(frozen=True)
