@@ -38,6 +38,13 @@ TURN_MEMORY_CHARS = 2000
 ARTIFACT_MEMORY_CHARS = 1500
 
 
+def _related(hit) -> bool:
+    """Ranking is fused (vector, BM25, time, neighbours); whether a hit belongs in the prompt at all is
+    decided on its cosine similarity, or on the time the request asked about ("last week")."""
+    similarity = hit.score if getattr(hit, "similarity", None) is None else hit.similarity
+    return similarity >= MIN_RECALL_SCORE or "time" in getattr(hit, "sources", ())
+
+
 class Assistant:
     def __init__(
         self,
@@ -253,7 +260,7 @@ class Assistant:
                 created_at=hit.memory.created_at.isoformat(),
             )
             for hit in hits
-            if hit.score >= MIN_RECALL_SCORE and hit.memory.id not in in_history
+            if hit.memory.id not in in_history and _related(hit)
         ]
         return recalled[: self.settings.recall_k]
 

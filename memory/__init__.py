@@ -4,12 +4,14 @@ Public API only; see `memory.store` for the store and `memory.errors` for the er
 Importing this package is cheap: chromadb and the embedding model load on first use.
 """
 
+from memory.doctor import DoctorReport, doctor
 from memory.embeddings import Embedder, default_embedder
 from memory.errors import EmbeddingUnavailable, MemoryStoreError, StoreBusy, StoreCorrupt, StoreUnavailable
 from memory.records import Hit, Memory, StoreStats
 from memory.store import MemoryStore
 
 __all__ = [
+    "DoctorReport",
     "Embedder",
     "EmbeddingUnavailable",
     "Hit",
@@ -21,4 +23,5 @@ __all__ = [
     "StoreStats",
     "StoreUnavailable",
     "default_embedder",
+    "doctor",
 ]

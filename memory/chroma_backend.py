@@ -7,6 +7,7 @@ function is never used: it would download a model). A memory's Chroma metadata i
     tl.kind, tl.session            kind and session (session left out when None)
     tl.created, tl.created_iso     created_at as epoch seconds (for ranges) and exact ISO text
     tl.meta                        the caller's metadata as JSON: the exact round trip
+    tl.written                     when this process wrote it (epoch s): server-mode change feed
     m.<key>                        each scalar metadata value again, for `where` filters
 
 chromadb is imported inside functions only, so `import memory` stays cheap.
@@ -19,6 +20,7 @@ import hashlib
 import json
 import re
 import socket
+import time
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ NAMESPACE_KEY = "throughline_namespace"
 COLLECTION_PREFIX = "tl_"
 USER_PREFIX = "m."
 KIND, SESSION, CREATED, CREATED_ISO, META = "tl.kind", "tl.session", "tl.created", "tl.created_iso", "tl.meta"
+WRITTEN = "tl.written"
 _INT64 = (-(2**63), 2**63 - 1)
 _CONNECT_TIMEOUT_S = 3.0
 
@@ -73,14 +76,15 @@ def _check_sqlite(db: Path) -> None:
     if not db.exists():
         return
     try:
-        con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+        con = sqlite3.connect(db, timeout=10)  # read-write: a hot journal left by a kill must be rolled back
         try:
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(
-            f"the memory store {db} is not a readable database ({exc}); move its dir aside and start afresh"
+            f"the memory store {db} is not a readable database ({exc}); "
+            "run `assistant memory doctor --repair` to move its dir aside and rebuild it from its journal"
         ) from exc
     if tables and not {"collections", "embeddings"} <= tables:
         raise StoreCorrupt(
@@ -140,7 +144,8 @@ def translate_errors(where: str) -> Iterator[None]:
             ) from exc
         if "not a database" in lowered or "malformed" in lowered:
             raise StoreCorrupt(
-                f"the memory store at {where} is damaged ({text}); move it aside and start afresh"
+                f"the memory store at {where} is damaged ({text}); "
+                "run `assistant memory doctor --repair` to move it aside and rebuild it from its journal"
             ) from exc
         raise StoreUnavailable(f"the memory store at {where} failed: {text}") from exc
 
@@ -152,6 +157,7 @@ def encode(memory: Memory) -> dict[str, Any]:
         CREATED: memory.created_at.timestamp(),
         CREATED_ISO: memory.created_at.isoformat(),
         META: json.dumps(memory.metadata, ensure_ascii=False, separators=(",", ":")),
+        WRITTEN: time.time(),
     }
     if memory.session is not None:
         meta[SESSION] = memory.session

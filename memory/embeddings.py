@@ -48,6 +48,7 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 on the CPU, loaded lazily and shared by every store in the process."""
 
     dimensions = DIMENSIONS
+    name = "minilm-l6-torch"
 
     def __init__(self, model_dir: Path | None = None, batch_size: int = 64) -> None:
         self._model_dir = model_dir
@@ -85,14 +86,35 @@ class MiniLMEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-_shared: MiniLMEmbedder | None = None
+EMBEDDERS = ("onnx-int8", "onnx", "torch")
+_shared: dict[str, Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def default_embedder() -> MiniLMEmbedder:
-    """The process-wide embedder: loading the model twice would cost ~1 s and 90 MB each time."""
-    global _shared
+def make_embedder(kind: str) -> Embedder:
+    """A new embedder of one of EMBEDDERS: `onnx-int8` (fastest), `onnx` (fp32) or `torch`
+    (sentence-transformers, the reference)."""
+    if kind == "torch":
+        return MiniLMEmbedder()
+    if kind in ("onnx", "onnx-int8"):
+        from memory.onnx_embedder import OnnxMiniLMEmbedder
+
+        return OnnxMiniLMEmbedder(quantized=kind == "onnx-int8")
+    raise ValueError(f"unknown embedder {kind!r}; expected one of: {', '.join(EMBEDDERS)}")
+
+
+def default_embedder() -> Embedder:
+    """The process-wide embedder (loading a model twice would cost time and memory).
+
+    THROUGHLINE_EMBEDDER picks one of EMBEDDERS; the default is `onnx-int8`, which falls back to
+    `torch` when onnxruntime is missing."""
+    kind = os.environ.get("THROUGHLINE_EMBEDDER", "onnx-int8")
     with _shared_lock:
-        if _shared is None:
-            _shared = MiniLMEmbedder()
-        return _shared
+        if kind not in _shared:
+            if kind.startswith("onnx"):
+                try:
+                    import onnxruntime  # noqa: F401  (only checking it is installed)
+                except ImportError:
+                    kind = "torch"
+            _shared.setdefault(kind, make_embedder(kind))
+        return _shared[kind]

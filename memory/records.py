@@ -131,17 +131,28 @@ class Memory:
 
 @dataclass(frozen=True)
 class Hit:
-    """A search result: the memory and its cosine similarity to the query (higher is closer)."""
+    """A search result, best first.
+
+    `score` orders the results: in hybrid search (the default) the fused relevance in [0, 1]
+    (1 = ranked first by every signal); in `mode="vector"` the cosine similarity. `similarity`
+    is always the cosine similarity of the memory to the query (-1..1, higher is closer): use it
+    for an absolute "is this related at all" threshold. `sources` says what found it: "vector",
+    "bm25", "time", "speaker", "context" (a neighbouring turn of a strong hit)."""
 
     memory: Memory
     score: float
+    similarity: float | None = None
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StoreStats:
-    """What `MemoryStore.stats()` reports; `size_bytes` is None in server mode."""
+    """What `MemoryStore.stats()` reports. `by_namespace` counts every namespace on this path or
+    server; `size_bytes` (the whole data dir) and `journal_bytes` are None in server mode."""
 
     namespace: str
     count: int
     by_kind: dict[str, int]
     size_bytes: int | None
+    by_namespace: dict[str, int] = field(default_factory=dict)
+    journal_bytes: int | None = None

@@ -41,10 +41,11 @@ def profile_table_file(path: str) -> str:
 
 
 def register(registry: Any) -> None:
-    """Register the text, file, table and sandbox tools (their `workspace` stays unbound)."""
-    from tools import files, text
+    """Register the text, file, table, analysis, chart, test and sandbox tools (`workspace` stays unbound)."""
+    from tools import analysis_ops, charts, code_tests, files, questions, text
 
     for item in (text.word_count, text.sentence_count, text.reading_level, text.outline,
                  text.diff_texts, files.read_file, files.write_file, files.list_files,
-                 run_python_tool, profile_table_file):
+                 run_python_tool, profile_table_file, code_tests.run_tests_tool, questions.analyze_table,
+                 analysis_ops.table_op, charts.plot_table):
         registry.register(item)

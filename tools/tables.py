@@ -111,6 +111,10 @@ def profile_table(df: "pd.DataFrame", name: str = "table", top: int = 3) -> Tabl
                 f"- {column} (numeric{note}): mean {_fmt(s.mean())}, median {_fmt(s.median())}, "
                 f"min {_fmt(s.min())}, max {_fmt(s.max())}, sum {_fmt(s.sum())}"
             )
+        elif pd.api.types.is_datetime64_any_dtype(series) or _dates(series) is not None:
+            stamps = series if pd.api.types.is_datetime64_any_dtype(series) else _dates(series)
+            first, last = stamps.min(), stamps.max()
+            lines.append(f"- {column} (dates{note}): {first:%Y-%m-%d} to {last:%Y-%m-%d}, {stamps.nunique()} distinct")
         else:
             counts = series.astype(str).value_counts()
             head = ", ".join(f"{k} ({v})" for k, v in counts.head(top).items())
@@ -124,11 +128,42 @@ def profile_table(df: "pd.DataFrame", name: str = "table", top: int = 3) -> Tabl
     return TableProfile(name=name, rows=len(df), columns=df.shape[1], text="\n".join(lines))
 
 
+def _dates(series: "pd.Series") -> "pd.Series | None":
+    """The column parsed as dates when (nearly) all of it is date-like text, else None."""
+    from tools.analysis_ops import prepare_frame
+
+    frame, time_col = prepare_frame(series.to_frame("value"))
+    return frame["value"] if time_col == "value" else None
+
+
+def workspace_tables(workspace: str | Path) -> list[Path]:
+    """Table files at the top of a workspace, newest first (artifacts and hidden files left out)."""
+    root = Path(workspace)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES
+             and not p.name.startswith(".")]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+_NUMBER_LIST = re.compile(r"(?::|\[|=|\bnumbers\b|\bvalues\b)\s*((?:-?\d+(?:\.\d+)?\s*,\s*){2,}-?\d+(?:\.\d+)?)")
+
+
+def inline_numbers(text: str) -> list[float] | None:
+    """A list of numbers given in a request ("these numbers: 4, 8, 15, 16"), if there is one."""
+    match = _NUMBER_LIST.search(text)
+    if not match:
+        return None
+    return [float(v) for v in re.split(r"\s*,\s*", match.group(1).strip())]
+
+
 def _fmt(value: float) -> str:
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if abs(value) < 1000:
+        return f"{value:.4g}"
+    return f"{value:.1f}" if abs(value) < 1e6 else f"{value:,.0f}"
 
 
 _STATS = [

@@ -1,53 +1,64 @@
-"""Coding: code answers always come out as fenced code, and the code is kept as an artifact.
+"""Coding: generate → extract the code → run it (after approval) → repair on failure → report.
 
-Small models often forget the fence or stop mid-block; `ensure_fenced` repairs both so the face
-can always highlight, copy and run what it shows.
+Answers always come out fenced (assistant.chains.fences). Then the chain checks its own work:
+- tests in the request — asserts, doctests, `test_` functions, "f(2) should return 4" — are found
+  by rules (tools.code_tests), and the model is told the names they call;
+- rule-based fixes that need no run are applied (tools.code_fixes: REPL prompts, a cut-off last
+  line, missing imports, a renamed function);
+- the code runs in the sandbox with the session's workspace as its only writable place — only after
+  `ApprovalNeeded` is answered yes, or with auto-run; with neither, it says how to run it;
+- a crash or a failed test goes first to the fixes a failed run calls for, then back to the model
+  with the error, at most `max_repairs` times. The best attempt is kept, even if a repair was worse.
+Code, the run's output and the test results become artifacts ("code", "output").
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Generator
+from typing import TYPE_CHECKING, Generator
 
-from assistant.chains.base import ChainResult, ChainRun, NewArtifact, PromptChain, short_title, stream_model
+from assistant.chains.base import (
+    ChainResult,
+    ChainRun,
+    NewArtifact,
+    PromptChain,
+    short_title,
+    stream_model,
+)
+from assistant.chains.fences import (  # noqa: F401  (re-exported: the coding chain's helpers)
+    code_blocks,
+    ensure_fenced,
+    extract_code,
+    fenced_stream,
+    main_block,
+    replace_code,
+)
+from assistant.chains.repair import (
+    Attempt,
+    deterministic_fix,
+    execute,
+    outcome_text,
+    output_artifact,
+    preview,
+    repair_messages,
+)
+from assistant.chains.steps import approval, tuned
 from assistant.events import Event, Token
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from tools.code_tests import TestSuite
 
 SYSTEM = (
     "You are an expert Python programmer. Answer with complete, working code in a single fenced "
     "```python block, then explain it in one or two sentences. Keep the code short and correct."
 )
-FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
-_CODE_LINE = re.compile(
-    r"^\s*(def |class |import |from \w+ import|return\b|if |for |while |print\(|@|#|\w+\s*=|\w+\(.*\)\s*$)"
-)
-
-
-def ensure_fenced(text: str, language: str = "python") -> str:
-    """Close an unclosed fence, or fence the code lines of an answer that has none."""
-    text = text.strip()
-    if not text:
-        return text
-    if "```" in text:
-        if text.count("```") % 2:
-            text += "\n```"
-        return text
-    lines = text.splitlines()
-    code_idx = [i for i, line in enumerate(lines) if _CODE_LINE.match(line)]
-    if not code_idx:
-        return f"```{language}\n{text}\n```"
-    start, end = code_idx[0], code_idx[-1]
-    while end + 1 < len(lines) and (lines[end + 1].startswith((" ", "\t")) or not lines[end + 1].strip()):
-        end += 1
-    before, code, after = lines[:start], lines[start : end + 1], lines[end + 1 :]
-    parts = ["\n".join(before).strip(), f"```{language}\n" + "\n".join(code).rstrip() + "\n```", "\n".join(after).strip()]
-    return "\n\n".join(p for p in parts if p)
-
-
-def extract_code(text: str) -> str:
-    """The longest fenced block: the answer's main code."""
-    blocks = [m.group(2).strip() for m in FENCE_RE.finditer(text)]
-    return max(blocks, key=len) if blocks else ""
+NO_CODE_ASK = "Write the Python code now, in one ```python block, so that these tests pass:\n{tests}"
+REPAIR_TEMPERATURE = 0.7  # a repair that repeated itself is retried with sampling
+REPAIR_STOP = "\n```\n"
+_PYTHON_LINE = re.compile(r"^\s*(?:def |class |import |from |print\(|\w+\s*=|>>> )", re.M)
 
 
 def code_title(code: str, request: str) -> str:
@@ -55,64 +66,150 @@ def code_title(code: str, request: str) -> str:
     return f"{match.group(1)}.py" if match else short_title(request)
 
 
-def fenced_stream(source: Generator[Token, None, tuple[str, int]]) -> Generator[Token, None, tuple[str, int]]:
-    """Pass tokens through, opening a fence when the reply starts straight with code and closing
-    one left open, so what streams to the screen is already what `ensure_fenced` would produce."""
-    emitted: list[str] = []
-    buffer = ""
-    decided = False
+def runnable(language: str, code: str) -> bool:
+    """Python we may try to run: a python (or untagged) block that looks like Python."""
+    from tools.code_fixes import parses
 
-    def decide() -> Generator[Token, None, None]:
-        nonlocal decided
-        decided = True
-        body = buffer.lstrip()
-        if body and not body.startswith("```") and _CODE_LINE.match(body.splitlines()[0]):
-            emitted.append("```python\n")
-            yield Token("```python\n")
-        if buffer:
-            emitted.append(buffer)
-            yield Token(buffer)
+    if language not in ("", "python", "py", "python3", "pycon"):
+        return False
+    return bool(_PYTHON_LINE.search(code)) or (parses(code) and bool(re.search(r"[\n(:]", code)))
 
-    while True:
-        try:
-            token = next(source)
-        except StopIteration as stop:
-            tokens = stop.value[1]
-            break
-        if decided:
-            emitted.append(token.text)
-            yield token
-            continue
-        buffer += token.text
-        if "\n" in buffer.lstrip() or len(buffer) > 80:
-            yield from decide()
-    if not decided:
-        yield from decide()
-    if "".join(emitted).count("```") % 2:
-        emitted.append("\n```")
-        yield Token("\n```")
-    return "".join(emitted), tokens
+
+def with_test_hint(messages: "list[BaseMessage]", suite: "TestSuite") -> "list[BaseMessage]":
+    """Tell the model which names the tests call, so a small model keeps the function's name."""
+    if not suite or not suite.calls:
+        return messages
+    from langchain_core.messages import HumanMessage
+
+    them = "it" if len(suite.calls) == 1 else "them"
+    hint = f"\n\n(The tests call: {', '.join(suite.calls)}. Define {them} with exactly that name.)"
+    return [*messages[:-1], HumanMessage(str(messages[-1].content) + hint)]
+
+
+def not_run_note(stopped: str, suite: "TestSuite") -> str:
+    tests = f" against the {len(suite)} tests in your request" if suite else ""
+    if stopped == "declined":
+        return f"**Not run:** you declined. Approve it to check it{tests}."
+    return ("**Not run:** generated code runs only after approval. Answer yes when the chat UI asks, "
+            f"or pass `--auto-run` (Python API: `Assistant(auto_run=True)`) to run it{tests} in the sandbox.")
 
 
 @dataclass
 class CodingChain(PromptChain):
+    max_repairs: int = 2  # model calls after the first answer, each shown the last error
+    max_fixes: int = 2  # re-runs after rule-based fixes that a failed run called for
+    timeout: float = 30.0  # wall-clock seconds for one sandboxed run
+
     def finish(self, text: str) -> str:
         return ensure_fenced(text)
-
-    def run(self, run: ChainRun, messages) -> Generator[Event, None, ChainResult]:
-        text, tokens = yield from fenced_stream(stream_model(run.model, messages))
-        text = self.finish(text)
-        return ChainResult(text=text, artifacts=self.artifacts(run, text), tokens=tokens)
 
     def artifacts(self, run: ChainRun, text: str) -> tuple[NewArtifact, ...]:
         code = extract_code(text)
         return (NewArtifact(kind="code", title=code_title(code, run.request), content=code),) if code else ()
 
+    def run(self, run: ChainRun, messages: "list[BaseMessage]") -> Generator[Event, None, ChainResult]:
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        from tools.code_fixes import static_fixes
+        from tools.code_tests import extract_tests
+
+        suite = extract_tests(run.request)
+        asked = with_test_hint(messages, suite)
+        text, tokens = yield from fenced_stream(stream_model(run.model, asked))
+        text = self.finish(text)
+        language, raw = main_block(text)
+        repairs = 0
+        if suite and not (raw and runnable(language, raw)) and self.max_repairs:
+            # tests were given, so code is wanted: one more ask, counted as a repair
+            repairs = 1
+            yield Token(f"\n\n**Repair 1/{self.max_repairs}:** the answer has no Python code. Asking again.\n\n")
+            again = [*asked, AIMessage(text), HumanMessage(NO_CODE_ASK.format(tests=suite.source()))]
+            text, used = yield from fenced_stream(stream_model(run.model, again))
+            tokens += used
+            text = self.finish(text)
+            language, raw = main_block(text)
+        if not raw or not runnable(language, raw):
+            return ChainResult(text=text, artifacts=self.artifacts(run, text), tokens=tokens)
+
+        code, fixes = static_fixes(raw, suite.calls)
+        first = Attempt(code, text, "first answer" if not repairs else "repair 1", fixes)
+        attempts, stopped, tokens = yield from self._check(run, messages, suite, first, tokens, repairs)
+        if not attempts:
+            note = not_run_note(stopped, suite)
+            yield Token("\n\n" + note)
+            final = replace_code(text, raw, code) if code != raw else text
+            return ChainResult(final + "\n\n" + note, self.artifacts(run, final), tokens)
+
+        best = max(attempts, key=lambda a: a.score)
+        report = outcome_text(best, attempts, suite)
+        yield Token("\n\n" + report)
+        shown = main_block(best.answer)[1]
+        final = replace_code(best.answer, shown, best.code) if shown != best.code else best.answer
+        title = code_title(best.code, run.request)
+        artifacts = (
+            NewArtifact(kind="code", title=title, content=best.code),
+            NewArtifact(kind="output", title=f"{title} run", content=output_artifact(title, best, attempts, suite)),
+        )
+        return ChainResult(text=final + "\n\n" + report, artifacts=artifacts, tokens=tokens)
+
+    def _check(
+        self, run: ChainRun, messages: "list[BaseMessage]", suite: "TestSuite", attempt: Attempt, tokens: int,
+        repairs: int = 0,
+    ) -> Generator[Event, None, tuple[list[Attempt], str, int]]:
+        """Run, fix, repair — bounded. Returns (the attempts that ran, why it stopped early, tokens).
+
+        A repair that repeats an earlier attempt is not run again; the next repair samples
+        (temperature > 0, on models that take it) so a greedy model does not loop."""
+        from tools.code_fixes import static_fixes
+
+        attempts: list[Attempt] = []
+        pending: Attempt | None = attempt  # code waiting to run
+        last = attempt  # the last attempt that ran: what a repair is shown
+        reruns = 0
+        vary = False
+        while True:
+            if pending is not None:
+                verdict = yield from approval(run, preview(pending.code, suite))
+                if verdict is not True:
+                    return attempts, "declined" if verdict is False else "no-approver", tokens
+                pending.report = yield from execute(run, pending.code, suite, self.timeout)
+                attempts.append(pending)
+                last, pending = pending, None
+                if last.report.ok:
+                    return attempts, "", tokens
+                fixed = deterministic_fix(last.code, last.report, suite)
+                if fixed is not None and reruns < self.max_fixes:
+                    reruns += 1
+                    code, note = fixed
+                    yield Token(f"\n\n*{last.report.summary()}: {note}; running it again.*\n")
+                    pending = Attempt(code, last.answer, note, last.fixes + [note])
+                    continue
+            if repairs >= self.max_repairs:
+                return attempts, "", tokens
+            repairs += 1
+            yield Token(f"\n\n**Repair {repairs}/{self.max_repairs}:** {last.report.summary()}. "
+                        "Asking the model to fix it.\n\n")
+            asked = repair_messages(messages, run.request, last, last.report, suite)
+            model = tuned(run.model, temperature=REPAIR_TEMPERATURE) if vary else run.model
+            # a repair's explanation is never shown: stop at the end of its code block
+            answer, used = yield from fenced_stream(stream_model(model.bind(stop=[REPAIR_STOP]), asked))
+            tokens += used
+            answer = self.finish(answer)
+            new = main_block(answer)[1]
+            new, fixes = static_fixes(new, suite.calls) if new else (new, [])
+            repeated = not new or any(new.strip() == a.code.strip() for a in attempts)
+            vary = repeated
+            if repeated:
+                yield Token("\n\n*The repair repeated an earlier attempt" +
+                            ("; trying a varied one.*\n" if repairs < self.max_repairs else ".*\n"))
+                continue
+            pending = Attempt(new, answer, f"repair {repairs}", fixes)
+
 
 def coding_chain() -> CodingChain:
     return CodingChain(
         name="coding",
-        description="writing, fixing and explaining code",
+        description="writing, fixing and explaining code; runs it and its tests in the sandbox",
         prefix="/code",
         system_prompt=SYSTEM,
     )

@@ -81,10 +81,12 @@ def test_coding_answers_are_fenced_even_when_the_model_forgets(tmp_path):
     bot, _ = make_bot(tmp_path, ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a + b"])
     reply = bot.ask("Implement a function that adds two numbers", session="c")
     assert reply.route == "coding"
-    assert reply.text.startswith("```python\ndef add") and reply.text.rstrip().endswith("```")
+    answer, _, note = reply.text.partition("\n\n**Not run:**")  # no approver, no auto-run: says how to run it
+    assert answer.startswith("```python\ndef add") and answer.rstrip().endswith("```")
+    assert "--auto-run" in note
     streamed = "".join(e.text for e in bot.stream("Implement a function that adds two numbers", session="c2")
                        if isinstance(e, Token))
-    assert streamed.startswith("```python\n") and streamed.endswith("```")
+    assert streamed.startswith("```python\n") and streamed.partition("\n\n**Not run:**")[0].endswith("```")
 
 
 def test_simple_analysis_questions_are_answered_by_pandas_not_the_model(tmp_path):

@@ -12,6 +12,7 @@ import memory
 def test_all_is_sorted_and_exact():
     assert memory.__all__ == sorted(memory.__all__)
     assert set(memory.__all__) == {
+        "DoctorReport",
         "Embedder",
         "EmbeddingUnavailable",
         "Hit",
@@ -23,6 +24,7 @@ def test_all_is_sorted_and_exact():
         "StoreStats",
         "StoreUnavailable",
         "default_embedder",
+        "doctor",
     }
     assert all(hasattr(memory, name) for name in memory.__all__)
 

@@ -34,8 +34,14 @@ def test_search_finds_the_relevant_fact(store):
     assert hits[0].memory.namespace == "default"
     scores = [hit.score for hit in hits]
     assert scores == sorted(scores, reverse=True)
-    assert all(-1.0 <= score <= 1.0 for score in scores)
-    assert scores[0] > 0.4 and scores[0] - scores[1] > 0.1
+    assert all(0.0 <= score <= 1.0 for score in scores)
+    similarities = [hit.similarity for hit in hits]  # the cosine, for "is it related at all" thresholds
+    assert all(-1.0 <= s <= 1.0 for s in similarities)
+    assert similarities[0] > 0.4 and similarities[0] - max(similarities[1:]) > 0.1
+    assert "vector" in hits[0].sources
+
+    plain = store.search("how does Alice like her prose?", k=5, mode="vector")  # the old cosine top-k
+    assert plain[0].memory.id == alice and plain[0].score == plain[0].similarity
 
 
 def test_k_bounds(store):

@@ -10,8 +10,9 @@ import pytest
 from tools import DuplicateToolError, Tool, ToolRegistry, UnknownToolError, default_registry, tool
 from tools.registry import BUILTIN
 
-BUILTIN_NAMES = ["diff_texts", "list_files", "outline", "profile_table_file", "read_file", "reading_level",
-                 "run_python", "sentence_count", "word_count", "write_file"]
+BUILTIN_NAMES = ["analyze_table", "diff_texts", "list_files", "outline", "plot_table", "profile_table_file",
+                 "read_file", "reading_level", "run_python", "run_tests", "sentence_count", "table_op", "word_count",
+                 "write_file"]
 
 
 def greet(name: str) -> str:

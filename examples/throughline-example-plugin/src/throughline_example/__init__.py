@@ -1,0 +1,1 @@
+"""An example Throughline plugin: a unit-conversion tool and a `units` chain."""
