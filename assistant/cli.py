@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("file", nargs="?")
     imp = mcommand("import", "read memories from a JSON Lines FILE ('-' for stdin)")
     imp.add_argument("file")
+    doctor = mcommand("doctor", "check the memory dir; --repair moves a broken store aside and rebuilds it")
+    doctor.add_argument("--repair", action="store_true")
+    doctor.add_argument("--json", action="store_true")
     stats = mcommand("stats", "counts by kind and size on disk")
     stats.add_argument("--json", action="store_true")
 
@@ -173,8 +176,35 @@ def cmd_route(args: argparse.Namespace) -> int:
         return 1 if failures else 0
 
 
+def cmd_memory_doctor(args: argparse.Namespace) -> int:
+    """Runs without opening the store: a store too broken to open is exactly what it is for."""
+    from memory import doctor
+
+    settings = _settings(args)
+    if settings.memory_url:
+        raise InputError("memory doctor checks an embedded store; a Chroma server is checked on the server")
+    report = doctor(settings.data_dir / "memory", repair=args.repair)
+    if args.json:
+        _print_json({"path": str(report.path), "healthy": report.healthy, "problems": list(report.problems),
+                     "actions": list(report.actions), "moved_to": str(report.moved_to) if report.moved_to else None})
+    else:
+        print(f"{report.path}: {'healthy' if report.healthy else 'problems found'}")
+        for line in report.problems:
+            print(f"  problem: {line}")
+        for line in report.actions:
+            print(f"  done: {line}")
+        if report.moved_to:
+            print(f"  the broken store was moved to {report.moved_to}")
+        if not report.healthy and not args.repair:
+            print("  run `assistant memory doctor --repair` to fix it")
+    return 0 if report.healthy else 1
+
+
 def cmd_memory(args: argparse.Namespace) -> int:
     from memory import Memory, MemoryStoreError
+
+    if args.memory_command == "doctor":
+        return cmd_memory_doctor(args)
 
     with _assistant(args) as bot:
         try:

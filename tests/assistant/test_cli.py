@@ -147,3 +147,21 @@ def test_unreachable_model_server():
 def test_debug_shows_the_traceback():
     code, _, err = run_cli("--model", "nope:x", "ask", "hi", env={"ASSISTANT_DEBUG": "1"})
     assert code != 0 and "Traceback" in err
+
+
+def test_memory_doctor_finds_and_repairs_a_corrupt_store(tmp_path):
+    data = tmp_path / "d"
+    env = {"ASSISTANT_DATA_DIR": str(data)}
+    assert run_cli("memory", "add", "Alice prefers short sentences", env=env)[0] == 0
+    code, out, _ = run_cli("memory", "doctor", env=env)
+    assert code == 0 and "healthy" in out
+    (data / "memory" / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    code, _, err = run_cli("memory", "stats", env=env)
+    assert_one_line_error(code, err, "memory doctor --repair")
+    code, out, _ = run_cli("memory", "doctor", env=env)
+    assert code == 1 and "problem" in out
+    code, out, err = run_cli("memory", "doctor", "--repair", "--json", env=env)
+    report = json.loads(out)
+    assert report["healthy"] and report["moved_to"], (out, err)
+    code, out, _ = run_cli("memory", "search", "--json", "Alice", env=env)
+    assert code == 0 and "Alice prefers short sentences" in out  # rebuilt from the journal
