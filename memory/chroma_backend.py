@@ -52,8 +52,8 @@ def _settings():
     return Settings(anonymized_telemetry=False)
 
 
-def open_persistent(path: Path):
-    """A PersistentClient on `path`, made and checked first so failures say what to do."""
+def prepare_dir(path: Path) -> None:
+    """Make `path` and its lock file, so failures say what to do before anything opens it."""
     if path.exists() and not path.is_dir():
         raise StoreCorrupt(
             f"the memory dir {path} is a file, not a directory; move it aside or pick another with --data-dir"
@@ -64,6 +64,13 @@ def open_persistent(path: Path):
     except OSError as exc:
         reason = exc.strerror or exc
         raise StoreUnavailable(f"cannot write the memory dir {path}: {reason}; pick another with --data-dir") from exc
+
+
+def open_persistent(path: Path):
+    """A PersistentClient on the prepared `path`.
+
+    Call it holding the dir's lock: two processes creating a fresh Chroma database at once
+    race in its schema migration ("table collections already exists")."""
     _check_sqlite(path / "chroma.sqlite3")
     import chromadb
 

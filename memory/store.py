@@ -75,10 +75,11 @@ class MemoryStore:
         self._log: EmbeddedLog | None = None
         self._thread_lock = threading.RLock()
         if self.path is not None:
-            self._client_obj = backend.open_persistent(self.path)
+            backend.prepare_dir(self.path)
             timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
             self._log = EmbeddedLog(self.path, namespace, timeout)
             with self._log.locked():
+                self._client_obj = backend.open_persistent(self.path)
                 self._open_journal()
         else:
             self._client_obj = backend.open_http(url)

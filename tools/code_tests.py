@@ -139,7 +139,7 @@ class TestReport:
         if self.killed_reason:
             lines.append(f"It was stopped by the sandbox ({self.killed_reason} limit): an endless loop?")
         if self.load_error:
-            tail = [l.strip() for l in self.load_error.strip().splitlines() if l.strip()]
+            tail = [line.strip() for line in self.load_error.strip().splitlines() if line.strip()]
             lines.append("Loading it failed: " + " ".join(tail[-2:]))
         for result in self.results:
             if result.ok:

@@ -88,7 +88,7 @@ def apply_function(
     if not step.ok:
         return f"Your function {label} could not be run: {step.error}.", None
     result = step.output
-    line = next((l for l in reversed(result.stdout.splitlines()) if l.startswith(RESULT_MARK)), None)
+    line = next((out for out in reversed(result.stdout.splitlines()) if out.startswith(RESULT_MARK)), None)
     if line is None:
         error = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
         return f"Your function {label} failed on {what}: {error}.", None

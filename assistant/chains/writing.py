@@ -171,8 +171,8 @@ class WritingChain(PromptChain):
 
         def summary() -> dict:
             diff = diff_texts(previous.content, final)
-            added = sum(1 for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++"))
-            removed = sum(1 for l in diff.splitlines() if l.startswith("-") and not l.startswith("---"))
+            added = sum(1 for d in diff.splitlines() if d.startswith("+") and not d.startswith("+++"))
+            removed = sum(1 for d in diff.splitlines() if d.startswith("-") and not d.startswith("---"))
             return {"from_version": previous.version, "lines_added": added, "lines_removed": removed,
                     "words": f"{words_of(previous.content)} → {words_of(final)}", "diff": diff[:4000]}
 

@@ -55,3 +55,19 @@ def test_two_processes_share_one_dir(tmp_path, embedder):
     state = replay(Journal(journal_path(path.resolve(), "shared")).read(0).records)
     assert {id for id, m in state.items() if m is not None} == expected  # the journal agrees with Chroma
     assert doctor(path).healthy
+
+
+OPENER = "import sys; from memory import MemoryStore; MemoryStore(sys.argv[1], namespace='n').close()"
+
+
+def test_processes_creating_a_fresh_dir_at_once_do_not_race(tmp_path):
+    # Chroma's schema migration is not safe across processes: opening must happen under the lock.
+    for trial in range(3):
+        path = tmp_path / f"mem{trial}"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", OPENER, str(path)], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        errors = [proc.communicate(timeout=120)[1] for proc in procs]
+        assert [proc.returncode for proc in procs] == [0] * 4, "\n".join(e[-600:] for e in errors)
+        assert doctor(path).healthy
