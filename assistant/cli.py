@@ -132,7 +132,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
             _print_json(bot.ask(text, session=args.session).to_json())
             return 0
         streamed = False
-        for event in bot.stream(text, session=args.session, approve=_ask_approval):
+        # With nobody at a terminal to say yes, pass no approver: the chain then says how to run
+        # the code (--auto-run) instead of reporting that the person declined.
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+        for event in bot.stream(text, session=args.session, approve=_ask_approval if interactive else None):
             if isinstance(event, Token):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
@@ -146,8 +149,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _ask_approval(code: str) -> bool:
-    if sys.stdin is None or not sys.stdin.isatty():
-        return False
     print(f"\n--- code to run ---\n{code}\n-------------------", file=sys.stderr)
     return input("Run it? [y/N] ").strip().lower() in ("y", "yes")
 

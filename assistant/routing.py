@@ -3,7 +3,9 @@
     route(text, current)
       1. "/code rest"                      -> Route("coding", 1.0, "prefix", "rest")
       2. a short follow-up of `current`    -> Route(current, why="follow-up")
-         unless a task-naming cue speaks for another route and similarity agrees
+         unless a task-naming cue speaks for another route and similarity agrees; a follow-up
+         that names another route's result ("update the intro" after an analysis) goes back
+         to that route
       3. otherwise                         -> Route(best, softmax score, "similarity")
 
 Prefixes: /write, /code, /analyze or /analyse, /chat, each route's own name (/coding), and any
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
 
     from memory.embeddings import Embedder
 
-from assistant.routing_cues import cue_vector, instruction, is_follow_up
+from assistant.routing_cues import cue_vector, instruction, is_follow_up, referenced_route
 
 log = logging.getLogger(__name__)
 
@@ -252,8 +254,10 @@ class Router:
         best = model.names[int(np.argmax(probs))]
         switches = best != current and best in model.task_routes(cues)
         if current in model.names and is_follow_up(request) and not switches:
-            fit = float(probs[model.names.index(current)])
-            return Route(current, round(FOLLOW_UP_PRIOR + (1 - FOLLOW_UP_PRIOR) * fit, 4), "follow-up", request)
+            target = referenced_route(request)
+            target = target if target in model.names else current
+            fit = float(probs[model.names.index(target)])
+            return Route(target, round(FOLLOW_UP_PRIOR + (1 - FOLLOW_UP_PRIOR) * fit, 4), "follow-up", request)
         return Route(best, round(float(probs.max()), 4), "similarity", request)
 
     # -- internals -----------------------------------------------------------------------------

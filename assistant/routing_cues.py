@@ -25,8 +25,13 @@ _ASK = _words("write", "create", "implement", "build", "generate", "make", "code
 # Route-agnostic features of a request: (name, strength, pattern). Which routes a cue speaks for
 # is counted from the example requests that fire it (see _Model), never hard-wired.
 CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
-    ("code-in-text", 2.0, _rx(r"```|^\s*(?:def|class|import|from \S+ import|function|const|let|var|public|"
-                              r"private|#include|SELECT|INSERT|UPDATE|for|while|if|return)\b.*$", re.I | re.M)),
+    # Case-sensitive and shaped like code: a sentence that starts "Update the intro…" or "For my
+    # essay…" is prose, while `UPDATE users SET` or `for x in xs:` is not.
+    ("code-in-text", 2.0, _rx(r"```|^\s*(?:(?:def|class)\s+\w+\s*[(:]|import\s+[\w.]+(?:\s+as\s+\w+)?\s*$"
+                              r"|from\s+[\w.]+\s+import\s|(?:function|const|let|var)\s+\w+\s*[=(]"
+                              r"|(?:public|private|protected)\s+(?:static|void|class|final|int|String)\b|#include\b"
+                              r"|(?:SELECT|INSERT|UPDATE|DELETE)\s|(?:for|while|if|elif|else)\b.*[:{]\s*$"
+                              r"|return\b.*$)", re.M)),
     ("code-error", 2.0, _rx(r"\b[A-Z]\w*(?:Error|Exception)\b|Traceback \(most recent|\bE[A-Z]{4,}\b|segfault"
                             r"|segmentation fault|stack ?trace", 0)),
     ("code-syntax", 1.5, _rx(r"\w\(\)|\w+\([^()\n]*\)\s*[:{;]|=>|===|!==|\w+\.\w+\(|__\w+__|`[^`\n]+`"
@@ -120,6 +125,25 @@ _REFERS_BACK = _rx(_words(         # points at the last result
     "it", "its", "it's", "that", "this", "these", "those", "them", "again", "instead", "as well", "shorter",
     "longer", "simpler", r"the (?:same|above|previous|last|draft|code|script|function|chart|plot|graph|table|"
     r"data|numbers|results?|output|email|essay|story|poem|text|intro|ending|list|one)"))
+
+
+# What a follow-up points at names the task it continues: "update the intro with the numbers"
+# after an analysis goes back to the writing that made the intro.
+_OBJECTS = (
+    ("writing", _rx(r"\b(?:the|that|this|my|our) (?:draft|email|essay|story|poem|intro|introduction|"
+                    r"opening|conclusion|ending|paragraph|blog(?: post)?|post|letter|article|speech|bio|"
+                    r"cover letter|summary|headline|tagline|caption)\b")),
+    ("coding", _rx(r"\b(?:the|that|this|my|our) (?:code|script|function|program|snippet|class|method|"
+                   r"tests?|regex|query)\b")),
+    ("analysis", _rx(r"\b(?:the|that|this|my|our) (?:chart|plot|graph|histogram|table|data|dataset|csv|"
+                     r"spreadsheet|analysis)\b")),
+)
+
+
+def referenced_route(text: str) -> str | None:
+    """The built-in route whose kind of result `text` names first ("the intro" -> writing)."""
+    found = [(match.start(), route) for route, rx in _OBJECTS if (match := rx.search(text))]
+    return min(found)[1] if found else None
 
 
 def is_follow_up(text: str) -> bool:

@@ -165,3 +165,14 @@ def test_memory_doctor_finds_and_repairs_a_corrupt_store(tmp_path):
     assert report["healthy"] and report["moved_to"], (out, err)
     code, out, _ = run_cli("memory", "search", "--json", "Alice", env=env)
     assert code == 0 and "Alice prefers short sentences" in out  # rebuilt from the journal
+
+
+def test_ask_without_a_terminal_does_not_run_code_and_says_how_to(tmp_path):
+    # stdin is a pipe: nobody can approve, so the code is shown, not run, and --auto-run is named
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_MAX_NEW_TOKENS": "80"}
+    code, out, err = run_cli("ask", "/code Write a Python function add(a, b) that returns a + b", input=b"", env=env)
+    assert code == 0, err
+    assert "def add" in out
+    assert "--auto-run" in out and "declined" not in out
+    artifacts = list((tmp_path / "data" / "workspaces").rglob("artifacts/*"))
+    assert [a.suffix for a in artifacts] == [".py"]  # the code was kept; no run output exists

@@ -146,6 +146,11 @@ def test_canonical_requests(router, text, expected):
         ("Write a blog post about why we moved our backend to Rust", "writing"),
         ("Summarise this dataset for me: 300 rows of orders with price, region and date", "analysis"),
         ("Who painted The Starry Night?", "chat"),
+        # Prose that merely starts with a code keyword ("Update", "For", "If") is not code.
+        ("Update the intro with the numbers", "writing"),
+        ("update the intro with the numbers", "writing"),
+        ("For my essay on rivers, write a conclusion", "writing"),
+        ("UPDATE users SET name = 'x' WHERE id = 3 fails with a syntax error", "coding"),
     ],
 )
 def test_documented_boundaries(router, text, expected):
@@ -219,6 +224,20 @@ def test_short_follow_up_stays_on_current_route(router, text, current):
 def test_clear_switch_leaves_current_route(router, text, current, expected):
     route = router.route(text, current=current)
     assert (route.name, route.why) == (expected, "similarity")
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "expected"),
+    [
+        ("Update the intro with the numbers", "analysis", "writing"),
+        ("put the numbers in the draft", "analysis", "writing"),
+        ("now fix the function", "analysis", "coding"),
+        ("make the chart bigger", "writing", "analysis"),
+        ("make the intro shorter", "writing", "writing"),
+    ],
+)
+def test_follow_up_that_names_another_routes_result_goes_back_to_it(router, text, current, expected):
+    assert router.route(text, current=current).name == expected  # by the named result, or by a task cue
 
 
 def test_follow_up_needs_a_current_route(router):

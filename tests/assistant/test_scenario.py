@@ -129,7 +129,7 @@ def test_a_thread_across_writing_coding_analysis_and_a_new_process(tmp_path, mon
 
     # 4. writing again: the analysis numbers reach the draft, which becomes version 2 of the same title
     calls = len(recorder.prompts)
-    update = turns.ask("Update the blog intro with these numbers")
+    update = turns.ask("Update the intro with the numbers")
     assert update["route"] == "writing"
     assert found[0].id in [a.id for a in update["context"].artifacts]
     assert Q3_FIGURE in recorder.text_of(calls)  # the figure was put in front of the model

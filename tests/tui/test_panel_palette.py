@@ -63,3 +63,36 @@ async def test_help_and_a_palette_entry_for_every_action():
         command.callback()
         await pilot.pause()
         assert "/analyze" in app.chat.prompt.placeholder
+
+
+@pytest.mark.asyncio
+async def test_a_chart_artifact_is_described_and_opened_as_a_file(tmp_path):
+    from assistant.events import Artifact
+
+    png = tmp_path / "revenue.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2048))
+    chart = Artifact(id="a1", kind="chart", title="revenue by month", route="analysis", path=str(png),
+                     content="Bar chart of revenue by month, 12 bars.")
+    app, _ = make_app()
+    opened: list[str] = []
+    app.open_url = lambda url, new_tab=True: opened.append(url)  # the OS viewer is outside the test
+    async with app.run_test(size=(110, 32)) as pilot:
+        await ready(pilot)
+        app.push_screen(ArtifactScreen(chart))
+        viewer = await wait_for(pilot, lambda: isinstance(app.screen, ArtifactScreen) and app.screen.query(".code"))
+        viewer = app.screen
+        text = str(viewer.query_one(".code").render())
+        assert "Image file (PNG, 2.0 KB)" in text and "Bar chart of revenue" in text
+        assert "\\x89" not in text and "\x89" not in text  # the bytes are never shown
+        await pilot.press("c")
+        assert app.clipboard == str(png)
+        await pilot.press("o")
+        assert opened == [png.resolve().as_uri()]
+        await pilot.press("escape")
+        png.unlink()
+        app.push_screen(ArtifactScreen(chart))
+        await wait_for(pilot, lambda: isinstance(app.screen, ArtifactScreen) and app.screen.query(".code"))
+        viewer = app.screen
+        assert "its file is missing" in str(viewer.query_one(".code").render())
+        await pilot.press("o")
+        assert opened == [png.resolve().as_uri()]  # nothing more was opened

@@ -1,10 +1,12 @@
-"""One artifact, highlighted: `c` copies it, `i` inserts a reference into the message, Esc closes.
+"""One artifact, highlighted: `c` copies it, `i` inserts a reference into the message, `o` opens
+its file in the system's viewer (a chart is a PNG: the terminal can only describe it), Esc closes.
 
 Dismisses "insert" when the person asked for a reference, else None.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -26,7 +28,9 @@ class ArtifactScreen(ModalScreen[str | None]):
         Binding("escape,q", "dismiss(None)", "Close"),
         Binding("c", "copy", "Copy"),
         Binding("i", "dismiss('insert')", "Insert reference"),
+        Binding("o", "open_file", "Open file"),
     ]
+    IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif")
 
     def __init__(self, artifact: Artifact) -> None:
         super().__init__(classes="modal")
@@ -41,14 +45,39 @@ class ArtifactScreen(ModalScreen[str | None]):
                 f"{one_line(a.path or 'not saved to a file', 100)}"
             ), classes="dialog-text")
             with VerticalScroll(classes="code-box"):
-                body = highlighted(self.content, lexer_for(a.kind, a.path), dark=self.app.current_theme.dark)
-                yield Static(body, classes="code")
+                if self.is_image:
+                    yield Static(Content(self.image_text()), classes="code")
+                else:
+                    body = highlighted(self.content, lexer_for(a.kind, a.path), dark=self.app.current_theme.dark)
+                    yield Static(body, classes="code")
         yield Footer()
 
     @property
     def content(self) -> str:
         return self.artifact.content or "(empty)"
 
+    @property
+    def is_image(self) -> bool:
+        return self.artifact.kind == "chart" or (self.artifact.path or "").lower().endswith(self.IMAGE_SUFFIXES)
+
+    def image_text(self) -> str:
+        path = Path(self.artifact.path) if self.artifact.path else None
+        if path is None or not path.is_file():
+            where = "its file is missing" if path is not None else "it was not saved to a file"
+            return f"An image, but {where}.\n\n{self.artifact.content}".rstrip()
+        size = path.stat().st_size
+        return (f"Image file ({path.suffix.lstrip('.').upper()}, {size / 1024:,.1f} KB): press o to open it, "
+                f"c to copy its path.\n\n{self.artifact.content}").rstrip()
+
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.artifact.content)
-        self.notify("Copied to the clipboard.", timeout=2)
+        text = self.artifact.path if self.is_image and self.artifact.path else self.artifact.content
+        self.app.copy_to_clipboard(text or "")
+        self.notify("Copied the path." if text == self.artifact.path else "Copied to the clipboard.", timeout=2)
+
+    def action_open_file(self) -> None:
+        path = Path(self.artifact.path) if self.artifact.path else None
+        if path is None or not path.is_file():
+            self.notify("This artifact has no file to open.", severity="warning", timeout=3)
+            return
+        self.app.open_url(path.resolve().as_uri())
+        self.notify(f"Opening {path.name}…", timeout=2)
