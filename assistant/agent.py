@@ -24,13 +24,14 @@ from assistant.events import (
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
 from assistant.sessions import Session, SessionStore, TurnRecord
+from assistant.summaries import summarize, summary_due, summary_id
 from assistant.settings import Settings, default_cache_dir, load_settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from assistant.routing import Route, Router
-    from memory import MemoryStore
+    from memory import Memory, MemoryStore
 
 Progress = Callable[[str, "float | None"], None]
 MIN_RECALL_SCORE = 0.25
@@ -75,6 +76,7 @@ class Assistant:
         self._store = store
         self._router: Router | None = None
         self._lock = threading.RLock()
+        self._touched: set[str] = set()  # sessions this Assistant ran turns in: summarised on close
 
     # -- lazily built parts -------------------------------------------------------------------
     @property
@@ -170,7 +172,17 @@ class Assistant:
         raise AssistantError("the turn ended without an answer")
 
     def close(self) -> None:
+        """Write the summaries of the sessions used since the last one, then close the store."""
         if self._store is not None:
+            for name in sorted(self._touched):
+                session = self.sessions.load(name)
+                if summary_due(session, closing=True):
+                    try:
+                        self._store.add(self._summary_memory(session))
+                    except Exception:  # noqa: BLE001 - closing must not fail on a summary; the turns are stored
+                        continue
+                    self.sessions.save(session)
+            self._touched.clear()
             self._store.close()
 
     def __enter__(self) -> "Assistant":
@@ -230,9 +242,10 @@ class Assistant:
             saved.append(artifact)
             yield ArtifactSaved(artifact)
         session.current_route = route.name
-        memory_id = self._remember(text, result.text, route.name, session, saved)
-        session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name, memory_id=memory_id))
+        session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name))
+        self._remember(text, result.text, route.name, session, saved)
         self.sessions.save(session)
+        self._touched.add(session.name)
 
         yield Finished(
             text=result.text,
@@ -249,6 +262,7 @@ class Assistant:
         from memory import MemoryStoreError
 
         in_history = {t.memory_id for t in session.turns[-3:] if t.memory_id}
+        in_history.add(summary_id(self.settings.user, session.name))  # this thread's own summary is news to no one
         try:
             hits = self.store.search(text, k=self.settings.recall_k + len(in_history))
         except MemoryStoreError as exc:
@@ -264,14 +278,16 @@ class Assistant:
         ]
         return recalled[: self.settings.recall_k]
 
-    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> str:
-        """Write the turn, its artifacts and any stated facts to long-term memory in one batch."""
+    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> None:
+        """Write the turn (the session's last record), its artifacts, any stated facts and, when
+        due, the session summary to long-term memory in one batch."""
         from memory import Memory, MemoryStoreError
 
         turn = Memory(
             text=f"User: {request}\nAssistant: {reply}"[:TURN_MEMORY_CHARS], kind="turn",
             session=session.name, metadata={"route": route},
         )
+        session.turns[-1].memory_id = turn.id
         batch = [turn]
         for artifact in artifacts:
             batch.append(Memory(
@@ -286,8 +302,19 @@ class Assistant:
                 id=fact_id, text=fact.text, kind="fact", session=session.name,
                 metadata={"fact_key": fact.key, "source": "rule"},
             ))
+        if summary_due(session):
+            batch.append(self._summary_memory(session))
         try:
             self.store.add_many(batch)
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
-        return turn.id
+
+    def _summary_memory(self, session: Session) -> "Memory":
+        """The session's summary under its fixed id (marks the session summarised: save it after)."""
+        from memory import Memory
+
+        session.summarized_through = session.turns[-1].memory_id or ""
+        return Memory(
+            id=summary_id(self.settings.user, session.name), text=summarize(session), kind="summary",
+            session=session.name, metadata={"turns": len(session.turns)},
+        )

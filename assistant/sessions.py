@@ -53,6 +53,7 @@ class Session:
     artifacts: list[Artifact] = field(default_factory=list)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
+    summarized_through: str = ""  # memory id of the last turn the session summary covers
 
     def latest_artifact(self, kind: str | None = None, route: str | None = None) -> Artifact | None:
         for artifact in reversed(self.artifacts):
@@ -98,6 +99,7 @@ class SessionStore:
                 artifacts=[Artifact(**a) for a in data.get("artifacts", [])],
                 created_at=data.get("created_at", now_iso()),
                 updated_at=data.get("updated_at", now_iso()),
+                summarized_through=data.get("summarized_through", ""),
             )
         except (ValueError, KeyError, TypeError):
             # Keep the damaged file for the person to inspect; start the session afresh.

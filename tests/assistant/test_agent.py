@@ -166,3 +166,42 @@ def test_a_restated_fact_replaces_the_old_one(tmp_path):
     bot.ask("Actually, my favourite colour is orange.", session="f")
     facts = [m.text for m in bot.store.all(kind="fact")]
     assert facts == ["The user's favourite colour is orange."]
+
+
+def _summaries(bot):
+    return [m for m in bot.store.all() if m.kind == "summary"]
+
+
+def test_a_long_session_gets_one_summary_that_a_new_thread_recalls(tmp_path):
+    bot, _ = make_bot(tmp_path, ["Noted."] * 12)
+    requests = ["/write Draft a note to the team about the greenhouse irrigation budget",
+                "/chat what is drip irrigation", "/chat how much water does a tomato plant need",
+                "/chat is rainwater safe for vegetables", "/write make the note shorter"]
+    for text in requests[:3]:
+        bot.ask(text, session="garden")
+    assert _summaries(bot) == []  # not due before 4 turns
+    bot.ask(requests[3], session="garden")
+    [first] = _summaries(bot)
+    assert "Session 'garden'" in first.text and "greenhouse irrigation budget" in first.text
+    assert "draft 'Draft a note" in first.text or "draft '" in first.text
+    bot.ask(requests[4], session="garden")
+    assert [s.id for s in _summaries(bot)] == [first.id]  # one 5th turn: not yet rewritten
+    bot.close()  # closing covers the turn since the last summary, in place
+    again, fake = make_bot(tmp_path, ["We planned the irrigation budget."])
+    [summary] = _summaries(again)
+    assert summary.id == first.id and "make the note shorter" in summary.text
+    reply = again.ask("What did we plan for the greenhouse irrigation?", session="later")
+    assert summary.id in [m.id for m in reply.recalled]
+    assert "Session 'garden'" in fake.last_text
+
+
+def test_a_short_session_is_not_summarised_and_its_own_summary_is_not_recalled(tmp_path):
+    bot, _ = make_bot(tmp_path, ["Hi."] * 6)
+    bot.ask("/chat hello there", session="one")
+    bot.close()
+    again, _ = make_bot(tmp_path, ["ok"] * 6)
+    assert _summaries(again) == []
+    for _ in range(4):
+        reply = again.ask("/chat tell me about the greenhouse irrigation budget", session="two")
+        assert all(m.kind != "summary" for m in reply.recalled)  # its own thread is already in history
+    assert len(_summaries(again)) == 1
