@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
@@ -77,6 +78,10 @@ class Assistant:
         self._router: Router | None = None
         self._lock = threading.RLock()
         self._touched: set[str] = set()  # sessions this Assistant ran turns in: summarised on close
+        self._checked: set[str] = set()  # sessions whose recent turns were checked against memory
+        self._write_lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: tuple[Future, list] | None = None
 
     # -- lazily built parts -------------------------------------------------------------------
     @property
@@ -101,6 +106,27 @@ class Assistant:
 
     @property
     def store(self) -> "MemoryStore":
+        """The long-term memory, with every finished turn written (see `flush`)."""
+        self.flush()
+        return self._memory()
+
+    def flush(self) -> None:
+        """Wait until the last turn's memories are written (raises MemoryFailure if they cannot be).
+
+        Turns are written to long-term memory in the background, after Finished: the reply is
+        not held up by indexing, and the turn is already durable in the session file (a turn a
+        crash kept out of memory is written again when its session is next opened)."""
+        with self._write_lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        future, batch = pending
+        try:
+            future.result()
+        except MemoryFailure:
+            self._write(batch)  # once more, in the caller's thread: its error is the caller's
+
+    def _memory(self) -> "MemoryStore":
         with self._lock:
             if self._store is None:
                 from memory import MemoryStore, MemoryStoreError
@@ -172,13 +198,19 @@ class Assistant:
         raise AssistantError("the turn ended without an answer")
 
     def close(self) -> None:
-        """Write the summaries of the sessions used since the last one, then close the store."""
+        """Finish pending memory writes and the summaries of the sessions used, then close the store."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
         if self._store is not None:
             for name in sorted(self._touched):
                 session = self.sessions.load(name)
                 if summary_due(session, closing=True):
                     try:
-                        self._store.add(self._summary_memory(session))
+                        self._write([self._summary_memory(session)])
                     except Exception:  # noqa: BLE001 - closing must not fail on a summary; the turns are stored
                         continue
                     self.sessions.save(session)
@@ -196,6 +228,7 @@ class Assistant:
         started = time.perf_counter()
         request = validate_request(request, self.settings.max_request_chars)
         session = self.sessions.load(session_name)
+        self._recover_turns(session)
 
         t0 = time.perf_counter()
         route = self.router.route(request, current=session.current_route)
@@ -243,9 +276,10 @@ class Assistant:
             yield ArtifactSaved(artifact)
         session.current_route = route.name
         session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name))
-        self._remember(text, result.text, route.name, session, saved)
-        self.sessions.save(session)
+        batch = self._remember(text, result.text, route.name, session, saved)
+        self.sessions.save(session)  # the turn is durable here; memory indexing follows in the background
         self._touched.add(session.name)
+        self._write_later(batch)
 
         yield Finished(
             text=result.text,
@@ -261,10 +295,12 @@ class Assistant:
     def _recall(self, text: str, session: Session) -> list[RecalledMemory]:
         from memory import MemoryStoreError
 
+        # The last turns are in the prompt's history already (and the newest may still be being
+        # written): recall looks past them.
         in_history = {t.memory_id for t in session.turns[-3:] if t.memory_id}
         in_history.add(summary_id(self.settings.user, session.name))  # this thread's own summary is news to no one
         try:
-            hits = self.store.search(text, k=self.settings.recall_k + len(in_history))
+            hits = self._memory().search(text, k=self.settings.recall_k + len(in_history))
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
         recalled = [
@@ -278,10 +314,10 @@ class Assistant:
         ]
         return recalled[: self.settings.recall_k]
 
-    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> None:
-        """Write the turn (the session's last record), its artifacts, any stated facts and, when
-        due, the session summary to long-term memory in one batch."""
-        from memory import Memory, MemoryStoreError
+    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> list["Memory"]:
+        """The memories of a turn (the session's last record): the turn, its artifacts, any stated
+        facts and, when due, the session summary — one batch for `_write_later`."""
+        from memory import Memory
 
         turn = Memory(
             text=f"User: {request}\nAssistant: {reply}"[:TURN_MEMORY_CHARS], kind="turn",
@@ -304,8 +340,43 @@ class Assistant:
             ))
         if summary_due(session):
             batch.append(self._summary_memory(session))
+        return batch
+
+    def _write(self, batch: list["Memory"]) -> None:
+        from memory import MemoryStoreError
+
         try:
-            self.store.add_many(batch)
+            self._memory().add_many(batch)
+        except MemoryStoreError as exc:
+            raise MemoryFailure(str(exc)) from exc
+
+    def _write_later(self, batch: list["Memory"]) -> None:
+        """Write `batch` on the writer thread, after the previous batch (one at a time, in order)."""
+        self.flush()
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
+            self._pending = (self._writer.submit(self._write, batch), batch)
+
+    def _recover_turns(self, session: Session) -> None:
+        """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""
+        from memory import Memory, MemoryStoreError
+
+        if session.name in self._checked:
+            return
+        self._checked.add(session.name)
+        recent = [turn for turn in session.turns[-3:] if turn.memory_id]
+        if not recent:
+            return
+        try:
+            store = self.store
+            missing = [turn for turn in recent if store.get(turn.memory_id) is None]
+            if missing:
+                store.add_many([
+                    Memory(id=turn.memory_id, text=f"User: {turn.request}\nAssistant: {turn.reply}"[:TURN_MEMORY_CHARS],
+                           kind="turn", session=session.name, metadata={"route": turn.route})
+                    for turn in missing
+                ])
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
 

@@ -6,14 +6,14 @@ Each run starts a fresh interpreter on a pty (120x40), like a terminal would, an
 spawn until the frame's text has been written to the terminal: the UI's message-box placeholder
 for Throughline, a marker label for the baseline, a minimal Textual app (Header + Static + Footer)
 started the same way. The ratio is Throughline / baseline (medians of the same run), so the
-figure holds on any machine. Writes bench/results/tui_startup.json.
+figure holds on any machine. Target: first frame ≤ 0.6 s. Writes bench/results/tui_startup.json
+and exits 1 when the target is missed by more than the run's noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import os
 import pty
 import select
@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "tui_startup.json"
+sys.path.insert(0, str(ROOT))
+from bench.targets import Target, finish, isolated_env, spread  # noqa: E402
+
+FIRST_FRAME_TARGET_S = 0.6
 COLUMNS, LINES = 120, 40
 TIMEOUT_S = 30.0
 
@@ -82,11 +85,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data:
-        env = {
-            **os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(LINES),
-            "ASSISTANT_DATA_DIR": data, "ASSISTANT_CONFIG": str(Path(data) / "none.toml"),
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT),
-        }
+        env = isolated_env(data, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES))
         env.pop("TEXTUAL", None)
         baseline_argv = [sys.executable, "-c", BASELINE]
         throughline_argv = [sys.executable, "-m", "assistant.tui"]
@@ -106,13 +105,11 @@ def main() -> int:
         "throughline_median_s": round(statistics.median(throughline), 3),
     }
     result["ratio"] = round(result["throughline_median_s"] / result["baseline_median_s"], 2)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"first frame, minimal Textual app (baseline): {result['baseline_median_s']:.3f} s (median of {args.runs})")
     print(f"first frame, Throughline chat UI:            {result['throughline_median_s']:.3f} s")
     print(f"ratio Throughline / baseline:                {result['ratio']:.2f}x")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
-    return 0
+    target = Target("TUI first frame", result["throughline_median_s"], FIRST_FRAME_TARGET_S, "s", spread(throughline))
+    return finish("tui_startup", result, [target])
 
 
 if __name__ == "__main__":

@@ -205,3 +205,46 @@ def test_a_short_session_is_not_summarised_and_its_own_summary_is_not_recalled(t
         reply = again.ask("/chat tell me about the greenhouse irrigation budget", session="two")
         assert all(m.kind != "summary" for m in reply.recalled)  # its own thread is already in history
     assert len(_summaries(again)) == 1
+
+
+CRASH_AFTER_REPLY = """
+import os, sys, time
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from assistant import Assistant
+bot = Assistant(data_dir=sys.argv[1], user="alice", chat_model=FakeListChatModel(responses=["Noted: blue."]))
+store = bot._memory()
+slow = store.add_many
+store.add_many = lambda batch: (time.sleep(30), slow(batch))  # the memory write is still under way…
+reply = bot.ask("/chat remember that the shed door is painted blue", session="home")
+print(reply.text, flush=True)
+os._exit(0)  # …when the process dies
+"""
+
+
+def test_a_turn_a_crash_kept_out_of_memory_is_written_when_its_session_reopens(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    out = subprocess.run([sys.executable, "-c", CRASH_AFTER_REPLY, str(data)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and "Noted: blue." in out.stdout, out.stderr[-2000:]
+    bot, _ = make_bot(tmp_path, ["ok"])
+    session = bot.sessions.load("home")
+    [turn] = session.turns  # the session file kept the turn…
+    assert bot.store.get(turn.memory_id) is None  # …but memory never got it
+    bot.ask("/chat and the fence?", session="home")
+    recovered = bot.store.get(turn.memory_id)
+    assert recovered is not None and "shed door is painted blue" in recovered.text
+
+
+def test_memory_writes_follow_the_reply_and_are_flushed_before_the_store_is_read(tmp_path):
+    bot, _ = make_bot(tmp_path, ["First.", "Second.", "Third."])
+    ids = []
+    for text in ("/chat one", "/chat two", "/chat three"):
+        bot.ask(text, session="s")
+        ids.append(bot.sessions.load("s").turns[-1].memory_id)
+    assert all(bot.store.get(i) is not None for i in ids)  # `store` waits for the writer
+    bot.close()
+    again, _ = make_bot(tmp_path, ["ok"])
+    assert again.store.count() >= 3

@@ -1,0 +1,92 @@
+"""Targets for the speed benchmarks: met, or missed by more than the noise measured in the same run.
+
+A shared 2-core machine is noisy, so every figure is a median over repeats, its noise is the
+relative spread (p90 - p10) / median of those repeats, and a target counts as missed only when
+the median is over the limit by more than that noise (never less than `MIN_NOISE`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+MIN_NOISE = 0.05
+
+
+def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
+    """The environment of a benchmarked `assistant` process: its own data dir, no config file,
+    no hub, this checkout on the path."""
+    import os
+
+    return {
+        **os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(Path(data_dir) / "none.toml"),
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": str(ROOT), **extra,
+    }
+
+
+def spread(samples: list[float]) -> float:
+    """Relative spread of repeated measurements: (p90 - p10) / median."""
+    if len(samples) < 2:
+        return 0.0
+    ordered = sorted(samples)
+    lo = ordered[int(0.1 * (len(ordered) - 1))]
+    hi = ordered[round(0.9 * (len(ordered) - 1))]
+    middle = statistics.median(ordered)
+    return (hi - lo) / middle if middle else 0.0
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: float
+    limit: float
+    unit: str
+    noise: float
+    higher_is_better: bool = False
+
+    @property
+    def margin(self) -> float:
+        return max(MIN_NOISE, self.noise)
+
+    @property
+    def met(self) -> bool:
+        if self.higher_is_better:
+            return self.value >= self.limit * (1 - self.margin)
+        return self.value <= self.limit * (1 + self.margin)
+
+    def line(self) -> str:
+        sign = "≥" if self.higher_is_better else "≤"
+        verdict = "met" if self.met else "MISSED"
+        return (f"  {self.name:<44} {self.value:>9.3f} {self.unit:<5} target {sign} {self.limit:g} {self.unit}"
+                f"  (noise ±{self.margin:.0%})  {verdict}")
+
+
+def finish(name: str, record: dict, targets: list[Target]) -> int:
+    """Print the targets, write bench/results/<name>.json, and return the exit code."""
+    print("targets:")
+    for target in targets:
+        print(target.line())
+    record = {
+        **record,
+        "targets": [{**asdict(t), "met": t.met, "margin": t.margin} for t in targets],
+        "machine": {"python": platform.python_version(), "machine": platform.machine(),
+                    "cpus": __import__("os").cpu_count()},
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0 if all(t.met for t in targets) else 1
