@@ -257,3 +257,39 @@ def _check_condition(key: str, value: Any) -> None:
                 raise ValueError(
                     f"where[{key!r}]: None values cannot be filtered on (they are kept only in the JSON copy)"
                 )
+
+
+def open_collection(client: Any, namespace: str, create: bool, where: str) -> Any:
+    """The namespace's collection (cosine space, no embedding function: vectors are ours);
+    None when `create` is false and it does not exist yet."""
+    from chromadb.errors import NotFoundError
+
+    name = collection_name(namespace)
+    with translate_errors(where):
+        try:
+            if create:
+                return client.get_or_create_collection(
+                    name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={NAMESPACE_KEY: namespace},
+                    embedding_function=None,
+                )
+            return client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+
+
+def read_all(collection: Any, namespace: str, where: str, page: int) -> Iterator[Memory]:
+    """Every memory in `collection` (namespace left unset, as the journal and mirror keep
+    them), a page at a time so a big collection never sits in one response."""
+    import dataclasses
+
+    offset = 0
+    while collection is not None:
+        with translate_errors(where):
+            found = collection.get(limit=page, offset=offset, include=["documents", "metadatas"])
+        for id, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
+            yield dataclasses.replace(decode(id, text, meta, namespace), namespace=None)
+        if len(found["ids"]) < page:
+            return
+        offset += page

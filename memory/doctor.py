@@ -256,11 +256,7 @@ def _rebuild(MemoryStore, path: Path, namespace: str, embedder, actions: list[st
     try:
         with MemoryStore(path, namespace=namespace, embedder=embedder) as store:
             with store._log.locked():
-                store._catch_up()
-                store._mirror = None
-                store._ensure_mirror()  # reconciles journal and Chroma when their counts differ
-                state = replay(store._log.journal.read(0).records)
-                store._reconcile(state)
+                store._sync.rebuild()
             actions.append(f"namespace {namespace!r}: {store.count()} memories in Chroma, matching the journal")
     except MemoryStoreError as exc:
         actions.append(f"namespace {namespace!r}: could not rebuild ({exc})")

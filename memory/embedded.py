@@ -5,8 +5,8 @@ included: embedded Chroma is not safe for concurrent use across processes, so pr
 a data dir take turns, one operation at a time (milliseconds each). One that waits longer than
 `lock_timeout` gets `StoreBusy`, which suggests a Chroma server (`--memory-url`).
 
-Inside the lock, `catch_up` makes Chroma reflect every journal record written since this process
-last looked (by itself at open, or by another process since): puts missing from Chroma (or stale
+Inside the lock, `EmbeddedSync.catch_up` (in `memory.embedded_sync`, with `apply_to_chroma`
+below) makes Chroma reflect every journal record written since this process last looked (by itself at open, or by another process since): puts missing from Chroma (or stale
 there) are embedded and upserted, deletes are applied. `<journal>.ckpt` remembers up to where
 Chroma is known to be in step, so opening a big store does not re-check it all.
 """

@@ -65,8 +65,10 @@ def _idf(df: int, n: int) -> float:
 class _Segment:
     def __init__(self, rows: list[int], tokens: Sequence[list[str]]) -> None:
         import bm25s
+        import numpy as np
 
         self.rows = rows
+        self.row_array = np.asarray(rows, dtype=np.int64)  # built once, not per query
         self.n = len(rows)
         self.df: Counter[str] = Counter()
         for toks in tokens:
@@ -84,6 +86,7 @@ class LexicalIndex:
         self._pending: list[int] = []
         self._df: Counter[str] = Counter()  # global document frequency over indexed + pending rows
         self._n = 0
+        self._information: dict[int, float] = {}  # valid until the next change to _df or _n
 
     def add(self, row: int, text: str) -> None:
         toks = tokenize(text)
@@ -91,13 +94,25 @@ class LexicalIndex:
         self._pending.append(row)
         self._df.update(set(toks))
         self._n += 1
+        self._information.clear()
 
     def information(self, row: int) -> float:
-        """How much a row says: the summed global IDF of its distinct tokens (0 for none)."""
-        toks = self._tokens.get(row)
-        if not toks or self._n == 0:
-            return 0.0
-        return sum(_idf(max(self._df[t], 1), self._n) for t in set(toks))
+        """How much a row says: the summed global IDF of its distinct tokens (0 for none).
+        Cached between writes: every search asks it of a few hundred rows."""
+        value = self._information.get(row)
+        if value is None:
+            toks = self._tokens.get(row)
+            if not toks or self._n == 0:
+                value = 0.0
+            else:
+                value = sum(_idf(max(self._df[t], 1), self._n) for t in set(toks))
+            self._information[row] = value
+        return value
+
+    def signature(self, row: int) -> tuple[str, ...]:
+        """The row's distinct tokens, sorted: equal for texts that differ only in stop words,
+        case, punctuation or word order."""
+        return tuple(sorted(set(self._tokens.get(row, ()))))
 
     def scores(self, query: str | list[str], size: int, weights: dict[str, float] | None = None) -> "np.ndarray":
         """BM25 of every row for `query` (a text or tokens), as an array of length `size`."""
@@ -121,7 +136,7 @@ class LexicalIndex:
                 contribution = segment.index.get_scores_from_ids([tid]) * ratio
                 seg_scores = contribution if seg_scores is None else seg_scores + contribution
             if seg_scores is not None:
-                rows = np.asarray(segment.rows)
+                rows = segment.row_array
                 keep = rows < size
                 out[rows[keep]] += seg_scores[keep]
         return out
@@ -134,12 +149,14 @@ class LexicalIndex:
         for r in live:
             self._df.update(set(self._tokens[r]))
         self._n = len(live)
+        self._information.clear()
         self._segments, self._pending = [], []
         if live:
             self._segments = [_Segment(live, [self._tokens[r] for r in live])]
 
     def prune(self, dead: set[int]) -> None:
         """Subtract dead rows from the global statistics (their postings stay until a merge)."""
+        self._information.clear()
         for row in dead:
             toks = self._tokens.pop(row, None)
             if toks is not None:

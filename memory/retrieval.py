@@ -1,13 +1,19 @@
 """Hybrid ranking: vector + BM25 lists fused by reciprocal rank, then time, speaker, neighbouring
-turns, recency and importance. No model calls besides the one query embedding the store makes.
+turns, recency and importance. No model calls besides the query embeddings the store makes (the
+query, plus one per topic of a query that joins two or three).
 
     lists   vector top-N (Chroma), BM25 top-N (mirror); when the query names a time ("last week",
-            "in May") the same two again restricted to that window
-    fuse    score(m) = sum over lists of weight / (rrf_k + rank)
+            "in May") the same two again restricted to that window; when it joins topics ("the
+            marathon or the podcast"), one vector list per topic
+    fuse    score(m) = sum over lists of weight / (rrf_k + rank) (+ the list's scaled score)
     speaker memories said by a person the query names get a bonus
     context a memory next to a strong one in the same session (the turn before or after it) inherits
             part of its score, so "we named him Biscuit" surfaces with "did you get a dog?"
     prior   x (1 + recency * e^(-age/recency_days)) x (1 + importance * importance(m))
+            x (1 + informative * how much the memory says)
+    distinct a near-repeat of a better row (same words, bar a few) goes behind the others
+
+Weights were tuned on bench/bench_retrieval.py's dev seeds and checked on its test seeds.
 
 `Ranked.score` is the fused score scaled to [0, 1] (1 = first in every list).
 """
@@ -18,16 +24,18 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from memory.lexical import tokenize
-from memory.mirror import Mirror
-from memory.timeparse import find_time, strip_phrase
+from memory.mirror import Mirror, strip_names
+from memory.timeparse import TimeWindow, find_time, strip_phrase
 
 if TYPE_CHECKING:
     import numpy as np
 
 KIND_IMPORTANCE = {"fact": 0.5, "summary": 0.3, "artifact": 0.2, "turn": 0.0}
+MAX_PARTS = 3
+ROLE_PRONOUNS = {"user": {"i", "me", "my", "mine", "myself"}, "assistant": {"you", "your", "yours", "yourself"}}
 _NAME = re.compile(r"\b([A-Z][a-z]+(?:'s)?)\b")
 
 
@@ -36,17 +44,19 @@ class Weights:
     rrf_k: int = 60
     vector: float = 1.0
     lexical: float = 1.0
-    window: float = 1.0
+    window: float = 2.0
     speaker: float = 0.5
     neighbour: float = 0.5
     recency: float = 0.05
     recency_days: float = 30.0
     importance: float = 0.1
-    informative: float = 1.0
+    informative: float = 1.5
     informative_half: float = 20.0
     entity: float = 1.5
-    magnitude: float = 1.0
-    candidates: int = 50
+    magnitude: float = 1.5
+    candidates: int = 70
+    dedupe: float = 0.8
+    parts: float = 2.0
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -60,13 +70,36 @@ class Ranked:
     sources: list[str] = field(default_factory=list)
 
 
-# vector(since, until, n) -> [(row, cosine)], best first, already filtered by the caller's filters
-VectorSearch = Callable[[datetime | None, datetime | None, int], list[tuple[int, float]]]
+@dataclass(frozen=True)
+class Query:
+    """A query taken apart once, before anything is embedded.
+
+    `embed` holds the texts the store embeds: the whole query first (without the speakers it
+    names: the speaker signal covers them), then one text per topic when the query joins
+    several ("the marathon or the podcast")."""
+
+    text: str  # without its time phrase
+    window: TimeWindow | None
+    named: frozenset[str]
+    embed: tuple[str, ...]
+
+
+def parse_query(query: str, mirror: Mirror, now: datetime, weights: Weights = DEFAULT_WEIGHTS) -> Query:
+    window = find_time(query, now)
+    text = strip_phrase(query, window)
+    named = frozenset(named_speakers(query, mirror))
+    parts = [strip_names(piece, named) for piece in _parts(text, named)] if weights.parts > 0 else []
+    return Query(text, window, named, (strip_names(query, named), *parts))
+
+
+# vector(since, until, n, which) -> for each index in `which` (into Query.embed), [(row, cosine)]
+# best first, already filtered by the caller's filters
+VectorSearch = Callable[[datetime | None, datetime | None, int, Sequence[int]], list[list[tuple[int, float]]]]
 
 
 def hybrid_rank(
     mirror: Mirror,
-    query: str,
+    query: Query,
     k: int,
     mask: "np.ndarray",
     vector: VectorSearch,
@@ -75,10 +108,8 @@ def hybrid_rank(
 ) -> list[Ranked]:
     w = weights
     n = max(w.candidates, 3 * k)
-    window = find_time(query, now)
-    text = strip_phrase(query, window)
-    named = named_speakers(query, mirror)
-    tokens, token_weights = _query_tokens(text, w.entity, _speaker_tokens(named))
+    window, named = query.window, set(query.named)
+    tokens, token_weights = _query_tokens(query.text, w.entity, _speaker_tokens(named))
     bm25 = mirror.lexical.scores(tokens, mirror.size, token_weights) if tokens else None
 
     fused: dict[int, float] = {}
@@ -99,18 +130,20 @@ def hybrid_rank(
             fused[row] = fused.get(row, 0.0) + value
             sources.setdefault(row, []).append(name)
 
-    hits = vector(None, None, n)
+    hits, *parts = vector(None, None, n, range(len(query.embed)))
     similarity.update(hits)
     add_list("vector", [row for row, _ in hits], w.vector, [c for _, c in hits])
     if bm25 is not None:
         rows = _top(bm25, mask, n)
         add_list("bm25", rows, w.lexical, [float(bm25[r]) for r in rows])
+    for found in parts:  # no cosine kept: it is the topic's, not the query's
+        add_list("part", [row for row, _ in found], w.parts / len(parts), [c for _, c in found])
     if window is not None:
         created = mirror.created
         in_window = mask & (created >= window.start.timestamp()) & (created < window.end.timestamp())
         if in_window.any():
             strength = w.window * window.strength
-            windowed = vector(window.start, window.end, n)
+            windowed = vector(window.start, window.end, n, [0])[0]
             similarity.update(windowed)
             add_list("time", [row for row, _ in windowed], strength, [c for _, c in windowed])
             if bm25 is not None:
@@ -142,10 +175,30 @@ def hybrid_rank(
             prior *= 1 + w.informative * info / (info + w.informative_half)
         fused[row] *= prior
 
-    best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
+    best = _distinct(mirror, sorted(fused, key=lambda row: (-fused[row], row)), k, w.dedupe)
     scale = (total_weight / (w.rrf_k + 1)) * (1 + w.speaker) * (1 + w.recency) * (1 + w.importance) * (1 + w.informative)
     scale = scale or 1.0
     return [Ranked(row, min(1.0, fused[row] / scale), similarity.get(row), sources[row]) for row in best]
+
+
+def _distinct(mirror: Mirror, ordered: list[int], k: int, dedupe: float) -> list[int]:
+    """The first `k` of `ordered`, a row whose words (nearly) repeat an earlier row's moved
+    behind the rest: chit-chat said again and again ("how was your day?") should not fill the
+    page twice. `dedupe` is the word overlap (Jaccard) from which two rows count as one."""
+    if not dedupe:
+        return ordered[:k]
+    kept: list[frozenset[str]] = []
+    first, repeats = [], []
+    for row in ordered:
+        words = frozenset(mirror.lexical.signature(row))
+        if words and any(len(words & other) >= dedupe * len(words | other) for other in kept):
+            repeats.append(row)
+            continue
+        kept.append(words)
+        first.append(row)
+        if len(first) == k:
+            return first
+    return (first + repeats)[:k]
 
 
 def _top(scores: "np.ndarray", mask: "np.ndarray", n: int) -> list[int]:
@@ -158,6 +211,19 @@ def _top(scores: "np.ndarray", mask: "np.ndarray", n: int) -> list[int]:
     n = min(n, positive)
     part = np.argpartition(-masked, n - 1)[:n]
     return [int(r) for r in part[np.argsort(-masked[part], kind="stable")]]
+
+
+_SPLIT = re.compile(r"\s*(?:;|\band\b|\bor\b|\bversus\b|\bvs\b\.?)\s*", re.IGNORECASE)
+
+
+def _parts(text: str, named: Iterable[str]) -> list[str]:
+    """The topics of a query that joins two or three ("the marathon or the podcast"), each to
+    get its own vector list: one embedding of the whole sits between the topics and finds
+    turns that touch both weakly before a turn that is all about one. Longer enumerations are
+    more likely one rambling question than separate topics, and are left whole."""
+    drop = _speaker_tokens(set(named))
+    pieces = [p.strip() for p in _SPLIT.split(text) if any(t not in drop for t in tokenize(p))]
+    return pieces if 2 <= len(pieces) <= MAX_PARTS else []
 
 
 def _speaker_tokens(named: set[str]) -> set[str]:
@@ -179,7 +245,10 @@ def _query_tokens(text: str, entity_weight: float, drop: set[str]) -> tuple[list
 
 
 def named_speakers(query: str, mirror: Mirror) -> set[str]:
-    """The known speakers (lowercased) that `query` names, by full or first name."""
+    """The known speakers (lowercased) that `query` names, by full or first name.
+
+    In a user/assistant chat (turns by both roles) a question that names nobody speaks as the
+    user: "my"/"I" mean the user's turns, "you" the assistant's."""
     if not mirror.speakers:
         return set()
     words = {w.lower().removesuffix("'s") for w in re.findall(r"[\w']+", query)}
@@ -188,6 +257,8 @@ def named_speakers(query: str, mirror: Mirror) -> set[str]:
         first = speaker.split()[0]
         if speaker in words or first in words:
             named.add(speaker)
+    if not named and all(role in mirror.speakers for role in ROLE_PRONOUNS):
+        named = {role for role, pronouns in ROLE_PRONOUNS.items() if words & pronouns}
     return named
 
 

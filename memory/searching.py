@@ -1,14 +1,50 @@
-"""The store's side of a search: filter masks over the mirror, Chroma's vector lists and turning
-ranked rows into `Hit`s (see `memory.retrieval` for the ranking itself)."""
+"""The store's side of a search: filter masks over the mirror, the query's embeddings, Chroma's
+vector lists and turning ranked rows into `Hit`s (see `memory.retrieval` for the ranking)."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from memory import chroma_backend as backend
 from memory.mirror import Mirror
 from memory.records import KINDS, Hit, as_utc, check_kind
+from memory.retrieval import Weights, hybrid_rank, parse_query
+
+
+def hybrid_search(
+    collection: Any,
+    mirror: Mirror,
+    query: str,
+    k: int,
+    filters: dict[str, Any],
+    now: datetime,
+    embed: Callable[[list[str]], Any],
+    weights: Weights,
+    namespace: str,
+    server: bool,
+    place: str,
+) -> list[Hit]:
+    """The hybrid search proper, under the store's lock with its mirror caught up."""
+    import numpy as np
+
+    parsed = parse_query(query, mirror, now, weights)
+    vectors = embed([parsed.embed[0]])  # alone, as always: batch-mates would shift an int8 vector
+    if len(parsed.embed) > 1:
+        vectors = np.concatenate([np.asarray(vectors), np.asarray(embed(list(parsed.embed[1:])))])
+    rows = mask(mirror, collection, filters, place)
+    if not rows.any():
+        return []
+
+    def vector_search(start, end, n, which):
+        since = _later(filters["since"], start)
+        until = _earlier(filters["until"], end)
+        where = backend.build_where(**dict(filters, since=since, until=until))
+        return vector_rows(collection, mirror, [vectors[i] for i in which], n, where, place)
+
+    ranked = hybrid_rank(mirror, parsed, k, rows, vector_search, now, weights)
+    return hits(collection, mirror, ranked, vectors[:1], namespace, server, place)
 
 
 def mask(mirror: Mirror, collection: Any, filters: dict[str, Any], place: str) -> Any:
@@ -37,16 +73,20 @@ def mask(mirror: Mirror, collection: Any, filters: dict[str, Any], place: str) -
         mask &= chosen
     return mask
 
-def vector_rows(collection, mirror: Mirror, vector, n: int, where, place: str) -> list[tuple[int, float]]:
-    """Chroma's top `n` by cosine as (mirror row, cosine)."""
+def vector_rows(collection, mirror: Mirror, vectors, n: int, where, place: str) -> list[list[tuple[int, float]]]:
+    """Chroma's top `n` by cosine as (mirror row, cosine), one list per query vector (one
+    Chroma call for them all)."""
     with backend.translate_errors(place):
-        found = collection.query(query_embeddings=vector, n_results=n, where=where, include=["distances"])
-    rows = []
-    for id, distance in zip(found["ids"][0], found["distances"][0]):
-        row = mirror.row_of.get(id)
-        if row is not None:
-            rows.append((row, max(-1.0, min(1.0, 1.0 - float(distance)))))
-    return rows
+        found = collection.query(query_embeddings=vectors, n_results=n, where=where, include=["distances"])
+    lists = []
+    for ids, distances in zip(found["ids"], found["distances"]):
+        rows = []
+        for id, distance in zip(ids, distances):
+            row = mirror.row_of.get(id)
+            if row is not None:
+                rows.append((row, max(-1.0, min(1.0, 1.0 - float(distance)))))
+        lists.append(rows)
+    return lists
 
 def vector_hits(collection, vector, k: int, where, namespace: str, place: str) -> list[Hit]:
     """mode="vector": plain cosine top-k, straight from Chroma."""
@@ -87,3 +127,15 @@ def hits(collection, mirror: Mirror, ranked, vector, namespace: str, server: boo
         similarity = r.similarity if r.similarity is not None else cosines.get(memory.id)
         hits.append(Hit(dataclasses.replace(memory, namespace=namespace), r.score, similarity, tuple(r.sources)))
     return hits
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(as_utc(a), as_utc(b))
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return min(as_utc(a), as_utc(b))

@@ -10,10 +10,17 @@ memories (and a namespace "filter" costs nothing). Embeddings come from our embe
 from Chroma. Search is hybrid (see `memory.retrieval`): vector and BM25 over an in-memory
 mirror of the namespace, with time, speaker and neighbouring-turn signals.
 
-Embedded mode (see `memory.embedded`): every operation holds `<path>/.lock`; every write is
-appended to the namespace's journal and fsync'd before Chroma sees it and before it is
-acknowledged; the mirror follows the journal, so other processes' writes are seen.
-Server mode: the mirror is loaded from the server and refreshed from a `tl.written` change feed.
+This module is the public face; the work is done by:
+
+    memory.embedded_sync   embedded mode: every operation holds `<path>/.lock`; every write is
+                           journalled (fsync'd) before Chroma sees it and before it is
+                           acknowledged; the mirror follows the journal, so other processes'
+                           writes are seen
+    memory.server_sync     server mode: the mirror is loaded from the server and refreshed from
+                           a `tl.written` change feed
+    memory.writing         one write: journal, Chroma, mirror, in that order
+    memory.searching       the search itself
+    memory.transfer        import, counts and sizes
 """
 
 from __future__ import annotations
@@ -22,26 +29,23 @@ import contextlib
 import dataclasses
 import os
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from memory import chroma_backend as backend
-from memory import searching
-from memory.embedded import EmbeddedLog, apply_to_chroma, register_namespace
+from memory import searching, transfer, writing
+from memory.embedded import EmbeddedLog, register_namespace
+from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
-from memory.journal import del_record, put_record, replay
-from memory.jsonl import Target, read_jsonl, write_jsonl
-from memory.mirror import Mirror, embedding_text, strip_names
+from memory.jsonl import Target, write_jsonl
+from memory.mirror import Mirror, embedding_text
 from memory.records import KINDS, Hit, Memory, StoreStats, as_utc, check_kind
-from memory.retrieval import DEFAULT_WEIGHTS, Weights, hybrid_rank, named_speakers
+from memory.retrieval import DEFAULT_WEIGHTS, Weights
+from memory.server_sync import ServerSync
 
 LOCK_TIMEOUT_S = 10.0
 PAGE_SIZE = 256
-IMPORT_CHUNK = 1024
-SERVER_PAGE = 2000
-REFRESH_S = 1.0
 
 
 class MemoryStore:
@@ -69,19 +73,21 @@ class MemoryStore:
         self._where = str(self.path) if self.path is not None else str(url)
         self._collection_obj: Any = None
         self._max_batch: int | None = None
-        self._mirror: Mirror | None = None
-        self._refreshed = 0.0  # server mode: wall-clock time of the last change-feed read
-        self._refresh_clock = 0.0
         self._log: EmbeddedLog | None = None
         self._thread_lock = threading.RLock()
+        self._sync: EmbeddedSync | ServerSync
         if self.path is not None:
             backend.prepare_dir(self.path)
             timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
             self._log = EmbeddedLog(self.path, namespace, timeout)
-            with self._log.locked():
+            self._sync = EmbeddedSync(
+                self._log, self.path, namespace, self._where, self._open_collection, self._embed, self._batch_size
+            )
+            with self._log.locked():  # two processes creating a fresh dir at once race in Chroma's migration
                 self._client_obj = backend.open_persistent(self.path)
-                self._open_journal()
+                self._sync.open()
         else:
+            self._sync = ServerSync(namespace, self._where, self._open_collection)
             self._client_obj = backend.open_http(url)
 
     def __repr__(self) -> str:
@@ -103,21 +109,8 @@ class MemoryStore:
             chunk = latest[start : start + batch]
             vectors = self._embed([embedding_text(m) for m in chunk])  # outside the lock: the slow part
             with self._exclusive():
-                self._catch_up()
-                if self._log is not None:
-                    end = self._log.journal.append([put_record(m) for m in chunk])
-                with backend.translate_errors(self._where):
-                    self._collection(create=True).upsert(
-                        ids=[m.id for m in chunk],
-                        embeddings=vectors,
-                        documents=[m.text for m in chunk],
-                        metadatas=[backend.encode(m) for m in chunk],
-                    )
-                if self._mirror is not None:
-                    for memory in chunk:
-                        self._mirror.put(memory)
-                if self._log is not None:
-                    self._log.advance(end)
+                self._sync.catch_up()
+                writing.put(self._sync, lambda: self._collection(create=True), chunk, vectors, self._where)
         return [memory.id for memory in memories]
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -126,23 +119,8 @@ class MemoryStore:
         if not ids:
             return 0
         with self._exclusive():
-            self._catch_up()
-            with backend.translate_errors(self._where):
-                collection = self._collection(create=False)
-                if collection is None:
-                    return 0
-                present = collection.get(ids=ids, include=[])["ids"]
-                if not present:
-                    return 0
-                if self._log is not None:
-                    end = self._log.journal.append([del_record(present)])
-                collection.delete(ids=present)
-            if self._mirror is not None:
-                for id in present:
-                    self._mirror.delete(id)
-            if self._log is not None:
-                self._log.advance(end)
-        return len(present)
+            self._sync.catch_up()
+            return writing.delete(self._sync, self._collection(create=False), ids, self._where)
 
     def forget(self, id: str) -> bool:
         """Forget one memory everywhere (Chroma, journal, lexical index); False if there was none."""
@@ -153,16 +131,7 @@ class MemoryStore:
 
         Ids are kept, so importing the same file twice changes nothing. The records' own
         namespace is ignored: they land in this store's namespace."""
-        imported = 0
-        chunk: list[Memory] = []
-        for memory in read_jsonl(source):
-            chunk.append(dataclasses.replace(memory, namespace=None))
-            if len(chunk) >= IMPORT_CHUNK:
-                imported += len(self.add_many(chunk))
-                chunk = []
-        if chunk:
-            imported += len(self.add_many(chunk))
-        return imported
+        return transfer.import_jsonl(self.add_many, source)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -197,25 +166,17 @@ class MemoryStore:
         if k == 0:
             return []
         with self._shared():
-            self._catch_up()
+            self._sync.catch_up()
             collection = self._collection(create=False)
             if collection is None:
                 return []
             if mode == "vector":
                 return searching.vector_hits(collection, self._embed([query]), k, chroma_where, self.namespace, self._where)
-            mirror = self._ensure_mirror()
-            vector = self._embed([strip_names(query, named_speakers(query, mirror))])
-            rows = searching.mask(mirror, collection, filters, self._where)
-            if not rows.any():
-                return []
-
-            def vector_search(start, end, n):
-                bounded = dict(filters, since=_later(since, start), until=_earlier(until, end))
-                return searching.vector_rows(collection, mirror, vector, n, backend.build_where(**bounded), self._where)
-
             now = as_utc(now) if now is not None else datetime.now(timezone.utc)
-            ranked = hybrid_rank(mirror, query, k, rows, vector_search, now, self.weights)
-            return searching.hits(collection, mirror, ranked, vector, self.namespace, self._log is None, self._where)
+            return searching.hybrid_search(
+                collection, self._mirror(), query, k, filters, now, self._embed, self.weights,
+                self.namespace, server=self._log is None, place=self._where,
+            )
 
     def get(self, id: str) -> Memory | None:
         """The memory with this id, or None."""
@@ -266,31 +227,22 @@ class MemoryStore:
     def stats(self) -> StoreStats:
         """Counts by kind and by namespace; in embedded mode the data dir's and journals' size on disk."""
         by_kind = {kind: self.count(kind) for kind in KINDS}
-        by_namespace: dict[str, int] = {}
         with self._shared(), backend.translate_errors(self._where):
-            for collection in self._client.list_collections():
-                name = (collection.metadata or {}).get(backend.NAMESPACE_KEY)
-                if name is not None:
-                    by_namespace[name] = self._client.get_collection(collection.name, embedding_function=None).count()
-        size = journal = None
-        if self.path is not None:
-            size = _dir_size(self.path)
-            journal = _dir_size(self.path / "journal") if (self.path / "journal").exists() else 0
+            by_namespace = transfer.namespace_counts(self._client)
+        size, journal = transfer.disk_usage(self.path)
         return StoreStats(
             namespace=self.namespace,
             count=sum(by_kind.values()),
             by_kind=by_kind,
             size_bytes=size,
-            by_namespace=dict(sorted(by_namespace.items())),
+            by_namespace=by_namespace,
             journal_bytes=journal,
         )
 
     def namespaces(self) -> list[str]:
         """Every namespace this path or server holds memories for (sorted)."""
         with self._shared(), backend.translate_errors(self._where):
-            collections = self._client.list_collections()
-        key = backend.NAMESPACE_KEY
-        return sorted({c.metadata[key] for c in collections if c.metadata and key in c.metadata})
+            return transfer.namespaces(self._client)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -298,14 +250,14 @@ class MemoryStore:
         """Build the in-memory search index now instead of on the first search (about 1 s per
         10k memories on 2 cores); safe to call from a background thread at startup."""
         with self._shared():
-            self._catch_up()
+            self._sync.catch_up()
             if self._collection(create=False) is not None:
-                self._ensure_mirror()
+                self._mirror()
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""
         client, self._client_obj, self._collection_obj = self._client_obj, None, None
-        self._mirror = None
+        self._sync.mirror = None
         if self._log is not None and client is not None:
             self._log.checkpoint()
         if client is not None:
@@ -317,7 +269,7 @@ class MemoryStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- internals: keeping Chroma, journal and mirror in step ---------------------------------
+    # -- internals -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -328,103 +280,8 @@ class MemoryStore:
 
     _shared = _exclusive  # embedded Chroma is not safe for concurrent readers either
 
-    def _open_journal(self) -> None:
-        """At open (under the lock): adopt a pre-journal store, then replay what Chroma lacks."""
-        log = self._log
-        with backend.translate_errors(self._where):
-            collection = self._collection(create=False)
-            if not log.journal.exists():
-                if collection is not None and collection.count():
-                    log.journal.append(put_record(m) for m in self._chroma_all(collection))
-                    log.inode, log.offset = 0, 0  # fall through: verifies what was just adopted
-            if log.journal.exists() or collection is not None:
-                register_namespace(self.path, self.namespace)
-            if log.journal.exists() and collection is None:
-                log.inode, log.offset = 0, 0  # Chroma lost the collection: replay everything
-            self._catch_up()
-
-    def _catch_up(self) -> None:
-        """Apply journal records this process has not seen (another process's, or a crash's)."""
-        log = self._log
-        if log is None:
-            self._refresh_from_server()
-            return
-        if not log.changed():
-            return
-        tail, rewritten = log.read_new()
-        if tail.records:
-            with backend.translate_errors(self._where):
-                collection = self._collection(create=True)
-                state = apply_to_chroma(collection, tail.records, self._embed, self._batch_size(), log.problems)
-        else:
-            state = {}
-        if self._mirror is not None:
-            if rewritten:
-                self._mirror = None  # rebuilt from the whole journal on next use
-            else:
-                for id, memory in state.items():
-                    self._mirror.put(memory) if memory is not None else self._mirror.delete(id)
-        log.advance(tail.end)
-
-    def _ensure_mirror(self) -> Mirror:
-        if self._mirror is None:
-            if self._log is not None:
-                state = replay(self._log.journal.read(0).records, self._log.problems)
-                self._mirror = Mirror(m for m in state.values() if m is not None)
-                collection = self._collection(create=False)
-                with backend.translate_errors(self._where):
-                    stored = collection.count() if collection is not None else 0
-                if stored != len(self._mirror):
-                    self._reconcile(state)
-            else:
-                self._mirror = Mirror(self._chroma_all(self._collection(create=False), page=SERVER_PAGE))
-                self._refreshed = time.time()
-        return self._mirror
-
-    def _reconcile(self, state: dict[str, Memory | None]) -> None:
-        """Chroma and the journal disagree on the count (a crash, an old store, a manual edit):
-        put every journal memory into Chroma where missing and journal every Chroma memory the
-        journal lacks. Under the lock."""
-        with backend.translate_errors(self._where):
-            collection = self._collection(create=True)
-            records = [put_record(m) for m in state.values() if m is not None]
-            apply_to_chroma(collection, records, self._embed, self._batch_size(), self._log.problems)
-            extra = [m for m in self._chroma_all(collection) if m.id not in state or state[m.id] is None]
-        if extra:
-            self._log.advance(self._log.journal.append(put_record(m) for m in extra))
-            for memory in extra:
-                self._mirror.put(memory)
-
-    def _refresh_from_server(self) -> None:
-        """Server mode: fold other clients' recent writes into the mirror, at most once a second."""
-        if self._mirror is None or time.monotonic() - self._refresh_clock < REFRESH_S:
-            return
-        self._refresh_clock = time.monotonic()
-        since = self._refreshed - 30.0  # margin for clock skew between clients
-        collection = self._collection(create=False)
-        if collection is None:
-            return
-        with backend.translate_errors(self._where):
-            found = collection.get(where={backend.WRITTEN: {"$gte": since}}, include=["documents", "metadatas"])
-        self._refreshed = time.time()
-        for id, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
-            memory = backend.decode(id, text, meta, self.namespace)
-            memory = dataclasses.replace(memory, namespace=None)
-            if self._mirror.get(id) != memory:
-                self._mirror.put(memory)
-
-    def _chroma_all(self, collection: Any, page: int = PAGE_SIZE) -> Iterator[Memory]:
-        offset = 0
-        while collection is not None:
-            with backend.translate_errors(self._where):
-                found = collection.get(limit=page, offset=offset, include=["documents", "metadatas"])
-            for id, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
-                yield dataclasses.replace(backend.decode(id, text, meta, self.namespace), namespace=None)
-            if len(found["ids"]) < page:
-                return
-            offset += page
-
-    # -- internals: plumbing -------------------------------------------------------------------
+    def _mirror(self) -> Mirror:
+        return self._sync.ensure_mirror()
 
     @property
     def _client(self) -> Any:
@@ -432,27 +289,15 @@ class MemoryStore:
             raise ValueError(f"{self!r} is closed")
         return self._client_obj
 
+    def _open_collection(self, create: bool) -> Any:
+        return self._collection(create=create)
+
     def _collection(self, *, create: bool) -> Any:
         """This namespace's collection; None when `create` is false and it does not exist yet."""
         if self._collection_obj is None:
-            from chromadb.errors import NotFoundError
-
-            name = backend.collection_name(self.namespace)
-            with backend.translate_errors(self._where):
-                try:
-                    if create:
-                        self._collection_obj = self._client.get_or_create_collection(
-                            name,
-                            configuration={"hnsw": {"space": "cosine"}},
-                            metadata={backend.NAMESPACE_KEY: self.namespace},
-                            embedding_function=None,
-                        )
-                        if self.path is not None:
-                            register_namespace(self.path, self.namespace)
-                    else:
-                        self._collection_obj = self._client.get_collection(name, embedding_function=None)
-                except NotFoundError:
-                    return None
+            self._collection_obj = backend.open_collection(self._client, self.namespace, create, self._where)
+            if create and self.path is not None:
+                register_namespace(self.path, self.namespace)
         return self._collection_obj
 
     def _own(self, memory: Memory) -> Memory:
@@ -476,25 +321,3 @@ class MemoryStore:
             with backend.translate_errors(self._where):
                 self._max_batch = max(1, int(self._client.get_max_batch_size()))
         return self._max_batch
-
-
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None or b is None:
-        return a or b
-    return max(as_utc(a), as_utc(b))
-
-
-def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None or b is None:
-        return a or b
-    return min(as_utc(a), as_utc(b))
-
-
-def _dir_size(path: Path) -> int:
-    """Bytes under `path`; files Chroma removes while we walk are skipped."""
-    total = 0
-    for root, _, names in os.walk(path):
-        for name in names:
-            with contextlib.suppress(FileNotFoundError):
-                total += (Path(root) / name).stat().st_size
-    return total

@@ -140,3 +140,57 @@ def test_neighbours_follow_time_within_a_session_and_close_sessionless_turns():
     assert mirror.neighbours(6) == []
     mirror.delete(memories[2].id)
     assert mirror.neighbours(0) == []
+
+
+def test_a_repeated_line_fills_one_place_not_many(make_store):
+    store = make_store("repeats")
+    start = NOW - timedelta(days=40)
+    repeated = [Memory(f"{who}: {opener}we should go to the food market some time.", session=f"s{i}",
+                       created_at=start + timedelta(days=i)) for i, (who, opener) in
+                enumerate([("Dev", ""), ("Dev", "Lol, "), ("Priya", ""), ("Dev", "Oh, ")])]
+    answer = Memory("Dev: Turns out I'm allergic to shellfish, so no more seafood at the market.", session="s9",
+                    created_at=start + timedelta(days=9))
+    store.add_many(repeated + [answer] + [Memory(t, session="s5", created_at=start + timedelta(days=5)) for t in CHATTER])
+    hits = store.search("What food must Dev avoid at the market?", k=3, now=NOW)
+    assert answer.id in [h.memory.id for h in hits]
+    assert sum("food market" in h.memory.text for h in hits) == 1
+    everything = store.search("What food must Dev avoid at the market?", k=30, now=NOW)
+    assert {m.id for m in repeated} <= {h.memory.id for h in everything}  # moved back, never dropped
+
+
+def test_a_question_joining_two_topics_searches_each_topic(make_store):
+    store = make_store("topics")
+    start = NOW - timedelta(days=60)
+    job = Memory("Priya: They called this morning, I got the job! Data analyst at Northwind.", session="a", created_at=start)
+    pottery = Memory("Priya: I threw a lopsided bowl on the wheel at my Thursday ceramics class.", session="b",
+                     created_at=start + timedelta(days=9))
+    frames = [Memory(f"Priya: How did the {t} go?", session=f"c{i}", created_at=start + timedelta(days=20 + i))
+              for i, t in enumerate(["meeting", "game", "dentist", "party", "exam", "date"])]
+    store.add_many([job, pottery] + frames + [Memory(t, session="d", created_at=start) for t in CHATTER])
+    hits = store.search("How did the job interview and the pottery class go for Priya?", k=2, now=NOW)
+    assert {h.memory.id for h in hits} == {job.id, pottery.id}
+    assert all("part" in h.sources for h in hits)
+
+
+def test_in_a_user_assistant_chat_my_means_the_users_turns(make_store):
+    store = make_store("roles")
+    start = NOW - timedelta(days=10)
+    said = [("user", "I finally picked a name for the puppy: Biscuit."),
+            ("assistant", "Biscuit is a lovely name for a puppy! Popular puppy names this year include Luna and Max."),
+            ("user", "What should I cook tonight?"), ("assistant", "How about a quick vegetable curry?")]
+    ids = store.add_many([Memory(text, session="s1", created_at=start + timedelta(minutes=i), metadata={"role": role})
+                          for i, (role, text) in enumerate(said)])
+    assert store.search("What name did I pick for my puppy?", k=1, now=NOW)[0].memory.id == ids[0]
+    assert store.search("What did you suggest for dinner?", k=1, now=NOW)[0].memory.id == ids[3]
+
+
+def test_parse_query_splits_joined_topics_only():
+    from memory.mirror import Mirror
+    from memory.retrieval import parse_query
+
+    mirror = Mirror([Memory("Dev: hello"), Memory("Priya: hi")])
+    assert parse_query("Tell me about Dev's new job and the move.", mirror, NOW).embed[1:] == ("Tell me about new job", "the move.")
+    assert parse_query("What did Priya say about the budget?", mirror, NOW).embed == ("What did say about the budget?",)
+    assert len(parse_query("apples and bread and cheese or eggs", mirror, NOW).embed) == 1  # an enumeration stays whole
+    assert len(parse_query("When Dev went to the parade, who did he go with?", mirror, NOW).embed) == 1  # clauses too
+    assert parse_query("what happened last week?", mirror, NOW).window.phrase == "last week"
