@@ -94,6 +94,7 @@ class Assistant:
                     self.settings.model,
                     max_new_tokens=self.settings.max_new_tokens,
                     temperature=self.settings.temperature,
+                    dtype=self.settings.dtype,
                 )
             return self._chat_model
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -123,11 +124,23 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
+def _quietly(work: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - the turn loads again and reports the error
+            pass
+    return run
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.events import Failed, Finished, Token
 
     text = _text_arg(args.text)
     with _assistant(args) as bot:
+        # Load the model while memory opens and the request is routed and recalled; the turn
+        # waits for it (and reports a failed load itself).
+        threading.Thread(target=_quietly(bot.load_model), name="load-model", daemon=True).start()
         if args.json:
             _print_json(bot.ask(text, session=args.session).to_json())
             return 0
@@ -335,5 +348,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
 
 
+def entry() -> None:
+    """The `assistant` command: `main`, then a fast exit once a model was loaded.
+
+    Tearing down torch, transformers and Chroma at interpreter exit costs 1-2 s after the answer
+    is already printed; the store is closed and output flushed by then, so skip it. Python callers
+    use `main()`, which returns."""
+    code = main()
+    if "torch" in sys.modules and os.environ.get("ASSISTANT_DEBUG") != "1":
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more to say
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

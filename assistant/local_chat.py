@@ -1,13 +1,14 @@
 """LangChain chat models that run in this process: transformers causal LMs and llama.cpp GGUF files.
 
-`LocalChatModel` streams real tokens: `model.generate` runs in a thread and feeds a
-`TextIteratorStreamer`; `_stream` yields each decoded piece as it arrives. It holds its weights
-lazily through a loader callable, so building it is instant and the weights load on the first call
-(or on `ensure_loaded()`, which a UI can call from a worker with a progress callback).
+`LocalChatModel` streams real tokens: `_stream` runs `assistant.decoding`'s token loop in the
+consumer's own thread, one forward pass per token it asks for. That loop, not `model.generate`, is
+what makes the bundled model fast enough on a CPU (see that module). It holds its weights lazily
+through a loader callable, so building it is instant and the weights load on the first call (or on
+`ensure_loaded()`, which a UI can call from a worker with a progress callback).
 
-Closing the stream early (a `break` out of `.stream()`) sets an event that a stopping criterion
-checks after every token, so generation stops within a token or two and the thread is joined.
-An exception in the generation thread is re-raised to the consumer as a `ModelError`.
+Nothing decodes ahead of the consumer, so closing the stream early (a `break` out of `.stream()`)
+stops generation at once, and a failure inside the model is raised to the consumer, as a
+`ModelError`, at the token it broke on.
 
 langchain-huggingface's `ChatHuggingFace(HuggingFacePipeline)` was not used: it builds the
 pipeline eagerly, turns stop strings into single token ids, never stops a cancelled generation, lets
@@ -16,23 +17,31 @@ an error in its thread vanish (the consumer waits out a 60 s queue timeout) and 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    generate_from_stream,
+)
 from langchain_core.messages import AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from assistant.bundled import Progress
 from assistant.errors import ModelError
+
+if TYPE_CHECKING:  # the decoding module imports torch; load it only with a model
+    from assistant.decoding import Sampling
 
 __all__ = ["LlamaCppChatModel", "LocalChatModel", "to_chat_dicts"]
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 _OVERRIDABLE = ("max_new_tokens", "temperature", "top_p", "repetition_penalty")
+DTYPE_ENV = "ASSISTANT_DTYPE"
 
 
 def to_chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -67,6 +76,20 @@ class _StopScanner:
         return text
 
 
+def _decode_threads() -> int:
+    """Half the logical CPUs, as llama-cpp-python does. One token's products are too small to split
+    well: OpenMP threads spin at every barrier, and with other work on this 2-core machine two
+    threads decoded 4-9x slower than one (bench/bench_generation.py)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The end-of-turn ids: the tokenizer's EOS and whatever the model's generation config adds."""
+    config = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = [tokenizer.eos_token_id, *(config if isinstance(config, list | tuple) else [config])]
+    return frozenset(int(i) for i in ids if i is not None)
+
+
 class LocalChatModel(BaseChatModel):
     """A transformers causal LM with a chat template, loaded on first use, streaming token by token.
 
@@ -86,10 +109,19 @@ class LocalChatModel(BaseChatModel):
     repetition_penalty: float = 1.0
     stop: list[str] | None = None
     num_threads: int | None = None
-    """torch intra-op threads for generation; None keeps torch's default (the physical cores)."""
+    """torch intra-op threads while decoding (process-wide); None: half the logical CPUs, at least 1."""
+    dtype: str = Field(default_factory=lambda: os.environ.get(DTYPE_ENV, "auto") or "auto")
+    """Precision of a Llama-architecture model's linear layers while decoding, one of
+    `assistant.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" needs the loader's
+    fp32 weights to find the bundled model's exact 4-bit groups; other architectures decode as loaded."""
+
+    keep_weights: bool = False
+    """Keep the loader's fp32 model usable after its weights are packed for decoding (to compare
+    against it); off, the packed copy is the only one and resident memory is ~0.5 GB smaller."""
 
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
+    _runner: Any = PrivateAttr(default=None)
     _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -98,18 +130,38 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, **{k: getattr(self, k) for k in _OVERRIDABLE}}
+        return {"model_name": self.model_name, "dtype": self.dtype, **{k: getattr(self, k) for k in _OVERRIDABLE}}
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._runner is not None
 
     def ensure_loaded(self, progress: Progress | None = None) -> tuple[Any, Any]:
         """Load the weights now (once; thread-safe) and return `(model, tokenizer)`."""
         with self._load_lock:
-            if self._model is None:
-                self._model, self._tokenizer = self.loader(progress)
+            if self._runner is None:
+                if self._model is None:
+                    self._model, self._tokenizer = self.loader(progress)
+                self._runner = self._build_runner(progress)
         return self._model, self._tokenizer
+
+    def _use_threads(self) -> None:
+        import torch
+
+        threads = self.num_threads or _decode_threads()
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def _build_runner(self, progress: Progress | None) -> Any:
+        from assistant.decoding import build_runner
+
+        if progress is not None:
+            progress("preparing the model for decoding", None)
+        self._use_threads()  # packing the weights is as slow as decoding on spinning threads
+        try:
+            return build_runner(self._model, self.dtype, release=not self.keep_weights)
+        except ValueError as exc:  # an unknown dtype
+            raise ModelError(f"cannot decode with {self.model_name}: {exc}") from exc
 
     def _generate(
         self,
@@ -127,77 +179,62 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from assistant.decoding import Sampling, TextAssembler
 
         model, tokenizer = self.ensure_loaded()
         params = {k: kwargs.get(k, getattr(self, k)) for k in _OVERRIDABLE}
-        inputs = self._encode(tokenizer, messages)
-        prompt_tokens = int(inputs["input_ids"].shape[-1])
-        cancelled = threading.Event()
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool)
-
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        sampling = params["temperature"] > 0
-        generate_kwargs: dict[str, Any] = dict(
-            **inputs,
-            streamer=streamer,
-            max_new_tokens=params["max_new_tokens"],
-            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-            pad_token_id=tokenizer.pad_token_id,
-            repetition_penalty=params["repetition_penalty"],
-            do_sample=sampling,
-            **({"temperature": params["temperature"], "top_p": params["top_p"]} if sampling else {}),
+        prompt = [int(t) for t in self._encode(tokenizer, messages)["input_ids"][0]]
+        sampling = Sampling(
+            temperature=max(0.0, float(params["temperature"])),
+            top_p=float(params["top_p"]),
+            repetition_penalty=float(params["repetition_penalty"]),
         )
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                if self.num_threads:
-                    torch.set_num_threads(self.num_threads)
-                with torch.inference_mode():
-                    output = model.generate(**generate_kwargs)
-                outcome["tokens"] = int(output.shape[-1]) - prompt_tokens
-            except BaseException as exc:  # handed to the consumer below, never lost
-                outcome["error"] = exc
-                streamer.end()  # unblocks the consumer waiting on the queue
-
-        thread = threading.Thread(target=work, name="local-chat-generate", daemon=True)
-        thread.start()
+        tokens = self._tokens(prompt, int(params["max_new_tokens"]), sampling, _stop_ids(model, tokenizer))
+        text = TextAssembler(tokenizer)
         scanner = _StopScanner(list(stop or self.stop or []))
-        hit_stop = False
+        produced, hit_stop = 0, False
         try:
-            for piece in streamer:
-                text, hit_stop = scanner.feed(piece)
-                if text:
-                    yield self._chunk(text, run_manager)
+            for token in tokens:
+                produced += 1
+                piece, hit_stop = scanner.feed(text.push(token))
+                if piece:
+                    yield self._chunk(piece, run_manager)
                 if hit_stop:
                     break
-            if not hit_stop and (tail := scanner.flush()):
-                yield self._chunk(tail, run_manager)
-        finally:  # also on GeneratorExit: the consumer stopped listening
-            cancelled.set()
-            thread.join()
-        if "error" in outcome:
-            exc = outcome["error"]
-            raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
-        tokens = outcome.get("tokens", 0)
-        finish = "length" if not hit_stop and tokens >= params["max_new_tokens"] else "stop"
+            if not hit_stop:
+                piece, hit_stop = scanner.feed(text.flush())
+                tail = piece + ("" if hit_stop else scanner.flush())
+                if tail:
+                    yield self._chunk(tail, run_manager)
+        finally:  # also on GeneratorExit: the consumer stopped listening, so decoding stops here
+            tokens.close()
+        finish = "length" if not hit_stop and produced >= params["max_new_tokens"] else "stop"
         yield ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
                 usage_metadata={
-                    "input_tokens": prompt_tokens,
-                    "output_tokens": tokens,
-                    "total_tokens": prompt_tokens + tokens,
+                    "input_tokens": len(prompt),
+                    "output_tokens": produced,
+                    "total_tokens": len(prompt) + produced,
                 },
                 response_metadata={"finish_reason": finish, "model_name": self.model_name},
                 chunk_position="last",
             )
         )
+
+    def _tokens(
+        self, prompt: list[int], max_new_tokens: int, sampling: Sampling, stop_ids: frozenset[int]
+    ) -> Iterator[int]:
+        """The decoded token ids; a failure inside the model surfaces as one `ModelError`."""
+        from assistant.decoding import decode_tokens
+
+        self._use_threads()
+        try:
+            yield from decode_tokens(
+                self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids
+            )
+        except Exception as exc:
+            raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
     def _encode(tokenizer: Any, messages: list[BaseMessage]) -> Any:
@@ -224,6 +261,8 @@ class LlamaCppChatModel(BaseChatModel):
     max_new_tokens: int = 512
     temperature: float = 0.0
     n_ctx: int = 4096
+    n_threads: int | None = None
+    """llama.cpp's threads; None keeps llama-cpp-python's default (half the logical CPUs)."""
     stop: list[str] | None = None
 
     _llama: Any = PrivateAttr(default=None)
@@ -244,7 +283,8 @@ class LlamaCppChatModel(BaseChatModel):
 
                 if progress is not None:
                     progress(f"loading {self.model_path}", None)
-                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, verbose=False)
+                threads = {"n_threads": self.n_threads} if self.n_threads else {}
+                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, verbose=False, **threads)
         return self._llama
 
     def _generate(

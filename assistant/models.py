@@ -84,11 +84,17 @@ def parse_model_spec(spec: str) -> ModelSpec:
     return ModelSpec(backend, target, base_url)
 
 
-def build_chat_model(spec: str | ModelSpec, *, max_new_tokens: int = 512, temperature: float = 0.0) -> Any:
-    """A LangChain `BaseChatModel` for `spec`. Cheap: weights load and connections open on first use."""
+def build_chat_model(
+    spec: str | ModelSpec, *, max_new_tokens: int = 512, temperature: float = 0.0, dtype: str | None = None
+) -> Any:
+    """A LangChain `BaseChatModel` for `spec`. Cheap: weights load and connections open on first use.
+    `dtype` is the decoding precision of local transformers models (bundled, hf:); servers ignore it."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     builders = {"bundled": _bundled, "hf": _hf, "openai": _openai, "ollama": _ollama, "llamacpp": _llamacpp}
-    return builders[parsed.backend](parsed, max_new_tokens, temperature)
+    model = builders[parsed.backend](parsed, max_new_tokens, temperature)
+    if dtype is not None and parsed.backend in ("bundled", "hf"):
+        model.dtype = dtype
+    return model
 
 
 def _bundled(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:

@@ -47,6 +47,7 @@ class Settings:
     max_new_tokens: int = 384
     temperature: float = 0.0
     max_request_chars: int = 64_000
+    dtype: str = "auto"  # local models' decoding precision: auto, float32, bfloat16, int4, int8
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -101,6 +102,8 @@ def _validated(settings: Settings, where: str) -> Settings:
             raise ConfigError(f"{where}: {name} must be a positive number")
     if not 0.0 <= settings.temperature <= 2.0:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
+    if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.decoding.DTYPES
+        raise ConfigError(f"{where}: dtype must be one of auto, float32, bfloat16, int4, int8")
     if not settings.user.strip():
         raise ConfigError(f"{where}: user must not be empty")
     return settings
