@@ -36,15 +36,20 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, "float | None"], None]
 MIN_RECALL_SCORE = 0.25
+MIN_LEXICAL_RECALL_SCORE = 0.1
 TURN_MEMORY_CHARS = 2000
 ARTIFACT_MEMORY_CHARS = 1500
 
 
 def _related(hit) -> bool:
     """Ranking is fused (vector, BM25, time, neighbours); whether a hit belongs in the prompt at all is
-    decided on its cosine similarity, or on the time the request asked about ("last week")."""
+    decided on its cosine similarity, on the time the request asked about ("last week"), or on
+    shared rare words with a weaker similarity ("what did we conclude about Q3?" and an analysis
+    that says "Q3 2024 was +25.0%" are only 0.17 apart by MiniLM, but both say Q3)."""
     similarity = hit.score if getattr(hit, "similarity", None) is None else hit.similarity
-    return similarity >= MIN_RECALL_SCORE or "time" in getattr(hit, "sources", ())
+    sources = getattr(hit, "sources", ())
+    return (similarity >= MIN_RECALL_SCORE or "time" in sources
+            or ("bm25" in sources and similarity >= MIN_LEXICAL_RECALL_SCORE))
 
 
 class Assistant:

@@ -154,5 +154,5 @@ def test_a_thread_across_writing_coding_analysis_and_a_new_process(tmp_path, mon
     reply = json.loads(out.stdout.strip().splitlines()[-1])
     assert reply["route"] == "chat"
     recalled = " ".join(m["text"] for m in reply["recalled"])
-    assert Q3_FIGURE in recalled  # the analysis (or the draft built on it) came back across processes
+    assert Q3_FIGURE in recalled, reply  # the analysis (or the draft built on it) came back across processes
     assert any(m["kind"] == "artifact" for m in reply["recalled"])
