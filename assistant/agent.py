@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from memory import Memory, MemoryStore
 
 Progress = Callable[[str, "float | None"], None]
-MIN_RECALL_SCORE = 0.25
+MIN_RECALL_SCORE = 0.4
 MIN_LEXICAL_RECALL_SCORE = 0.1
 TURN_MEMORY_CHARS = 2000
 ARTIFACT_MEMORY_CHARS = 1500
@@ -48,8 +48,13 @@ def _related(hit) -> bool:
     that says "Q3 2024 was +25.0%" are only 0.17 apart by MiniLM, but both say Q3)."""
     similarity = hit.score if getattr(hit, "similarity", None) is None else hit.similarity
     sources = getattr(hit, "sources", ())
-    return (similarity >= MIN_RECALL_SCORE or "time" in sources
-            or ("bm25" in sources and similarity >= MIN_LEXICAL_RECALL_SCORE))
+    if "time" in sources:
+        return True
+    if "bm25" in sources or "speaker" in sources:
+        return similarity >= MIN_LEXICAL_RECALL_SCORE
+    # By vector alone, unrelated chat sits at 0.25-0.35 with MiniLM ("Hi!" against random notes):
+    # without a shared word, only a clearly close memory is worth the prompt tokens.
+    return similarity >= MIN_RECALL_SCORE
 
 
 class Assistant:

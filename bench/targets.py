@@ -1,7 +1,7 @@
 """Targets for the speed benchmarks: met, or missed by more than the noise measured in the same run.
 
 A shared 2-core machine is noisy, so every figure is a median over repeats, its noise is the
-relative spread (p90 - p10) / median of those repeats, and a target counts as missed only when
+relative spread (p90 - p10) / median of repeats of the same measurement, and a target counts as missed only when
 the median is over the limit by more than that noise (never less than `MIN_NOISE`).
 """
 
@@ -40,6 +40,14 @@ def spread(samples: list[float]) -> float:
     hi = ordered[round(0.9 * (len(ordered) - 1))]
     middle = statistics.median(ordered)
     return (hi - lo) / middle if middle else 0.0
+
+
+def repeat_noise(samples: list[float], period: int) -> float:
+    """Noise of measurements taken in rounds of `period` different requests: the median, over the
+    requests, of each one's relative spread across rounds (different requests differ for real
+    reasons, which is not noise)."""
+    spreads = [spread(samples[i::period]) for i in range(period) if len(samples[i::period]) > 1]
+    return statistics.median(spreads) if spreads else 0.0
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -258,4 +258,5 @@ def test_a_weakly_similar_memory_is_recalled_only_with_shared_words():
     assert _related(Hit(analysis, 0.28, similarity=0.17, sources=("vector", "bm25")))  # both say "Q3"
     assert not _related(Hit(analysis, 0.28, similarity=0.17, sources=("vector",)))
     assert not _related(Hit(analysis, 0.28, similarity=0.05, sources=("vector", "bm25")))
-    assert _related(Hit(analysis, 0.28, similarity=0.30, sources=("vector",)))
+    assert _related(Hit(analysis, 0.28, similarity=0.45, sources=("vector",)))
+    assert not _related(Hit(analysis, 0.28, similarity=0.31, sources=("vector", "context")))  # "Hi!" vs noise
