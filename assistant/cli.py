@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from assistant import errors
 from assistant.errors import AssistantError, InputError
 
 EXIT_INTERRUPTED = 130
@@ -154,7 +155,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 streamed = True
             elif isinstance(event, Failed):
-                raise AssistantError(event.message)
+                raise errors.from_name(event.error, event.message)
             elif isinstance(event, Finished):
                 print("" if streamed else event.text)
                 print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
@@ -355,7 +356,9 @@ def entry() -> None:
     is already printed; the store is closed and output flushed by then, so skip it. Python callers
     use `main()`, which returns."""
     code = main()
-    if "torch" in sys.modules and os.environ.get("ASSISTANT_DEBUG") != "1":
+    loading = any(t.name == "load-model" and t.is_alive() for t in threading.enumerate())
+    # A model still loading in its thread must not meet interpreter shutdown (it may be printing).
+    if ("torch" in sys.modules or loading) and os.environ.get("ASSISTANT_DEBUG") != "1":
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

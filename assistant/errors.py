@@ -58,3 +58,11 @@ class ModelServerUnreachable(ModelError):
 
 class ChainError(AssistantError):
     exit_code = 5
+
+
+def from_name(name: str, message: str) -> AssistantError:
+    """The error a `Failed` event names (its class name), rebuilt so an edge keeps its exit code."""
+    cls = globals().get(name)
+    if isinstance(cls, type) and issubclass(cls, AssistantError):
+        return cls(message)
+    return AssistantError(message)

@@ -176,3 +176,12 @@ def test_ask_without_a_terminal_does_not_run_code_and_says_how_to(tmp_path):
     assert "--auto-run" in out and "declined" not in out
     artifacts = list((tmp_path / "data" / "workspaces").rglob("artifacts/*"))
     assert [a.suffix for a in artifacts] == [".py"]  # the code was kept; no run output exists
+
+
+def test_a_memory_problem_during_a_turn_exits_with_the_memory_code(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "memory").write_text("not a dir")  # the store cannot open: found inside the turn
+    code, _, err = run_cli("ask", "hello there", env={"ASSISTANT_DATA_DIR": str(data)})
+    assert_one_line_error(code, err, "is a file, not a directory")
+    assert code == 3  # MemoryFailure's code, not the generic 1
