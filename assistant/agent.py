@@ -57,6 +57,15 @@ def _related(hit) -> bool:
     return similarity >= MIN_RECALL_SCORE
 
 
+def _turn_memory(turn: TurnRecord, session: str) -> "Memory":
+    """A turn as long-term memory; under the record's memory id once it has one."""
+    from memory import Memory
+
+    ids = {"id": turn.memory_id} if turn.memory_id else {}
+    return Memory(text=f"User: {turn.request}\nAssistant: {turn.reply}"[:TURN_MEMORY_CHARS], kind="turn",
+                  session=session, metadata={"route": turn.route}, **ids)
+
+
 class Assistant:
     def __init__(
         self,
@@ -287,7 +296,7 @@ class Assistant:
             yield ArtifactSaved(artifact)
         session.current_route = route.name
         session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name))
-        batch = self._remember(text, result.text, route.name, session, saved)
+        batch = self._remember(session, saved)
         self.sessions.save(session)  # the turn is durable here; memory indexing follows in the background
         self._touched.add(session.name)
         self._write_later(batch)
@@ -325,24 +334,22 @@ class Assistant:
         ]
         return recalled[: self.settings.recall_k]
 
-    def _remember(self, request: str, reply: str, route: str, session: Session, artifacts: list) -> list["Memory"]:
+    def _remember(self, session: Session, artifacts: list) -> list["Memory"]:
         """The memories of a turn (the session's last record): the turn, its artifacts, any stated
         facts and, when due, the session summary — one batch for `_write_later`."""
         from memory import Memory
 
-        turn = Memory(
-            text=f"User: {request}\nAssistant: {reply}"[:TURN_MEMORY_CHARS], kind="turn",
-            session=session.name, metadata={"route": route},
-        )
-        session.turns[-1].memory_id = turn.id
+        record = session.turns[-1]
+        turn = _turn_memory(record, session.name)
+        record.memory_id = turn.id
         batch = [turn]
         for artifact in artifacts:
             batch.append(Memory(
                 text=f"{artifact.kind} '{artifact.title}' (v{artifact.version}):\n{artifact.content}"[:ARTIFACT_MEMORY_CHARS],
                 kind="artifact", session=session.name,
-                metadata={"route": route, "artifact_id": artifact.id, "path": artifact.path, "title": artifact.title},
+                metadata={"route": record.route, "artifact_id": artifact.id, "path": artifact.path, "title": artifact.title},
             ))
-        for fact in extract_facts(request):
+        for fact in extract_facts(record.request):
             # One id per (user, fact key): a restated fact replaces the old one (add upserts by id).
             fact_id = hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24]
             batch.append(Memory(
@@ -371,7 +378,7 @@ class Assistant:
 
     def _recover_turns(self, session: Session) -> None:
         """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""
-        from memory import Memory, MemoryStoreError
+        from memory import MemoryStoreError
 
         if session.name in self._checked:
             return
@@ -383,11 +390,7 @@ class Assistant:
             store = self.store
             missing = [turn for turn in recent if store.get(turn.memory_id) is None]
             if missing:
-                store.add_many([
-                    Memory(id=turn.memory_id, text=f"User: {turn.request}\nAssistant: {turn.reply}"[:TURN_MEMORY_CHARS],
-                           kind="turn", session=session.name, metadata={"route": turn.route})
-                    for turn in missing
-                ])
+                store.add_many([_turn_memory(turn, session.name) for turn in missing])
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
 

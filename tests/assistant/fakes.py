@@ -3,6 +3,7 @@ context each chain received, deterministically and without loading a model."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -36,3 +37,13 @@ class RecordingFakeChat(FakeListChatModel):
     @property
     def last_text(self) -> str:
         return "\n".join(str(m.content) for m in self.prompts[-1])
+
+
+def drain(steps: Generator[Any, None, Any]) -> tuple[list[Any], Any]:
+    """Run a chain's steps to the end: (every event it yielded, the value it returned)."""
+    events = []
+    while True:
+        try:
+            events.append(next(steps))
+        except StopIteration as stop:
+            return events, stop.value

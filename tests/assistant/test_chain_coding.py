@@ -17,7 +17,7 @@ from assistant.events import (
 )
 from assistant.sessions import Session
 
-from .fakes import RecordingFakeChat
+from .fakes import RecordingFakeChat, drain
 
 TESTS = "Write fizzbuzz(n).\nassert fizzbuzz(3) == 'Fizz'\nassert fizzbuzz(5) == 'Buzz'\nassert fizzbuzz(4) == '4'"
 WRONG = "```python\ndef fizzbuzz(n):\n    return str(n)\n```\nReturns the number."
@@ -31,12 +31,7 @@ def drive(request, responses, tmp_path, **options):
     chain = coding_chain()
     chain.timeout = 3
     steps = chain.run(run, [SystemMessage("You write code."), HumanMessage(request)])
-    events = []
-    while True:
-        try:
-            events.append(next(steps))
-        except StopIteration as stop:
-            return events, stop.value, fake
+    return (*drain(steps), fake)
 
 
 def test_a_failing_test_is_fed_back_and_the_repair_passes(tmp_path):

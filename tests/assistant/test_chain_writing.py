@@ -12,7 +12,7 @@ from assistant.chains.writing import draft_to_revise, writing_chain
 from assistant.events import Artifact, RecalledMemory, Token, ToolFinished, ToolStarted
 from assistant.sessions import Session
 
-from .fakes import RecordingFakeChat
+from .fakes import RecordingFakeChat, drain
 
 ANALYSIS = Artifact(
     id="an1", kind="analysis", title="revenue growth", route="analysis", created_at="2026-01-01T00:00:02",
@@ -31,12 +31,7 @@ def drive(request, responses, *, artifacts=(), memories=(), current=None):
     run = ChainRun(request=request, session=session, workspace=__import__("pathlib").Path("/nonexistent"),
                    model=fake, memories=memories)
     steps = writing_chain().run(run, [SystemMessage("You write."), HumanMessage(request)])
-    events = []
-    while True:
-        try:
-            events.append(next(steps))
-        except StopIteration as stop:
-            return events, stop.value, fake
+    return (*drain(steps), fake)
 
 
 # -- the brief and the checks --------------------------------------------------------------------
