@@ -57,6 +57,25 @@ def _related(hit) -> bool:
     return similarity >= MIN_RECALL_SCORE
 
 
+def _one_version_each(hits: list) -> list:
+    """Hits with each artifact once, at its best-ranked version: every revision of a draft is a
+    memory (one per session and title), and the same content made twice (the same request in two
+    threads) is one too. Versions that say nearly the same would spend the prompt twice."""
+    seen: set[tuple] = set()
+    kept = []
+    for hit in hits:
+        memory = hit.memory
+        if memory.kind == "artifact":
+            body = memory.text.split("\n", 1)[-1]  # without the "draft 'title' (v2):" line
+            title = memory.metadata.get("title")
+            keys = {("content", body)} | ({("version", memory.session, title)} if title else set())
+            if keys & seen:
+                continue
+            seen |= keys
+        kept.append(hit)
+    return kept
+
+
 def _turn_memory(turn: TurnRecord, session: str) -> "Memory":
     """A turn as long-term memory; under the record's memory id once it has one."""
     from memory import Memory
@@ -329,7 +348,7 @@ class Assistant:
                 session=hit.memory.session, route=hit.memory.metadata.get("route"),
                 created_at=hit.memory.created_at.isoformat(),
             )
-            for hit in hits
+            for hit in _one_version_each(hits)
             if hit.memory.id not in in_history and _related(hit)
         ]
         return recalled[: self.settings.recall_k]

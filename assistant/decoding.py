@@ -435,8 +435,13 @@ def decode_tokens(
     sampling: Sampling = Sampling(),
     stop_ids: frozenset[int] = frozenset(),
     generator: torch.Generator | None = None,
+    threads: tuple[int, int] | None = None,
 ) -> Iterator[int]:
     """Yield generated token ids one at a time; a stop id is yielded, then decoding ends.
+
+    `threads` is (prompt, per token): torch's intra-op threads for the prompt's one big forward
+    pass and for each token after it. A prompt's products are large enough to split across cores
+    (two threads read a 480-token prompt 1.6-1.9x faster here), one token's are not.
 
     Nothing runs between yields, so closing the iterator stops generation at once, and an error is
     raised to whoever asked for the token.
@@ -444,7 +449,11 @@ def decode_tokens(
     if max_new_tokens <= 0:
         return
     session = runner.session(len(prompt) + max_new_tokens)
+    if threads is not None:
+        torch.set_num_threads(threads[0])
     logits = session.feed(prompt)
+    if threads is not None:
+        torch.set_num_threads(threads[1])
     seen = list(prompt) if sampling.repetition_penalty != 1.0 else []
     for produced in range(1, max_new_tokens + 1):
         token = choose_token(logits, sampling, seen, generator)

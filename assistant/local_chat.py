@@ -80,7 +80,21 @@ def _decode_threads() -> int:
     """Half the logical CPUs, as llama-cpp-python does. One token's products are too small to split
     well: OpenMP threads spin at every barrier, and with other work on this 2-core machine two
     threads decoded 4-9x slower than one (bench/bench_generation.py)."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, _usable_cpus() // 2)
+
+
+def _prefill_threads() -> int:
+    """Every CPU this process may use, up to 8: a prompt is one forward pass of large products
+    (480 tokens: 0.81 s on one thread, 0.43-0.53 s on two, here), and when another process holds a
+    core the split costs about what one thread would have taken, not the 4-9x of per-token work."""
+    return max(1, min(8, _usable_cpus()))
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 2
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -109,7 +123,9 @@ class LocalChatModel(BaseChatModel):
     repetition_penalty: float = 1.0
     stop: list[str] | None = None
     num_threads: int | None = None
-    """torch intra-op threads while decoding (process-wide); None: half the logical CPUs, at least 1."""
+    """torch intra-op threads per generated token (process-wide); None: half the usable CPUs, at least 1."""
+    prefill_threads: int | None = None
+    """torch intra-op threads for reading the prompt; None: the usable CPUs, at most 8."""
     dtype: str = Field(default_factory=lambda: os.environ.get(DTYPE_ENV, "auto") or "auto")
     """Precision of a Llama-architecture model's linear layers while decoding, one of
     `assistant.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" needs the loader's
@@ -228,10 +244,11 @@ class LocalChatModel(BaseChatModel):
         """The decoded token ids; a failure inside the model surfaces as one `ModelError`."""
         from assistant.decoding import decode_tokens
 
-        self._use_threads()
+        threads = (self.prefill_threads or _prefill_threads(), self.num_threads or _decode_threads())
         try:
             yield from decode_tokens(
-                self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids
+                self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,
+                threads=threads,
             )
         except Exception as exc:
             raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc

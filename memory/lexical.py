@@ -141,6 +141,16 @@ class LexicalIndex:
                 out[rows[keep]] += seg_scores[keep]
         return out
 
+    @property
+    def pending(self) -> int:
+        """Rows added but not yet indexed: the next search indexes them."""
+        return len(self._pending)
+
+    def build(self) -> None:
+        """Index pending rows now, so the next search does not (a whole namespace's rows are
+        pending after open: ~0.25 s at 10k memories, ~6 s at 100k, on 2 cores)."""
+        self._flush()
+
     def rebuild(self, live_rows: Sequence[int]) -> None:
         """Drop dead rows: one segment over `live_rows` (used after compaction)."""
         live = [r for r in live_rows if r in self._tokens]

@@ -247,12 +247,12 @@ class MemoryStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Build the in-memory search index now instead of on the first search (about 1 s per
-        10k memories on 2 cores); safe to call from a background thread at startup."""
+        """Build the in-memory search index (mirror and BM25) now instead of on the first search
+        (about 1 s per 10k memories on 2 cores); safe to call from a background thread at startup."""
         with self._shared():
             self._sync.catch_up()
             if self._collection(create=False) is not None:
-                self._mirror()
+                self._mirror().lexical.build()
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""

@@ -102,7 +102,7 @@ class ThroughlineApp(App[int]):
         self.post_message(self.ModelLoaded())
         try:
             bot.route("hello")
-            bot.store.count()
+            bot.store.warm()  # the search index, so the first request does not build it
         except Exception as exc:  # the first turn will report it in full; note it now
             self.post_message(self.ModelProgress(f"memory warm-up failed: {failure(exc).message}", -1.0))
 

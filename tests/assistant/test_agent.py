@@ -260,3 +260,17 @@ def test_a_weakly_similar_memory_is_recalled_only_with_shared_words():
     assert not _related(Hit(analysis, 0.28, similarity=0.05, sources=("vector", "bm25")))
     assert _related(Hit(analysis, 0.28, similarity=0.45, sources=("vector",)))
     assert not _related(Hit(analysis, 0.28, similarity=0.31, sources=("vector", "context")))  # "Hi!" vs noise
+
+
+def test_only_one_version_of_a_revised_draft_is_recalled(tmp_path):
+    bot, _ = make_bot(tmp_path, ["The greenhouse budget is tight this spring.", "The greenhouse budget is tight."])
+    bot.ask("/write Draft a note about the greenhouse budget", session="garden")
+    bot.ask("/write make it shorter", session="garden")
+    bot.close()
+    again, fake = make_bot(tmp_path, ["It is tight."])
+    drafts = [m for m in again.store.all() if m.kind == "artifact"]
+    assert sorted(m.text.split("\n")[0][-5:] for m in drafts) == ["(v1):", "(v2):"]  # both versions are stored
+    reply = again.ask("/chat what did the greenhouse budget note say?", session="later")
+    recalled_drafts = [m for m in reply.recalled if m.kind == "artifact"]
+    assert len(recalled_drafts) == 1
+    assert fake.last_text.count("<memory kind=artifact") == 1

@@ -230,6 +230,31 @@ def test_feeding_a_prompt_in_parts_matches_feeding_it_whole(bundled):
 
 
 @pytest.mark.model
+def test_the_prompt_is_read_on_more_threads_than_each_token(bundled):
+    model, tokenizer = bundled
+    inner = LlamaRunner(model, "float32")
+    fed = []  # (tokens fed, torch threads at that moment)
+
+    class Watched:
+        def __init__(self, capacity):
+            self.session = inner.session(capacity)
+
+        def feed(self, ids):
+            fed.append((len(ids), torch.get_num_threads()))
+            return self.session.feed(ids)
+
+    watched = SimpleNamespace(session=Watched)
+    prompt = _prompt(tokenizer, PROMPTS[0])
+    before = torch.get_num_threads()
+    try:
+        split = list(decode_tokens(watched, prompt, max_new_tokens=8, threads=(2, 1)))
+        assert fed[0] == (len(prompt), 2) and [t for _, t in fed[1:]] == [1] * (len(fed) - 1)
+        assert split == list(decode_tokens(inner, prompt, max_new_tokens=8, threads=(1, 1)))
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.model
 def test_packing_releases_the_fp32_weights_unless_asked_to_keep_them():
     def resident(model):
         return sum(p.numel() for p in model.parameters())

@@ -97,3 +97,14 @@ def test_a_held_lock_gives_store_busy(tmp_path, fake_embedder, monkeypatch):
     store.add(Memory("after"))
     assert store.count() == 1
     store.close()
+
+
+def test_warm_builds_the_search_index_a_reopened_store_would_build_on_its_first_search(tmp_path, embedder):
+    with MemoryStore(tmp_path / "m", embedder=embedder) as store:
+        store.add_many([Memory(f"note {i} about the greenhouse budget") for i in range(50)])
+    reopened = MemoryStore(tmp_path / "m", embedder=embedder)
+    reopened.warm()
+    lexical = reopened._mirror().lexical
+    assert lexical.pending == 0 and reopened._mirror().size == 50
+    assert reopened.search("greenhouse budget note 7", k=1)[0].memory.text == "note 7 about the greenhouse budget"
+    reopened.close()
