@@ -58,20 +58,23 @@ def _related(hit) -> bool:
 
 
 def _one_version_each(hits: list) -> list:
-    """Hits with each artifact once, at its best-ranked version: every revision of a draft is a
-    memory (one per session and title), and the same content made twice (the same request in two
-    threads) is one too. Versions that say nearly the same would spend the prompt twice."""
+    """Hits without repeats, each at its best rank: a memory whose text an earlier hit already says
+    (the same question asked and answered again), and every other version of an artifact (each
+    revision of a draft is a memory; one per session and title, or the same content made twice).
+    Repeats would spend the prompt twice on one thing."""
     seen: set[tuple] = set()
     kept = []
     for hit in hits:
         memory = hit.memory
+        keys = {("text", memory.text)}
         if memory.kind == "artifact":
-            body = memory.text.split("\n", 1)[-1]  # without the "draft 'title' (v2):" line
             title = memory.metadata.get("title")
-            keys = {("content", body)} | ({("version", memory.session, title)} if title else set())
-            if keys & seen:
-                continue
-            seen |= keys
+            keys.add(("content", memory.text.split("\n", 1)[-1]))  # without the "draft 'title' (v2):" line
+            if title:
+                keys.add(("version", memory.session, title))
+        if keys & seen:
+            continue
+        seen |= keys
         kept.append(hit)
     return kept
 

@@ -48,6 +48,7 @@ __all__ = [
     "load_bundled",
     "load_model_dir",
     "quiet_transformers",
+    "report_progress",
 ]
 
 
@@ -105,7 +106,7 @@ def converted_model_dir(progress: Progress | None = None) -> Path:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        _report(progress, "waiting for another process converting the bundled model", None)
+        report_progress(progress, "waiting for another process converting the bundled model", None)
         lock.acquire()
     try:
         if _is_complete(target):  # another process converted it while we waited
@@ -123,7 +124,7 @@ def converted_model_dir(progress: Progress | None = None) -> Path:
 def _convert(gguf: Path, target: Path, progress: Progress | None) -> None:
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     stage = "converting bundled model (first run, ~25 s)"
-    _report(progress, stage, None)
+    report_progress(progress, stage, None)
     started = time.monotonic()
     try:
         with quiet_transformers(), _gguf_progress(progress, stage):
@@ -132,7 +133,7 @@ def _convert(gguf: Path, target: Path, progress: Progress | None) -> None:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
             _drop_gguf_quantizer(model)
-            _report(progress, "saving converted model", 0.95)
+            report_progress(progress, "saving converted model", 0.95)
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
         if not _is_complete(tmp):
@@ -144,7 +145,7 @@ def _convert(gguf: Path, target: Path, progress: Progress | None) -> None:
             raise ModelUnavailable(f"could not convert the bundled model: {exc}") from exc
         raise
     logging.getLogger(__name__).info("converted %s in %.1f s", gguf.name, time.monotonic() - started)
-    _report(progress, "converted bundled model", 1.0)
+    report_progress(progress, "converted bundled model", 1.0)
 
 
 def _drop_gguf_quantizer(model: Any) -> None:
@@ -172,7 +173,7 @@ def load_model_dir(
     label: str = "model",
 ) -> tuple[Any, Any]:
     """Load (model, tokenizer) from a local transformers directory (or a GGUF in it), for inference."""
-    _report(progress, f"loading {label}", None)
+    report_progress(progress, f"loading {label}", None)
     try:
         with quiet_transformers():
             import torch
@@ -187,7 +188,7 @@ def load_model_dir(
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    _report(progress, f"loaded {label}", 1.0)
+    report_progress(progress, f"loaded {label}", 1.0)
     return model, tokenizer
 
 
@@ -231,7 +232,7 @@ def _gguf_progress(progress: Progress | None, stage: str) -> Iterator[None]:
         step = max(1, len(items) // 20)
         for done, item in enumerate(items):
             if done % step == 0:
-                _report(progress, stage, 0.9 * done / max(1, len(items)))
+                report_progress(progress, stage, 0.9 * done / max(1, len(items)))
             yield item
 
     gguf_utils.tqdm = bar
@@ -241,6 +242,6 @@ def _gguf_progress(progress: Progress | None, stage: str) -> Iterator[None]:
         gguf_utils.tqdm = original
 
 
-def _report(progress: Progress | None, stage: str, fraction: float | None) -> None:
+def report_progress(progress: Progress | None, stage: str, fraction: float | None) -> None:
     if progress is not None:
         progress(stage, fraction)

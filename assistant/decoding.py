@@ -75,14 +75,17 @@ class _Int4:
     a bf16 matrix product, so a bf16 copy of the weight, when given, serves prompts.
     """
 
-    def __init__(
-        self, codes: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, dense: torch.Tensor | None = None
-    ) -> None:
-        self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32).contiguous(), 1)
-        # the kernel computes (code - 8) * scale + zero
-        zero = low + 8 * scale
-        self.scales_zeros = torch.stack([scale.t(), zero.t()], -1).contiguous().to(torch.bfloat16)
-        self.dense = None if dense is None else dense.detach().to(torch.bfloat16).contiguous()
+    def __init__(self, packed: torch.Tensor, scales_zeros: torch.Tensor, dense: torch.Tensor | None = None) -> None:
+        self.packed, self.scales_zeros, self.dense = packed, scales_zeros, dense
+
+    @classmethod
+    def from_groups(
+        cls, codes: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, dense: torch.Tensor | None = None
+    ) -> "_Int4":
+        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32).contiguous(), 1)
+        zero = low + 8 * scale  # the kernel computes (code - 8) * scale + zero
+        scales_zeros = torch.stack([scale.t(), zero.t()], -1).contiguous().to(torch.bfloat16)
+        return cls(packed, scales_zeros, None if dense is None else dense.detach().to(torch.bfloat16).contiguous())
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.bfloat16)
@@ -115,12 +118,15 @@ class _Int8Split:
     two int4 matrices whose products add up to the 8-bit one, still ~2.5x faster than bf16 here.
     """
 
-    def __init__(self, codes: torch.Tensor, scale: torch.Tensor) -> None:
+    def __init__(self, high: _Int4, low: _Int4) -> None:
+        self.high, self.low = high, low
+
+    @classmethod
+    def from_groups(cls, codes: torch.Tensor, scale: torch.Tensor) -> "_Int8Split":
         shifted = codes.to(torch.int32) + 128
         high, low = shifted >> 4, shifted & 15
         # weight = 16 * scale * high - 128 * scale + scale * low
-        self.high = _Int4(high, 16 * scale, -128 * scale)
-        self.low = _Int4(low, scale, torch.zeros_like(scale))
+        return cls(_Int4.from_groups(high, 16 * scale, -128 * scale), _Int4.from_groups(low, scale, torch.zeros_like(scale)))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.bfloat16)
@@ -165,7 +171,7 @@ def _linear(weight: torch.Tensor, dtype: str) -> _Linear:
     if dtype in ("int4", "auto") and grouped:
         codes, scale, low, error = _int4_groups(weight)
         if dtype == "int4" or error < 1e-3:  # auto: only where packing loses nothing
-            return _Int4(codes, scale, low, dense=weight)
+            return _Int4.from_groups(codes, scale, low, dense=weight)
     return _Dense(weight, torch.bfloat16)
 
 
@@ -179,8 +185,36 @@ def _head(weight: torch.Tensor, dtype: str) -> _Linear:
     if dtype == "auto" and _has_native_bf16() and weight.shape[1] % _GROUP == 0:
         codes, scale, error = _int8_groups(weight)
         if error < 1e-3:
-            return _Int8Split(codes, scale)
+            return _Int8Split.from_groups(codes, scale)
     return _linear(weight, "bfloat16" if dtype == "int4" else dtype)
+
+
+def _linear_tensors(linear: _Linear, prefix: str, out: dict[str, torch.Tensor]) -> str:
+    """Put `linear`'s tensors in `out` under `prefix`; returns its kind, for `_linear_from`."""
+    if isinstance(linear, _Dense):
+        out[f"{prefix}.weight"] = linear.weight
+        return "dense"
+    if isinstance(linear, _Int4):
+        out[f"{prefix}.packed"], out[f"{prefix}.scales_zeros"] = linear.packed, linear.scales_zeros
+        if linear.dense is not None:
+            out[f"{prefix}.dense"] = linear.dense
+        return "int4"
+    if isinstance(linear, _Int8Split):
+        _linear_tensors(linear.high, f"{prefix}.high", out)
+        _linear_tensors(linear.low, f"{prefix}.low", out)
+        return "int8split"
+    raise TypeError(f"{type(linear).__name__} layers cannot be saved")  # fbgemm's opaque int8 packing
+
+
+def _linear_from(kind: str, prefix: str, tensors: dict[str, torch.Tensor]) -> _Linear:
+    if kind == "dense":
+        weight = tensors[f"{prefix}.weight"]
+        return _Dense(weight, weight.dtype)
+    if kind == "int4":
+        return _Int4(tensors[f"{prefix}.packed"], tensors[f"{prefix}.scales_zeros"], tensors.get(f"{prefix}.dense"))
+    if kind == "int8split":
+        return _Int8Split(_linear_from("int4", f"{prefix}.high", tensors), _linear_from("int4", f"{prefix}.low", tensors))
+    raise ValueError(f"unknown kind of layer {kind!r}")
 
 
 # --- runners -----------------------------------------------------------------------------------------
@@ -238,6 +272,9 @@ class _Layer:
     down: _Linear
 
 
+_LINEARS = ("qkv", "out", "gate_up", "down")
+
+
 class LlamaRunner:
     """A lean forward pass for Llama-architecture models (SmolLM2, TinyLlama, Llama 2/3 without RoPE scaling).
 
@@ -250,13 +287,12 @@ class LlamaRunner:
         packed: resident memory then holds one copy of the weights, not the fp32 model as well
         (the model cannot run its own forward afterwards)."""
         config = model.config
-        self.heads = config.num_attention_heads
-        self.kv_heads = config.num_key_value_heads
-        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.eps = float(config.rms_norm_eps)
-        self.scale = self.head_dim**-0.5
-        self.intermediate = config.intermediate_size
-        self.dtype = dtype
+        heads = config.num_attention_heads
+        self._shape(
+            heads=heads, kv_heads=config.num_key_value_heads,
+            head_dim=getattr(config, "head_dim", None) or config.hidden_size // heads,
+            eps=float(config.rms_norm_eps), intermediate=config.intermediate_size, dtype=dtype,
+        )
         with torch.inference_mode():
             self.layers = []
             for layer in model.model.layers:
@@ -272,6 +308,47 @@ class LlamaRunner:
                 _release(model)  # what the runner kept (embeddings, norms) stays alive through it
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
             self._cos, self._sin = self._rope_table(256)
+
+    def _shape(self, *, heads: int, kv_heads: int, head_dim: int, eps: float, intermediate: int, dtype: str) -> None:
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.eps, self.intermediate, self.dtype = eps, intermediate, dtype
+        self.scale = head_dim**-0.5
+
+    def to_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The prepared weights and the facts `from_tensors` needs to rebuild this runner without
+        the model (see `assistant.prepared`). TypeError if a layer's kernel cannot be saved."""
+        tensors = {"norm": self.norm, "embed": self.embed, "inv_freq": self.inv_freq}
+        kinds = {"head": _linear_tensors(self.head, "head", tensors)}
+        for i, layer in enumerate(self.layers):
+            tensors[f"layers.{i}.attn_norm"] = layer.attn_norm
+            tensors[f"layers.{i}.mlp_norm"] = layer.mlp_norm
+            for name in _LINEARS:
+                kinds[f"layers.{i}.{name}"] = _linear_tensors(getattr(layer, name), f"layers.{i}.{name}", tensors)
+        facts = {
+            "heads": self.heads, "kv_heads": self.kv_heads, "head_dim": self.head_dim, "eps": self.eps,
+            "intermediate": self.intermediate, "dtype": self.dtype, "layers": len(self.layers), "kinds": kinds,
+        }
+        return tensors, facts
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], facts: dict[str, Any]) -> "LlamaRunner":
+        runner = cls.__new__(cls)
+        runner._shape(
+            heads=int(facts["heads"]), kv_heads=int(facts["kv_heads"]), head_dim=int(facts["head_dim"]),
+            eps=float(facts["eps"]), intermediate=int(facts["intermediate"]), dtype=str(facts["dtype"]),
+        )
+        kinds = facts["kinds"]
+        runner.layers = [
+            _Layer(
+                attn_norm=tensors[f"layers.{i}.attn_norm"], mlp_norm=tensors[f"layers.{i}.mlp_norm"],
+                **{name: _linear_from(kinds[f"layers.{i}.{name}"], f"layers.{i}.{name}", tensors) for name in _LINEARS},
+            )
+            for i in range(int(facts["layers"]))
+        ]
+        runner.norm, runner.embed, runner.inv_freq = tensors["norm"], tensors["embed"], tensors["inv_freq"]
+        runner.head = _linear_from(kinds["head"], "head", tensors)
+        runner._cos, runner._sin = runner._rope_table(256)
+        return runner
 
     @staticmethod
     def supports(model: Any) -> bool:

@@ -135,9 +135,14 @@ class LocalChatModel(BaseChatModel):
     """Keep the loader's fp32 model usable after its weights are packed for decoding (to compare
     against it); off, the packed copy is the only one and resident memory is ~0.5 GB smaller."""
 
+    prepared: Any = None
+    """An `assistant.prepared.PreparedCache`: where the weights prepared for decoding are kept after
+    the first load, so later processes skip the loader (and transformers). Unused with keep_weights."""
+
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
     _runner: Any = PrivateAttr(default=None)
+    _stop_ids: frozenset[int] = PrivateAttr(default=frozenset())
     _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -153,13 +158,39 @@ class LocalChatModel(BaseChatModel):
         return self._runner is not None
 
     def ensure_loaded(self, progress: Progress | None = None) -> tuple[Any, Any]:
-        """Load the weights now (once; thread-safe) and return `(model, tokenizer)`."""
+        """Load the weights now (once; thread-safe) and return `(model, tokenizer)`; the model is None
+        when the prepared weights were loaded instead (see `prepared`)."""
         with self._load_lock:
-            if self._runner is None:
+            if self._runner is None and not self._load_prepared(progress):
                 if self._model is None:
                     self._model, self._tokenizer = self.loader(progress)
                 self._runner = self._build_runner(progress)
+                self._stop_ids = _stop_ids(self._model, self._tokenizer)
+                if self.prepared is not None and not self.keep_weights:
+                    self.prepared.save(self._runner, self._stop_ids, self.dtype)
+                self._warm_up()
         return self._model, self._tokenizer
+
+    def _warm_up(self) -> None:
+        """A 2-token prompt and one token, thrown away: the first call of each kernel pays for
+        page faults on fresh weights and oneDNN's set-up (~0.4 s for the bundled model here),
+        better paid by the loading thread than by the first request's first token. Only for our own
+        runner: another model's forward is its own business (and may keep state)."""
+        from assistant.decoding import LlamaRunner, Sampling
+
+        if isinstance(self._runner, LlamaRunner):
+            token = min(self._stop_ids, default=0)
+            for _ in self._tokens([token, token], 2, Sampling(), frozenset()):
+                pass
+
+    def _load_prepared(self, progress: Progress | None) -> bool:
+        if self.prepared is None or self.keep_weights or self._model is not None:
+            return False
+        found = self.prepared.load(self.dtype, progress)
+        if found is None:
+            return False
+        self._runner, self._tokenizer, self._stop_ids = found.runner, found.tokenizer, found.stop_ids
+        return True
 
     def _use_threads(self) -> None:
         import torch
@@ -197,15 +228,15 @@ class LocalChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         from assistant.decoding import Sampling, TextAssembler
 
-        model, tokenizer = self.ensure_loaded()
+        _, tokenizer = self.ensure_loaded()
         params = {k: kwargs.get(k, getattr(self, k)) for k in _OVERRIDABLE}
-        prompt = [int(t) for t in self._encode(tokenizer, messages)["input_ids"][0]]
+        prompt = self._encode(tokenizer, messages)
         sampling = Sampling(
             temperature=max(0.0, float(params["temperature"])),
             top_p=float(params["top_p"]),
             repetition_penalty=float(params["repetition_penalty"]),
         )
-        tokens = self._tokens(prompt, int(params["max_new_tokens"]), sampling, _stop_ids(model, tokenizer))
+        tokens = self._tokens(prompt, int(params["max_new_tokens"]), sampling, self._stop_ids)
         text = TextAssembler(tokenizer)
         scanner = _StopScanner(list(stop or self.stop or []))
         produced, hit_stop = 0, False
@@ -254,14 +285,16 @@ class LocalChatModel(BaseChatModel):
             raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
-    def _encode(tokenizer: Any, messages: list[BaseMessage]) -> Any:
+    def _encode(tokenizer: Any, messages: list[BaseMessage]) -> list[int]:
+        """The prompt's token ids: the chat template's, or plain "role: text" lines without one."""
         chat = to_chat_dicts(messages)
         if getattr(tokenizer, "chat_template", None):
-            return tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-        prompt = "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant: "
-        return tokenizer(prompt, return_tensors="pt")
+            ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        else:
+            ids = tokenizer("".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant: ")
+        if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding here
+            ids = ids["input_ids"]
+        return [int(t) for t in ids]
 
     @staticmethod
     def _chunk(text: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:

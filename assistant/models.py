@@ -98,12 +98,14 @@ def build_chat_model(
 
 
 def _bundled(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
-    from assistant.bundled import bundled_gguf_path, load_bundled
+    from assistant.bundled import bundled_gguf_path, converted_model_dir, load_bundled
     from assistant.local_chat import LocalChatModel
+    from assistant.prepared import PreparedCache
 
     bundled_gguf_path()  # fail now, not on the first message, when the package is missing
     return LocalChatModel(
         loader=load_bundled,
+        prepared=PreparedCache(converted_model_dir, label="bundled model"),
         model_name="SmolLM2-135M-Instruct (bundled)",
         max_new_tokens=max_new_tokens,
         temperature=temperature,

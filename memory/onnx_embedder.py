@@ -142,6 +142,7 @@ class OnnxMiniLMEmbedder:
                 options.intra_op_num_threads = self._threads or min(4, os.cpu_count() or 1)
                 options.inter_op_num_threads = 1
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except (OSError, RuntimeError, ValueError) as exc:
                 raise EmbeddingUnavailable(f"cannot prepare the ONNX embedding model ({exc})") from exc

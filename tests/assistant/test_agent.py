@@ -274,3 +274,15 @@ def test_only_one_version_of_a_revised_draft_is_recalled(tmp_path):
     recalled_drafts = [m for m in reply.recalled if m.kind == "artifact"]
     assert len(recalled_drafts) == 1
     assert fake.last_text.count("<memory kind=artifact") == 1
+
+
+def test_the_same_question_answered_twice_is_recalled_once(tmp_path):
+    bot, _ = make_bot(tmp_path, ["The shed is blue."] * 3)
+    for session in ("one", "two", "three"):
+        bot.ask("/chat what colour is the garden shed?", session=session)
+    bot.close()
+    again, fake = make_bot(tmp_path, ["Blue."])
+    reply = again.ask("/chat what colour is the garden shed?", session="four")
+    turns = [m for m in reply.recalled if m.kind == "turn"]
+    assert len(turns) == 1 and "The shed is blue." in turns[0].text
+    assert fake.last_text.count("The shed is blue.") == 1

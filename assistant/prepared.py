@@ -1,0 +1,117 @@
+"""A local model's decoding weights, prepared once and kept on disk beside the model's files.
+
+Getting the bundled model ready for `LlamaRunner` takes, on this 2-core machine: importing
+transformers' model code (~2.2 s on top of torch), reading the fp32 checkpoint (~1 s) and finding
+its exact 4-bit groups (~1.3 s). After the first full load the prepared tensors (int4-packed
+layers, their bf16 prompt copies, norms, embeddings) are saved as one safetensors file; later
+processes read it and need neither transformers nor the fp32 weights — `assistant ask` starts
+answering seconds sooner and never holds two copies of the weights.
+
+The file name carries what the packed layout depends on: the decoding dtype, torch's version and
+the CPU capability torch dispatches to. It is written under a temporary name and renamed, so a
+crash never leaves a half file; a file that will not load is ignored and rewritten by the next
+full load.
+
+Importing this module is cheap; its functions import torch and safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.bundled import Progress, report_progress
+
+FORMAT = "1"  # bump when the saved layout changes
+_META_KEY = "throughline"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What decoding needs, loaded from a prepared file."""
+
+    runner: Any  # assistant.decoding.LlamaRunner
+    tokenizer: Any  # assistant.chat_tokenizer.ChatTokenizer
+    stop_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class PreparedCache:
+    """Where one model's prepared weights are kept: `folder(progress)` is the model's directory
+    (the bundled model's converted cache; it may convert on first use), `label` names it in progress."""
+
+    folder: Callable[[Progress | None], Path]
+    label: str = "model"
+
+    def load(self, dtype: str, progress: Progress | None = None) -> Prepared | None:
+        """The prepared model, or None when there is no usable file (then load it in full and `save`)."""
+        folder = self.folder(progress)
+        path = prepared_path(folder, dtype)
+        if not path.is_file():
+            return None
+        report_progress(progress, f"loading {self.label}", None)
+        try:
+            from assistant.chat_tokenizer import ChatTokenizer
+
+            runner, stop_ids = read_prepared(path)
+            tokenizer = ChatTokenizer(folder)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            log.warning("ignoring the prepared weights in %s (%s); loading the model in full", path, exc)
+            return None
+        report_progress(progress, f"loaded {self.label}", 1.0)
+        return Prepared(runner, tokenizer, stop_ids)
+
+    def save(self, runner: Any, stop_ids: frozenset[int], dtype: str) -> Path | None:
+        """Keep `runner`'s weights for the next process; None when they cannot be kept (never fatal)."""
+        try:
+            path = prepared_path(self.folder(None), dtype)
+            write_prepared(runner, stop_ids, path)
+        except (OSError, TypeError, ValueError, RuntimeError) as exc:
+            log.warning("could not keep the prepared weights (%s); the next start loads the model in full", exc)
+            return None
+        return path
+
+
+def prepared_path(folder: Path, dtype: str) -> Path:
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    return folder / f"prepared-{dtype}-torch{torch.__version__}-{capability}-v{FORMAT}.safetensors"
+
+
+def write_prepared(runner: Any, stop_ids: frozenset[int], path: Path) -> None:
+    """Write atomically; TypeError for a runner whose layers cannot be saved."""
+    from safetensors.torch import save_file
+
+    to_tensors = getattr(runner, "to_tensors", None)
+    if to_tensors is None:
+        raise TypeError(f"{type(runner).__name__} has no preparable weights")
+    tensors, facts = to_tensors()
+    facts["stop_ids"] = sorted(stop_ids)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(facts)})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_prepared(path: Path) -> tuple[Any, frozenset[int]]:
+    from safetensors import SafetensorError, safe_open
+
+    from assistant.decoding import LlamaRunner
+
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            facts = json.loads((file.metadata() or {})[_META_KEY])
+            tensors = {name: file.get_tensor(name) for name in file.keys()}
+    except SafetensorError as exc:
+        raise ValueError(f"unreadable file: {exc}") from exc
+    return LlamaRunner.from_tensors(tensors, facts), frozenset(int(i) for i in facts["stop_ids"])

@@ -1,0 +1,148 @@
+"""Prepared decoding weights and the transformers-free chat tokenizer, with the real bundled model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from assistant.bundled import converted_model_dir, load_bundled
+from assistant.chat_tokenizer import ChatTokenizer
+from assistant.decoding import LlamaRunner, build_runner, decode_tokens
+from assistant.local_chat import LocalChatModel
+from assistant.prepared import PreparedCache, prepared_path, read_prepared, write_prepared
+
+pytestmark = pytest.mark.model
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}],
+    [
+        {"role": "system", "content": "You help with code.\n\n<memory kind=turn>\nUser: x\n</memory>"},
+        {"role": "user", "content": "Write a function"},
+        {"role": "assistant", "content": "```python\ndef f():\n    return 1\n```"},
+        {"role": "user", "content": "Now in Größe 🌍 and 日本語, with   spaces\tand tabs"},
+    ],
+]
+QUESTION = [HumanMessage("What is the capital of France? Answer in one short sentence.")]
+
+
+@pytest.fixture(scope="module")
+def folder():
+    return converted_model_dir()
+
+
+@pytest.fixture
+def model_copy(folder, tmp_path):
+    """The converted model's small files beside a link to its weights: a cache dir of our own."""
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for item in folder.iterdir():
+        if item.name.startswith("prepared-"):
+            continue
+        if item.name == "model.safetensors":
+            (copy / item.name).symlink_to(item)
+        else:
+            shutil.copy(item, copy / item.name)
+    return copy
+
+
+def test_chat_tokenizer_matches_transformers(folder):
+    from transformers import AutoTokenizer
+
+    ours, theirs = ChatTokenizer(folder), AutoTokenizer.from_pretrained(folder)
+    for chat in CONVERSATIONS:
+        for generation in (True, False):
+            expected = theirs.apply_chat_template(chat, add_generation_prompt=generation, tokenize=True)
+            expected = list(expected["input_ids"] if hasattr(expected, "keys") else expected)
+            assert ours.apply_chat_template(chat, add_generation_prompt=generation) == expected
+            assert ours.decode(expected, skip_special_tokens=True) == theirs.decode(expected, skip_special_tokens=True)
+    assert ours.eos_token_id == theirs.eos_token_id
+    assert ours("Hello there")["input_ids"] == theirs("Hello there")["input_ids"]
+
+
+def test_prepared_weights_decode_exactly_as_the_runner_they_came_from(bundled_runner, tmp_path):
+    runner, tokenizer = bundled_runner
+    path = tmp_path / "prepared.safetensors"
+    write_prepared(runner, frozenset({2}), path)
+    again, stop_ids = read_prepared(path)
+    assert isinstance(again, LlamaRunner) and stop_ids == frozenset({2})
+    prompt = tokenizer.apply_chat_template(CONVERSATIONS[2], add_generation_prompt=True)
+    with torch.inference_mode():
+        assert torch.equal(runner.session(len(prompt)).feed(prompt), again.session(len(prompt)).feed(prompt))
+    assert list(decode_tokens(again, prompt, max_new_tokens=12)) == list(decode_tokens(runner, prompt, max_new_tokens=12))
+    assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
+
+
+@pytest.fixture(scope="module")
+def bundled_runner(folder):
+    model, _ = load_bundled()
+    return build_runner(model, "auto"), ChatTokenizer(folder)
+
+
+def test_a_second_model_loads_the_prepared_weights_and_answers_the_same(model_copy):
+    cache = PreparedCache(lambda progress: model_copy, label="bundled model")
+    first = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, max_new_tokens=16)
+    model, _ = first.ensure_loaded()
+    assert model is not None and prepared_path(model_copy, "auto").is_file()
+    stages = []
+    second = LocalChatModel(loader=_must_not_load, prepared=cache, max_new_tokens=16)
+    model, tokenizer = second.ensure_loaded(progress=lambda stage, fraction: stages.append((stage, fraction)))
+    assert model is None and isinstance(tokenizer, ChatTokenizer)
+    assert stages == [("loading bundled model", None), ("loaded bundled model", 1.0)]
+    for messages in (QUESTION, [SystemMessage("Answer in French."), HumanMessage("Hello!"), AIMessage("Bonjour !"),
+                                HumanMessage("How are you?")]):
+        assert second.invoke(messages).content == first.invoke(messages).content
+
+
+def test_keeping_the_fp32_weights_neither_reads_nor_writes_prepared_weights(model_copy):
+    cache = PreparedCache(lambda progress: model_copy)
+    kept = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, keep_weights=True)
+    model, _ = kept.ensure_loaded()
+    assert model is not None and not list(model_copy.glob("prepared-*"))
+
+
+def test_a_damaged_prepared_file_is_ignored_and_rewritten(model_copy, caplog):
+    cache = PreparedCache(lambda progress: model_copy)
+    LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache).ensure_loaded()
+    path = prepared_path(model_copy, "auto")
+    size = path.stat().st_size
+    with open(path, "r+b") as file:
+        file.truncate(size // 3)
+    chat = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, max_new_tokens=12)
+    model, _ = chat.ensure_loaded()
+    assert model is not None  # loaded in full…
+    assert "ignoring the prepared weights" in caplog.text
+    assert path.stat().st_size == size  # …and the file written whole again
+    assert "Paris" in chat.invoke(QUESTION).content
+
+
+def _must_not_load(progress=None):
+    raise AssertionError("the full loader ran although prepared weights exist")
+
+
+def test_a_new_process_answers_without_importing_transformers(model_copy, tmp_path):
+    cache = PreparedCache(lambda progress: model_copy)
+    LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache).ensure_loaded()
+    script = f"""
+import sys
+from pathlib import Path
+from langchain_core.messages import HumanMessage
+from assistant.local_chat import LocalChatModel
+from assistant.prepared import PreparedCache
+def refuse(progress=None):
+    raise SystemExit("full load")
+chat = LocalChatModel(loader=refuse, prepared=PreparedCache(lambda p: Path({str(model_copy)!r})), max_new_tokens=12)
+print(chat.invoke([HumanMessage("What is the capital of France? Answer in one short sentence.")]).content)
+print("transformers" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    reply, imported = out.stdout.strip().splitlines()[-2:]
+    assert "Paris" in reply and imported == "False"
