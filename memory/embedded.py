@@ -147,7 +147,6 @@ def apply_to_chroma(
             collection.upsert(
                 ids=[m.id for m in stale],
                 embeddings=embed([embedding_text(m) for m in stale]),
-                documents=[m.text for m in stale],
                 metadatas=[backend.encode(m) for m in stale],
             )
     for start in range(0, len(gone), batch):
@@ -159,7 +158,7 @@ def apply_to_chroma(
 
 def _stored(document: str | None, meta: dict[str, Any]) -> tuple[Any, ...]:
     keys = (backend.KIND, backend.SESSION, backend.CREATED_ISO, backend.META)
-    return (document, *(meta.get(key) for key in keys))
+    return (backend.stored_text(document, meta), *(meta.get(key) for key in keys))
 
 
 def _fingerprint(memory: Memory) -> tuple[Any, ...]:

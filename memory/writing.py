@@ -22,8 +22,7 @@ def put(sync: Sync, collection: Callable[[], Any], chunk: list[Memory], vectors:
         collection().upsert(
             ids=[m.id for m in chunk],
             embeddings=vectors,
-            documents=[m.text for m in chunk],
-            metadatas=[backend.encode(m) for m in chunk],
+            metadatas=[backend.encode(m) for m in chunk],  # the text is metadata (see chroma_backend)
         )
     if sync.mirror is not None:
         for memory in chunk:

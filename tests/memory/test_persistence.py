@@ -108,3 +108,25 @@ def test_warm_builds_the_search_index_a_reopened_store_would_build_on_its_first_
     assert lexical.pending == 0 and reopened._mirror().size == 50
     assert reopened.search("greenhouse budget note 7", k=1)[0].memory.text == "note 7 about the greenhouse budget"
     reopened.close()
+
+
+def test_text_is_kept_as_metadata_and_stores_that_kept_it_as_documents_still_read(tmp_path, embedder):
+    from memory import chroma_backend as backend
+
+    path = tmp_path / "m"
+    with MemoryStore(path, embedder=embedder) as store:
+        new = store.add(Memory("The shed door is painted blue.", kind="fact"))
+        collection = store._collection(create=False)
+        raw = collection.get(ids=[new], include=["documents", "metadatas"])
+        assert raw["documents"] == [None]  # no document: Chroma's full-text index is not paid for
+        assert raw["metadatas"][0][backend.TEXT] == "The shed door is painted blue."
+        # a record as stores before this change wrote it: text as the document, no tl.text
+        old = Memory("The greenhouse budget is 300 euros.", kind="fact", session="garden")
+        meta = backend.encode(old)
+        del meta[backend.TEXT]
+        collection.upsert(ids=[old.id], embeddings=embedder.embed([old.text]), documents=[old.text], metadatas=[meta])
+    with MemoryStore(path, embedder=embedder) as store:  # reopened: the old record is adopted as it is
+        assert store.get(old.id).text == old.text and store.get(new).text == "The shed door is painted blue."
+        assert store.search("greenhouse budget", k=1)[0].memory.text == old.text
+        assert store.search("greenhouse budget", k=1, mode="vector")[0].memory.text == old.text
+        assert sorted(m.text for m in store.all()) == sorted([old.text, "The shed door is painted blue."])
