@@ -143,6 +143,7 @@ class LocalChatModel(BaseChatModel):
     _tokenizer: Any = PrivateAttr(default=None)
     _runner: Any = PrivateAttr(default=None)
     _stop_ids: frozenset[int] = PrivateAttr(default=frozenset())
+    _prefix_cache: Any = PrivateAttr(default=None)
     _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -161,27 +162,31 @@ class LocalChatModel(BaseChatModel):
         """Load the weights now (once; thread-safe) and return `(model, tokenizer)`; the model is None
         when the prepared weights were loaded instead (see `prepared`)."""
         with self._load_lock:
-            if self._runner is None and not self._load_prepared(progress):
-                if self._model is None:
-                    self._model, self._tokenizer = self.loader(progress)
-                self._runner = self._build_runner(progress)
-                self._stop_ids = _stop_ids(self._model, self._tokenizer)
-                if self.prepared is not None and not self.keep_weights:
-                    self.prepared.save(self._runner, self._stop_ids, self.dtype)
+            if self._runner is None:
+                if not self._load_prepared(progress):
+                    if self._model is None:
+                        self._model, self._tokenizer = self.loader(progress)
+                    self._runner = self._build_runner(progress)
+                    self._stop_ids = _stop_ids(self._model, self._tokenizer)
+                    if self.prepared is not None and not self.keep_weights:
+                        self.prepared.save(self._runner, self._stop_ids, self.dtype)
                 self._warm_up()
         return self._model, self._tokenizer
 
     def _warm_up(self) -> None:
-        """A 2-token prompt and one token, thrown away: the first call of each kernel pays for
-        page faults on fresh weights and oneDNN's set-up (~0.4 s for the bundled model here),
-        better paid by the loading thread than by the first request's first token. Only for our own
-        runner: another model's forward is its own business (and may keep state)."""
+        """For our own runner (another model's forward is its own business and may keep state): the
+        cache of the last prompt's keys and values, and a 2-token prompt and one token, thrown
+        away: the first call of each kernel pays for page faults on fresh weights and oneDNN's
+        set-up (~0.4 s for the bundled model here), better paid by the loading thread than by the
+        first request's first token."""
         from assistant.decoding import LlamaRunner, Sampling
+        from assistant.prefix_cache import PrefixCache
 
         if isinstance(self._runner, LlamaRunner):
             token = min(self._stop_ids, default=0)
             for _ in self._tokens([token, token], 2, Sampling(), frozenset()):
                 pass
+            self._prefix_cache = PrefixCache(self._runner)
 
     def _load_prepared(self, progress: Progress | None) -> bool:
         if self.prepared is None or self.keep_weights or self._model is not None:
@@ -279,7 +284,7 @@ class LocalChatModel(BaseChatModel):
         try:
             yield from decode_tokens(
                 self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,
-                threads=threads,
+                threads=threads, cache=self._prefix_cache,
             )
         except Exception as exc:
             raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc

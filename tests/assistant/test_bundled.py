@@ -187,6 +187,7 @@ def test_breaking_out_of_the_stream_stops_generation(chat, monkeypatch):
     chat.ensure_loaded()
     fed = []
     monkeypatch.setattr(chat, "_runner", _CountingRunner(chat._runner, fed))
+    monkeypatch.setattr(chat, "_prefix_cache", None)  # fresh sessions, from the counting runner
     started = time.monotonic()
     for _ in chat.stream(QUESTION, max_new_tokens=256):
         break
