@@ -123,7 +123,8 @@ class LocalChatModel(BaseChatModel):
     repetition_penalty: float = 1.0
     stop: list[str] | None = None
     num_threads: int | None = None
-    """torch intra-op threads per generated token (process-wide); None: half the usable CPUs, at least 1."""
+    """torch intra-op threads per generated token (set in the thread that decodes); None: half the
+    usable CPUs, at least 1."""
     prefill_threads: int | None = None
     """torch intra-op threads for reading the prompt; None: the usable CPUs, at most 8."""
     dtype: str = Field(default_factory=lambda: os.environ.get(DTYPE_ENV, "auto") or "auto")

@@ -73,7 +73,10 @@ class PreparedCache:
         try:
             path = prepared_path(self.folder(None), dtype)
             write_prepared(runner, stop_ids, path)
-        except (OSError, TypeError, ValueError, RuntimeError) as exc:
+        except TypeError as exc:  # a kernel with no saveable form (dtype "int8"): expected, not a fault
+            log.debug("prepared weights not kept: %s", exc)
+            return None
+        except (OSError, ValueError, RuntimeError) as exc:
             log.warning("could not keep the prepared weights (%s); the next start loads the model in full", exc)
             return None
         return path

@@ -146,3 +146,12 @@ print("transformers" in sys.modules)
     assert out.returncode == 0, out.stderr[-2000:]
     reply, imported = out.stdout.strip().splitlines()[-2:]
     assert "Paris" in reply and imported == "False"
+
+
+def test_a_dtype_whose_kernels_cannot_be_saved_loads_in_full_without_complaint(model_copy, caplog):
+    cache = PreparedCache(lambda progress: model_copy)
+    chat = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, dtype="int8", max_new_tokens=8)
+    model, _ = chat.ensure_loaded()
+    assert model is not None and not list(model_copy.glob("prepared-*"))
+    assert "could not keep" not in caplog.text
+    assert chat.invoke(QUESTION).content.strip()
