@@ -90,11 +90,11 @@ def _check(path: Path) -> tuple[list[str], list[str]]:
         db_ok = _check_sqlite(db, problems)
     journals = _journals(path, problems)
     if db_ok:
-        probe = _probe(path)
-        if "error" in probe:
-            problems.append(f"Chroma cannot open the store: {probe['error']}")
+        found = probe(path)
+        if "error" in found:
+            problems.append(f"Chroma cannot open the store: {found['error']}")
         else:
-            _compare(probe["collections"], journals, problems)
+            _compare(found["collections"], journals, problems)
     return problems, []
 
 
@@ -167,7 +167,8 @@ print(json.dumps({"collections": out}))
 """
 
 
-def _probe(path: Path) -> dict:
+def probe(path: Path) -> dict:
+    """Open every collection in a child process (a Chroma crash cannot take the caller down)."""
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     try:
         done = subprocess.run(
@@ -263,10 +264,10 @@ def _rebuild(MemoryStore, path: Path, namespace: str, embedder, actions: list[st
 
 
 def _chroma_namespaces(path: Path) -> list[str]:
-    probe = _probe(path)
-    if "error" in probe:
+    found = probe(path)
+    if "error" in found:
         return []
-    return [c["namespace"] for c in probe["collections"].values() if c.get("namespace")]
+    return [c["namespace"] for c in found["collections"].values() if c.get("namespace")]
 
 
 def _import(MemoryStore, path: Path, export: Path, embedder, actions: list[str]) -> None:

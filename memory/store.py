@@ -29,12 +29,13 @@ import contextlib
 import dataclasses
 import os
 import threading
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from memory import chroma_backend as backend
-from memory import searching, transfer, writing
+from memory import crash_recovery, searching, transfer, writing
 from memory.embedded import EmbeddedLog, register_namespace
 from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
@@ -76,14 +77,20 @@ class MemoryStore:
         self._log: EmbeddedLog | None = None
         self._thread_lock = threading.RLock()
         self._sync: EmbeddedSync | ServerSync
+        self._marker: Path | None = None
+        self.recovered: str | None = None
+        """What was repaired at open, when a process had died with this store open (else None)."""
         if self.path is not None:
             backend.prepare_dir(self.path)
             timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
+            self.recovered = crash_recovery.recover_after_crash(self.path, self.embedder, timeout)
             self._log = EmbeddedLog(self.path, namespace, timeout)
             self._sync = EmbeddedSync(
                 self._log, self.path, namespace, self._where, self._open_collection, self._embed, self._batch_size
             )
             with self._log.locked():  # two processes creating a fresh dir at once race in Chroma's migration
+                self._marker = crash_recovery.mark_open(self.path)
+                self._closing = weakref.finalize(self, crash_recovery.mark_closed, self._marker)
                 self._client_obj = backend.open_persistent(self.path)
                 self._sync.open()
         else:
@@ -262,6 +269,8 @@ class MemoryStore:
             self._log.checkpoint()
         if client is not None:
             client.close()
+        if self._marker is not None:
+            self._closing()  # this process no longer holds the store open
 
     def __enter__(self) -> "MemoryStore":
         return self

@@ -9,6 +9,7 @@ what is under test is storage, not meaning.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -18,7 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from memory import MemoryStore, doctor
+import pytest
+
+from memory import Memory, MemoryStore, doctor
 
 FAKES = Path(__file__).with_name("memory_fakes.py")
 
@@ -86,7 +89,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, fake_embedder):
     gone: set[str] = set()
     started = time.monotonic()
     kills = 0
-    while kills < 20 and time.monotonic() - started < 60:
+    while kills < 20 and time.monotonic() - started < 100:  # each reopen after a kill probes Chroma (~1.5 s)
         added, forgotten, unsure = _run_and_kill(path, kills, rng)
         present = (present | added) - forgotten - unsure
         gone = (gone | forgotten) - added
@@ -102,3 +105,45 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, fake_embedder):
     assert kills >= 10, f"only {kills} kill cycles fitted in the time budget"
     assert len(present) > 50  # the children did get real work acknowledged
     assert doctor(path).healthy
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def _damaged_store(path: Path, embedder) -> list[str]:
+    """A store whose HNSW file a dying process left half-written (its header zeroed), with the
+    dead process's marker still in place."""
+    with MemoryStore(path, embedder=embedder) as store:
+        ids = store.add_many([Memory(f"note {i} on topic {i % 7}") for i in range(1200)])  # past Chroma's first HNSW save
+    assert not list((path / ".open").iterdir())  # a clean close leaves no marker
+    [segment] = [d for d in path.iterdir() if (d / "header.bin").exists()]
+    (segment / "header.bin").write_bytes(bytes(100))
+    (path / ".open" / f"{_dead_pid()}-0-deadbeef").touch()
+    return ids
+
+
+def test_a_store_a_dead_process_left_damaged_is_rebuilt_from_its_journal_on_open(tmp_path, fake_embedder):
+    path = tmp_path / "mem"
+    ids = _damaged_store(path, fake_embedder)
+    with MemoryStore(path, embedder=fake_embedder) as store:
+        assert store.recovered and "rebuilt it from its journal" in store.recovered
+        assert store.count() == 1200 and store.get(ids[5]).text == "note 5 on topic 5"
+        assert ids[5] in [h.memory.id for h in store.search("note 5 on topic 5", k=3, mode="vector")]
+    assert [p.name.split(".broken-")[0] for p in tmp_path.glob("mem.broken-*")] == ["mem"]  # kept, not deleted
+    assert doctor(path).healthy
+    with MemoryStore(path, embedder=fake_embedder) as store:
+        assert store.recovered is None  # closed cleanly this time: nothing to check
+
+
+def test_a_damaged_store_another_live_process_holds_open_is_not_moved_from_under_it(tmp_path, fake_embedder):
+    from memory import StoreCorrupt
+    from memory.crash_recovery import _start_time
+
+    path = tmp_path / "mem"
+    _damaged_store(path, fake_embedder)
+    (path / ".open" / f"{os.getpid()}-{_start_time(os.getpid())}-a1b2c3d4").touch()  # someone alive has it open
+    with pytest.raises(StoreCorrupt, match="close the other assistants"):
+        MemoryStore(path, embedder=fake_embedder)
+    assert not list(tmp_path.glob("mem.broken-*"))
