@@ -51,13 +51,17 @@ def _alive(pid: int, started: str) -> bool:
     return True
 
 
-def mark_open(path: Path) -> Path:
-    """Leave this store's marker; returns it (remove it with `mark_closed`)."""
-    folder = path / MARKERS
-    folder.mkdir(exist_ok=True)
+def mark_open(path: Path) -> Path | None:
+    """Leave this store's marker; returns it (remove it with `mark_closed`), or None when it cannot
+    be written (the store still opens; a crash of this process then goes unnoticed)."""
     pid = os.getpid()
-    marker = folder / f"{pid}-{_start_time(pid) or 0}-{uuid.uuid4().hex[:8]}"
-    marker.touch()
+    marker = path / MARKERS / f"{pid}-{_start_time(pid) or 0}-{uuid.uuid4().hex[:8]}"
+    try:
+        marker.parent.mkdir(exist_ok=True)
+        marker.touch()
+    except OSError as exc:
+        log.warning("cannot mark %s as open (%s); a crash of this process will not be detected", path, exc)
+        return None
     return marker
 
 
