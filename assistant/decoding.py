@@ -8,7 +8,7 @@ faster; `generate()` adds logits processors, stopping criteria and a streamer th
 and the generic transformers forward builds masks and cache objects on every call.
 
 So a Llama-architecture model runs through `LlamaRunner`: a lean forward over fused weights with a
-preallocated KV cache. Its weights keep the precision they really have: the bundled model was
+preallocated KV cache, each matrix on the kernel `assistant.kernels` picks for it. Its weights keep the precision they really have: the bundled model was
 dequantised from GGUF (Q4_1 layers, Q8_0 embeddings), so every matrix is exactly representable in
 4-bit groups of 32 and is packed back into them losslessly; only the bf16 activations differ from
 fp32. Result (bench/bench_generation.py, one thread): ~66 tokens/s against 18 for fp32
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
+
+from assistant.kernels import DTYPES, Linear, head_for, linear_for, load_linear, save_linear
 
 __all__ = [
     "DTYPES",
@@ -43,179 +44,6 @@ __all__ = [
     "choose_token",
     "decode_tokens",
 ]
-
-DTYPES = ("auto", "float32", "bfloat16", "int4", "int8")
-"""`auto` keeps each layer's real precision (int4 where the weights are 4-bit groups, else bf16
-on CPUs with native bf16, else fp32); the others force one kind for every linear layer."""
-
-_GROUP = 32  # GGUF Q4_0/Q4_1/Q8_0 block size, and the int4 kernel's group size
-
-
-# --- linear kernels ----------------------------------------------------------------------------------
-
-
-class _Linear(Protocol):
-    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
-
-
-class _Dense:
-    """Plain `F.linear` in a fixed dtype; the input is cast to it."""
-
-    def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
-        self.weight = weight.detach().to(dtype).contiguous()
-        self.dtype = dtype
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.to(self.dtype), self.weight)
-
-
-class _Int4:
-    """Asymmetric 4-bit groups of 32 along the input dim (GGUF Q4_1's layout), bf16 activations.
-
-    The int4 kernel is a matrix-vector product at heart: for a prompt (many rows) it costs ~2.5x
-    a bf16 matrix product, so a bf16 copy of the weight, when given, serves prompts.
-    """
-
-    def __init__(self, packed: torch.Tensor, scales_zeros: torch.Tensor, dense: torch.Tensor | None = None) -> None:
-        self.packed, self.scales_zeros, self.dense = packed, scales_zeros, dense
-
-    @classmethod
-    def from_groups(
-        cls, codes: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, dense: torch.Tensor | None = None
-    ) -> "_Int4":
-        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32).contiguous(), 1)
-        zero = low + 8 * scale  # the kernel computes (code - 8) * scale + zero
-        scales_zeros = torch.stack([scale.t(), zero.t()], -1).contiguous().to(torch.bfloat16)
-        return cls(packed, scales_zeros, None if dense is None else dense.detach().to(torch.bfloat16).contiguous())
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(torch.bfloat16)
-        if self.dense is not None and x.shape[0] > 1:
-            return F.linear(x, self.dense)
-        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.packed, _GROUP, self.scales_zeros)
-
-
-class _Int8Dynamic:
-    """fbgemm's dynamic int8 linear: int8 per-row weights, activations quantised per call."""
-
-    def __init__(self, weight: torch.Tensor) -> None:
-        w = weight.detach().float()
-        scale = (w.abs().amax(1) / 127).clamp_min(1e-12)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantized tensors are deprecated in favour of torchao
-            qweight = torch.quantize_per_channel(
-                w, scale.double(), torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8
-            )
-            self.packed = torch.ops.quantized.linear_prepack(qweight, None)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_dynamic(x.float(), self.packed, True)
-
-
-class _Int8Split:
-    """Symmetric 8-bit groups of 32 (GGUF Q8_0's layout) as two exact 4-bit halves, bf16 activations.
-
-    torch has no grouped int8 kernel; code + 128 = 16 * high + low, so the high and low nibbles are
-    two int4 matrices whose products add up to the 8-bit one, still ~2.5x faster than bf16 here.
-    """
-
-    def __init__(self, high: _Int4, low: _Int4) -> None:
-        self.high, self.low = high, low
-
-    @classmethod
-    def from_groups(cls, codes: torch.Tensor, scale: torch.Tensor) -> "_Int8Split":
-        shifted = codes.to(torch.int32) + 128
-        high, low = shifted >> 4, shifted & 15
-        # weight = 16 * scale * high - 128 * scale + scale * low
-        return cls(_Int4.from_groups(high, 16 * scale, -128 * scale), _Int4.from_groups(low, scale, torch.zeros_like(scale)))
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(torch.bfloat16)
-        return self.high(x).float() + self.low(x)
-
-
-def _int8_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Symmetric 8-bit codes and per-group scale of `weight`, and the worst error in steps."""
-    blocks = weight.detach().float().view(weight.shape[0], -1, _GROUP)
-    scale = blocks.abs().amax(-1, keepdim=True) / 127
-    steps = blocks / torch.where(scale == 0, torch.ones_like(scale), scale)
-    codes = steps.round()
-    error = steps.sub_(codes).abs_().max().item()
-    return codes.view_as(weight), scale.squeeze(-1), error
-
-
-def _int4_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
-    """4-bit codes, per-group scale and minimum of `weight`, and the worst error in steps."""
-    blocks = weight.detach().float().view(weight.shape[0], -1, _GROUP)
-    low, high = torch.aminmax(blocks, dim=-1, keepdim=True)
-    scale = (high - low) / 15
-    steps = (blocks - low).div_(torch.where(scale == 0, torch.ones_like(scale), scale))
-    codes = steps.round()
-    error = steps.sub_(codes).abs_().max().item()
-    return codes.view_as(weight), scale.squeeze(-1), low.squeeze(-1), error
-
-
-def _has_native_bf16() -> bool:
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # an older or non-x86 torch
-        return False
-
-
-def _linear(weight: torch.Tensor, dtype: str) -> _Linear:
-    """The fastest kernel for `weight` under the `dtype` policy (see `DTYPES`)."""
-    grouped = weight.shape[1] % _GROUP == 0
-    if dtype == "float32" or (dtype == "auto" and not _has_native_bf16()):
-        return _Dense(weight, torch.float32)
-    if dtype == "int8":
-        return _Int8Dynamic(weight)
-    if dtype in ("int4", "auto") and grouped:
-        codes, scale, low, error = _int4_groups(weight)
-        if dtype == "int4" or error < 1e-3:  # auto: only where packing loses nothing
-            return _Int4.from_groups(codes, scale, low, dense=weight)
-    return _Dense(weight, torch.bfloat16)
-
-
-def _head(weight: torch.Tensor, dtype: str) -> _Linear:
-    """The output projection: the widest matrix (vocab x hidden), so its kernel matters most.
-
-    The bundled model's embeddings (tied to it) are GGUF Q8_0, which `_Int8Split` keeps exactly.
-    Dynamic int8 would be faster still but, quantising the activations too, changed the greedy
-    choice at 12 of 398 teacher-forced positions where the exact weights changed it at 3 or 4.
-    """
-    if dtype == "auto" and _has_native_bf16() and weight.shape[1] % _GROUP == 0:
-        codes, scale, error = _int8_groups(weight)
-        if error < 1e-3:
-            return _Int8Split.from_groups(codes, scale)
-    return _linear(weight, "bfloat16" if dtype == "int4" else dtype)
-
-
-def _linear_tensors(linear: _Linear, prefix: str, out: dict[str, torch.Tensor]) -> str:
-    """Put `linear`'s tensors in `out` under `prefix`; returns its kind, for `_linear_from`."""
-    if isinstance(linear, _Dense):
-        out[f"{prefix}.weight"] = linear.weight
-        return "dense"
-    if isinstance(linear, _Int4):
-        out[f"{prefix}.packed"], out[f"{prefix}.scales_zeros"] = linear.packed, linear.scales_zeros
-        if linear.dense is not None:
-            out[f"{prefix}.dense"] = linear.dense
-        return "int4"
-    if isinstance(linear, _Int8Split):
-        _linear_tensors(linear.high, f"{prefix}.high", out)
-        _linear_tensors(linear.low, f"{prefix}.low", out)
-        return "int8split"
-    raise TypeError(f"{type(linear).__name__} layers cannot be saved")  # fbgemm's opaque int8 packing
-
-
-def _linear_from(kind: str, prefix: str, tensors: dict[str, torch.Tensor]) -> _Linear:
-    if kind == "dense":
-        weight = tensors[f"{prefix}.weight"]
-        return _Dense(weight, weight.dtype)
-    if kind == "int4":
-        return _Int4(tensors[f"{prefix}.packed"], tensors[f"{prefix}.scales_zeros"], tensors.get(f"{prefix}.dense"))
-    if kind == "int8split":
-        return _Int8Split(_linear_from("int4", f"{prefix}.high", tensors), _linear_from("int4", f"{prefix}.low", tensors))
-    raise ValueError(f"unknown kind of layer {kind!r}")
 
 
 # --- runners -----------------------------------------------------------------------------------------
@@ -266,11 +94,11 @@ class _HFSession:
 @dataclass
 class _Layer:
     attn_norm: torch.Tensor
-    qkv: _Linear
-    out: _Linear
+    qkv: Linear
+    out: Linear
     mlp_norm: torch.Tensor
-    gate_up: _Linear
-    down: _Linear
+    gate_up: Linear
+    down: Linear
 
 
 _LINEARS = ("qkv", "out", "gate_up", "down")
@@ -304,7 +132,7 @@ class LlamaRunner:
             # which stays mapped (and resident) for as long as any view of it lives.
             self.norm = model.model.norm.weight.detach().float().clone()
             self.embed = model.model.embed_tokens.weight.detach().float().clone()
-            self.head = _head(model.lm_head.weight, dtype)
+            self.head = head_for(model.lm_head.weight, dtype)
             if release:
                 _release(model)  # what the runner kept (embeddings, norms) stays alive through it
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
@@ -319,12 +147,12 @@ class LlamaRunner:
         """The prepared weights and the facts `from_tensors` needs to rebuild this runner without
         the model (see `assistant.prepared`). TypeError if a layer's kernel cannot be saved."""
         tensors = {"norm": self.norm, "embed": self.embed, "inv_freq": self.inv_freq}
-        kinds = {"head": _linear_tensors(self.head, "head", tensors)}
+        kinds = {"head": save_linear(self.head, "head", tensors)}
         for i, layer in enumerate(self.layers):
             tensors[f"layers.{i}.attn_norm"] = layer.attn_norm
             tensors[f"layers.{i}.mlp_norm"] = layer.mlp_norm
             for name in _LINEARS:
-                kinds[f"layers.{i}.{name}"] = _linear_tensors(getattr(layer, name), f"layers.{i}.{name}", tensors)
+                kinds[f"layers.{i}.{name}"] = save_linear(getattr(layer, name), f"layers.{i}.{name}", tensors)
         facts = {
             "heads": self.heads, "kv_heads": self.kv_heads, "head_dim": self.head_dim, "eps": self.eps,
             "intermediate": self.intermediate, "dtype": self.dtype, "layers": len(self.layers), "kinds": kinds,
@@ -342,12 +170,12 @@ class LlamaRunner:
         runner.layers = [
             _Layer(
                 attn_norm=tensors[f"layers.{i}.attn_norm"], mlp_norm=tensors[f"layers.{i}.mlp_norm"],
-                **{name: _linear_from(kinds[f"layers.{i}.{name}"], f"layers.{i}.{name}", tensors) for name in _LINEARS},
+                **{name: load_linear(kinds[f"layers.{i}.{name}"], f"layers.{i}.{name}", tensors) for name in _LINEARS},
             )
             for i in range(int(facts["layers"]))
         ]
         runner.norm, runner.embed, runner.inv_freq = tensors["norm"], tensors["embed"], tensors["inv_freq"]
-        runner.head = _linear_from(kinds["head"], "head", tensors)
+        runner.head = load_linear(kinds["head"], "head", tensors)
         runner._cos, runner._sin = runner._rope_table(256)
         return runner
 
@@ -372,11 +200,11 @@ class LlamaRunner:
         gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
         return _Layer(
             attn_norm=layer.input_layernorm.weight.detach().float().clone(),
-            qkv=_linear(qkv, dtype),
-            out=_linear(attn.o_proj.weight, dtype),
+            qkv=linear_for(qkv, dtype),
+            out=linear_for(attn.o_proj.weight, dtype),
             mlp_norm=layer.post_attention_layernorm.weight.detach().float().clone(),
-            gate_up=_linear(gate_up, dtype),
-            down=_linear(mlp.down_proj.weight, dtype),
+            gate_up=linear_for(gate_up, dtype),
+            down=linear_for(mlp.down_proj.weight, dtype),
         )
 
     def _rope_table(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
