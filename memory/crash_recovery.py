@@ -24,7 +24,8 @@ import os
 import uuid
 from pathlib import Path
 
-from memory.errors import StoreBusy, StoreCorrupt
+from memory.embedded import store_busy
+from memory.errors import StoreCorrupt
 
 MARKERS = ".open"
 log = logging.getLogger(__name__)
@@ -106,10 +107,7 @@ def recover_after_crash(path: Path, embedder, lock_timeout: float) -> str | None
             if "error" not in probe:
                 return None
     except Timeout as exc:
-        raise StoreBusy(
-            f"another process has held the memory store {path} for over {lock_timeout:g} s; "
-            "to share memory between processes, run a Chroma server and pass --memory-url"
-        ) from exc
+        raise store_busy(path, lock_timeout) from exc
     if live:
         raise StoreCorrupt(
             f"the memory store at {path} was damaged by a process that died with it open "

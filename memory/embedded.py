@@ -56,6 +56,14 @@ def register_namespace(path: Path, namespace: str) -> None:
     os.replace(tmp, target)
 
 
+def store_busy(path: Path, waited: float) -> StoreBusy:
+    """The error for a store another process held longer than `waited` seconds."""
+    return StoreBusy(
+        f"another process has held the memory store {path} for over {waited:g} s; "
+        "to share memory between processes, run a Chroma server and pass --memory-url"
+    )
+
+
 class EmbeddedLog:
     """The journal of one namespace plus what this process has applied of it."""
 
@@ -79,10 +87,7 @@ class EmbeddedLog:
         try:
             self._lock.acquire(timeout=self.lock_timeout)
         except Timeout as exc:
-            raise StoreBusy(
-                f"another process has held the memory store {self.path} for over {self.lock_timeout:g} s; "
-                "to share memory between processes, run a Chroma server and pass --memory-url"
-            ) from exc
+            raise store_busy(self.path, self.lock_timeout) from exc
         try:
             yield
         finally:
