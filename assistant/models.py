@@ -98,9 +98,9 @@ def build_chat_model(
 
 
 def _bundled(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
-    from assistant.bundled import bundled_gguf_path, converted_model_dir, load_bundled
-    from assistant.local_chat import LocalChatModel
-    from assistant.prepared import PreparedCache
+    from assistant.local.bundled import bundled_gguf_path, converted_model_dir, load_bundled
+    from assistant.local.local_chat import LocalChatModel
+    from assistant.local.prepared import PreparedCache
 
     bundled_gguf_path()  # fail now, not on the first message, when the package is missing
     return LocalChatModel(
@@ -113,8 +113,8 @@ def _bundled(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
 
 
 def _hf(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
-    from assistant.bundled import load_model_dir
-    from assistant.local_chat import LocalChatModel
+    from assistant.local.bundled import load_model_dir
+    from assistant.local.local_chat import LocalChatModel
 
     target = spec.target
     path = Path(target).expanduser()
@@ -198,7 +198,7 @@ def _llamacpp(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
     path = Path(spec.target).expanduser()
     if not path.is_file():
         raise ModelUnavailable(f"no GGUF file at {path}")
-    from assistant.local_chat import LlamaCppChatModel
+    from assistant.local.local_chat import LlamaCppChatModel
 
     return LlamaCppChatModel(model_path=str(path), max_new_tokens=max_new_tokens, temperature=temperature)
 

@@ -102,7 +102,7 @@ def _validated(settings: Settings, where: str) -> Settings:
             raise ConfigError(f"{where}: {name} must be a positive number")
     if not 0.0 <= settings.temperature <= 2.0:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
-    if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.decoding.DTYPES
+    if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES
         raise ConfigError(f"{where}: dtype must be one of auto, float32, bfloat16, int4, int8")
     if not settings.user.strip():
         raise ConfigError(f"{where}: user must not be empty")

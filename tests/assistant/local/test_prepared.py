@@ -11,11 +11,11 @@ import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from assistant.bundled import converted_model_dir, load_bundled
-from assistant.chat_tokenizer import ChatTokenizer
-from assistant.decoding import LlamaRunner, build_runner, decode_tokens
-from assistant.local_chat import LocalChatModel
-from assistant.prepared import PreparedCache, prepared_path, read_prepared, write_prepared
+from assistant.local.bundled import converted_model_dir, load_bundled
+from assistant.local.chat_tokenizer import ChatTokenizer
+from assistant.local.decoding import LlamaRunner, build_runner, decode_tokens
+from assistant.local.local_chat import LocalChatModel
+from assistant.local.prepared import PreparedCache, prepared_path, read_prepared, write_prepared
 
 pytestmark = pytest.mark.model
 
@@ -133,8 +133,8 @@ def test_a_new_process_answers_without_importing_transformers(model_copy, tmp_pa
 import sys
 from pathlib import Path
 from langchain_core.messages import HumanMessage
-from assistant.local_chat import LocalChatModel
-from assistant.prepared import PreparedCache
+from assistant.local.local_chat import LocalChatModel
+from assistant.local.prepared import PreparedCache
 def refuse(progress=None):
     raise SystemExit("full load")
 chat = LocalChatModel(loader=refuse, prepared=PreparedCache(lambda p: Path({str(model_copy)!r})), max_new_tokens=12)
@@ -142,7 +142,7 @@ print(chat.invoke([HumanMessage("What is the capital of France? Answer in one sh
 print("transformers" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[3])
     assert out.returncode == 0, out.stderr[-2000:]
     reply, imported = out.stdout.strip().splitlines()[-2:]
     assert "Paris" in reply and imported == "False"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assistant.bundled import load_bundled
-from assistant.chat_tokenizer import ChatTokenizer
-from assistant.bundled import converted_model_dir
-from assistant.decoding import LlamaRunner, decode_tokens
-from assistant.prefix_cache import PrefixCache, common_prefix
+from assistant.local.bundled import load_bundled
+from assistant.local.chat_tokenizer import ChatTokenizer
+from assistant.local.bundled import converted_model_dir
+from assistant.local.decoding import LlamaRunner, decode_tokens
+from assistant.local.prefix_cache import PrefixCache, common_prefix
 
 pytestmark = pytest.mark.model
 

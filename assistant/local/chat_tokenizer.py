@@ -1,7 +1,7 @@
 """A chat model's tokenizer without transformers: `tokenizers` for the ids, jinja2 for the template.
 
 transformers' tokenizer classes cost ~0.9 s to import on this machine, more than the rest of a
-prepared model's load (see `assistant.prepared`). This reads the files transformers saved beside
+prepared model's load (see `assistant.local.prepared`). This reads the files transformers saved beside
 the model (tokenizer.json, tokenizer_config.json, chat_template.jinja) and renders the chat
 template as transformers does: a sandboxed jinja2 environment with trim_blocks and lstrip_blocks,
 the rendered text then tokenized without adding special tokens. A test checks its ids against

@@ -17,10 +17,10 @@ import torch
 from filelock import FileLock
 from langchain_core.messages import HumanMessage, SystemMessage
 
-import assistant.bundled as bundled
-from assistant.bundled import converted_model_dir, load_bundled
+import assistant.local.bundled as bundled
+from assistant.local.bundled import converted_model_dir, load_bundled
 from assistant.errors import ModelError, ModelUnavailable
-from assistant.local_chat import LocalChatModel, _StopScanner
+from assistant.local.local_chat import LocalChatModel, _StopScanner
 from assistant.models import build_chat_model
 
 QUESTION = [HumanMessage("What is the capital of France? Answer in one short sentence.")]

@@ -1,6 +1,6 @@
 """LangChain chat models that run in this process: transformers causal LMs and llama.cpp GGUF files.
 
-`LocalChatModel` streams real tokens: `_stream` runs `assistant.decoding`'s token loop in the
+`LocalChatModel` streams real tokens: `_stream` runs `assistant.local.decoding`'s token loop in the
 consumer's own thread, one forward pass per token it asks for. That loop, not `model.generate`, is
 what makes the bundled model fast enough on a CPU (see that module). It holds its weights lazily
 through a loader callable, so building it is instant and the weights load on the first call (or on
@@ -31,11 +31,11 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
-from assistant.bundled import Progress
+from assistant.local.bundled import Progress
 from assistant.errors import ModelError
 
 if TYPE_CHECKING:  # the decoding module imports torch; load it only with a model
-    from assistant.decoding import Sampling
+    from assistant.local.decoding import Sampling
 
 __all__ = ["LlamaCppChatModel", "LocalChatModel", "to_chat_dicts"]
 
@@ -129,7 +129,7 @@ class LocalChatModel(BaseChatModel):
     """torch intra-op threads for reading the prompt; None: the usable CPUs, at most 8."""
     dtype: str = Field(default_factory=lambda: os.environ.get(DTYPE_ENV, "auto") or "auto")
     """Precision of a Llama-architecture model's linear layers while decoding, one of
-    `assistant.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" needs the loader's
+    `assistant.local.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" needs the loader's
     fp32 weights to find the bundled model's exact 4-bit groups; other architectures decode as loaded."""
 
     keep_weights: bool = False
@@ -137,7 +137,7 @@ class LocalChatModel(BaseChatModel):
     against it); off, the packed copy is the only one and resident memory is ~0.5 GB smaller."""
 
     prepared: Any = None
-    """An `assistant.prepared.PreparedCache`: where the weights prepared for decoding are kept after
+    """An `assistant.local.prepared.PreparedCache`: where the weights prepared for decoding are kept after
     the first load, so later processes skip the loader (and transformers). Unused with keep_weights."""
 
     _model: Any = PrivateAttr(default=None)
@@ -180,8 +180,8 @@ class LocalChatModel(BaseChatModel):
         away: the first call of each kernel pays for page faults on fresh weights and oneDNN's
         set-up (~0.4 s for the bundled model here), better paid by the loading thread than by the
         first request's first token."""
-        from assistant.decoding import LlamaRunner, Sampling
-        from assistant.prefix_cache import PrefixCache
+        from assistant.local.decoding import LlamaRunner, Sampling
+        from assistant.local.prefix_cache import PrefixCache
 
         if isinstance(self._runner, LlamaRunner):
             token = min(self._stop_ids, default=0)
@@ -206,7 +206,7 @@ class LocalChatModel(BaseChatModel):
             torch.set_num_threads(threads)
 
     def _build_runner(self, progress: Progress | None) -> Any:
-        from assistant.decoding import build_runner
+        from assistant.local.decoding import build_runner
 
         if progress is not None:
             progress("preparing the model for decoding", None)
@@ -232,7 +232,7 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        from assistant.decoding import Sampling, TextAssembler
+        from assistant.local.decoding import Sampling, TextAssembler
 
         _, tokenizer = self.ensure_loaded()
         params = {k: kwargs.get(k, getattr(self, k)) for k in _OVERRIDABLE}
@@ -279,7 +279,7 @@ class LocalChatModel(BaseChatModel):
         self, prompt: list[int], max_new_tokens: int, sampling: Sampling, stop_ids: frozenset[int]
     ) -> Iterator[int]:
         """The decoded token ids; a failure inside the model surfaces as one `ModelError`."""
-        from assistant.decoding import decode_tokens
+        from assistant.local.decoding import decode_tokens
 
         threads = (self.prefill_threads or _prefill_threads(), self.num_threads or _decode_threads())
         try:

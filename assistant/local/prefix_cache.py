@@ -8,7 +8,7 @@ the rest is overwritten.
 
 One generation at a time uses it; a generation that starts while another holds it gets a fresh
 session of its own, so concurrent streams never share a cache. Only sessions that can rewind
-(`assistant.decoding`'s own) are kept; the saving changes the arithmetic of the shared prefix
+(`assistant.local.decoding`'s own) are kept; the saving changes the arithmetic of the shared prefix
 only as feeding a prompt in parts does (within 1e-4, see the tests).
 """
 

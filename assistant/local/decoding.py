@@ -8,7 +8,7 @@ faster; `generate()` adds logits processors, stopping criteria and a streamer th
 and the generic transformers forward builds masks and cache objects on every call.
 
 So a Llama-architecture model runs through `LlamaRunner`: a lean forward over fused weights with a
-preallocated KV cache, each matrix on the kernel `assistant.kernels` picks for it. Its weights keep the precision they really have: the bundled model was
+preallocated KV cache, each matrix on the kernel `assistant.local.kernels` picks for it. Its weights keep the precision they really have: the bundled model was
 dequantised from GGUF (Q4_1 layers, Q8_0 embeddings), so every matrix is exactly representable in
 4-bit groups of 32 and is packed back into them losslessly; only the bf16 activations differ from
 fp32. Result (bench/bench_generation.py, one thread): ~66 tokens/s against 18 for fp32
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from assistant.kernels import DTYPES, Linear, head_for, linear_for, load_linear, save_linear
+from assistant.local.kernels import DTYPES, Linear, head_for, linear_for, load_linear, save_linear
 
 __all__ = [
     "DTYPES",
@@ -145,7 +145,7 @@ class LlamaRunner:
 
     def to_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The prepared weights and the facts `from_tensors` needs to rebuild this runner without
-        the model (see `assistant.prepared`). TypeError if a layer's kernel cannot be saved."""
+        the model (see `assistant.local.prepared`). TypeError if a layer's kernel cannot be saved."""
         tensors = {"norm": self.norm, "embed": self.embed, "inv_freq": self.inv_freq}
         kinds = {"head": save_linear(self.head, "head", tensors)}
         for i, layer in enumerate(self.layers):
@@ -359,7 +359,7 @@ def decode_tokens(
     `threads` is (prompt, per token): torch's intra-op threads for the prompt's one big forward
     pass and for each token after it. A prompt's products are large enough to split across cores
     (two threads read a 480-token prompt 1.6-1.9x faster here), one token's are not. `cache` is an
-    `assistant.prefix_cache.PrefixCache` of `runner`: the prompt is then read from where it stops
+    `assistant.local.prefix_cache.PrefixCache` of `runner`: the prompt is then read from where it stops
     matching the last one.
 
     Nothing runs between yields, so closing the iterator stops generation at once, and an error is

@@ -14,8 +14,8 @@ import pytest
 import torch
 from langchain_core.messages import HumanMessage
 
-from assistant.bundled import converted_model_dir, load_bundled
-from assistant.decoding import (
+from assistant.local.bundled import converted_model_dir, load_bundled
+from assistant.local.decoding import (
     HFRunner,
     LlamaRunner,
     Sampling,
@@ -25,7 +25,7 @@ from assistant.decoding import (
     decode_tokens,
 )
 from assistant.errors import ModelError
-from assistant.local_chat import LocalChatModel
+from assistant.local.local_chat import LocalChatModel
 
 PROMPTS = ["What is the capital of France?", "Write a Python function that adds two numbers."]
 
@@ -204,7 +204,7 @@ def test_sampling_on_the_real_model(bundled):
 
 
 def test_dtype_setting_is_validated_and_read_from_the_environment(tmp_path):
-    from assistant.decoding import DTYPES
+    from assistant.local.decoding import DTYPES
     from assistant.errors import ConfigError
     from assistant.settings import load_settings
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.bundled import Progress, report_progress
+from assistant.local.bundled import Progress, report_progress
 
 FORMAT = "1"  # bump when the saved layout changes
 _META_KEY = "throughline"
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 class Prepared:
     """What decoding needs, loaded from a prepared file."""
 
-    runner: Any  # assistant.decoding.LlamaRunner
-    tokenizer: Any  # assistant.chat_tokenizer.ChatTokenizer
+    runner: Any  # assistant.local.decoding.LlamaRunner
+    tokenizer: Any  # assistant.local.chat_tokenizer.ChatTokenizer
     stop_ids: frozenset[int]
 
 
@@ -58,7 +58,7 @@ class PreparedCache:
             return None
         report_progress(progress, f"loading {self.label}", None)
         try:
-            from assistant.chat_tokenizer import ChatTokenizer
+            from assistant.local.chat_tokenizer import ChatTokenizer
 
             runner, stop_ids = read_prepared(path)
             tokenizer = ChatTokenizer(folder)
@@ -109,7 +109,7 @@ def write_prepared(runner: Any, stop_ids: frozenset[int], path: Path) -> None:
 def read_prepared(path: Path) -> tuple[Any, frozenset[int]]:
     from safetensors import SafetensorError, safe_open
 
-    from assistant.decoding import LlamaRunner
+    from assistant.local.decoding import LlamaRunner
 
     try:
         with safe_open(str(path), framework="pt") as file:

@@ -1,11 +1,11 @@
-"""The linear layers' kernels for `assistant.decoding`, chosen per weight matrix, and their saved form.
+"""The linear layers' kernels for `assistant.local.decoding`, chosen per weight matrix, and their saved form.
 
 torch's fp32 and bf16 matrix-vector products reach only 5-7 GB/s on this project's 2-core AVX-512
 machine, while its int4 group-quantised kernel (`_weight_int4pack_mm_for_cpu`) and fbgemm's
 dynamic int8 linear run the same layers 5-12x faster. The bundled model was dequantised from GGUF
 (Q4_1 layers, Q8_0 embeddings), so its matrices are exactly representable in 4-bit groups of 32:
 `linear_for` checks that per matrix and packs them losslessly. `save_linear`/`load_linear` give
-a kernel's tensors a flat, named form for `assistant.prepared`.
+a kernel's tensors a flat, named form for `assistant.local.prepared`.
 
 Importing this module imports torch.
 """

@@ -1,0 +1,33 @@
+"""The local inference engine: the bundled model (and `hf:` models) decoding in this process.
+
+The agent needs only this surface: `LocalChatModel` (a LangChain chat model), the loaders that find
+and convert the bundled model, and `DTYPES`, the kernel choices. Everything else here (the Llama
+forward, kernels, prepared weights, the KV-prefix cache, the chat template) is the engine's own, so
+it can be read, measured and replaced without touching `assistant/`. Names resolve on first access:
+importing this package never imports torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "DTYPES": "assistant.local.kernels",
+    "LlamaCppChatModel": "assistant.local.local_chat",
+    "LocalChatModel": "assistant.local.local_chat",
+    "bundled_gguf_path": "assistant.local.bundled",
+    "converted_model_dir": "assistant.local.bundled",
+    "load_bundled": "assistant.local.bundled",
+    "load_model_dir": "assistant.local.bundled",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'assistant.local' has no attribute {name!r}")
