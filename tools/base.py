@@ -15,6 +15,10 @@ The description is the docstring's first paragraph; an `Args:` section (Google s
 `Annotated[T, "text"]` describes the parameters. Parameters listed in `injected=` (a workspace, a
 session) come from the program, never from the model: they are left out of the schema, a model
 cannot pass them, and `Tool.bind(workspace=...)` fixes them.
+
+Two declarations matter when a model calls tools by itself: `side_effects=True` (the tool changes
+something — runs code, writes files — so the person approves each call unless they opted out) and
+`chains=("analysis",)` (the chains it is offered in; by default every chain).
 '''
 
 from __future__ import annotations
@@ -77,6 +81,9 @@ class Tool:
     # (parameter name, model field name) in signature order; they differ only when a parameter
     # name would clash with pydantic (e.g. "schema", "model_x", "_x") and is carried by an alias.
     arg_fields: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    side_effects: bool = False  # runs code, writes files, reaches outside: each model call is approved
+    chains: tuple[str, ...] = ()  # the chains this tool is offered in; () = every chain
+    input_schema: Mapping[str, Any] | None = field(default=None, repr=False)  # the origin's own schema
 
     def __post_init__(self) -> None:
         if not self.arg_fields:  # built directly: every model field is a parameter of that name
@@ -93,6 +100,8 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         injected: Iterable[str] = (),
+        side_effects: bool = False,
+        chains: Iterable[str] = (),
     ) -> Tool:
         """Build a tool from a typed function; see the module docstring."""
         if not callable(function):
@@ -111,7 +120,20 @@ class Tool:
                 "(write one, or pass @tool(description=...))")
         injected = tuple(injected)
         args_model, fields = _args_model(function, name, description, set(injected), arg_docs)
-        return cls(name, description, args_model, function, injected, MappingProxyType({}), fields)
+        return cls(name, description, args_model, function, injected, MappingProxyType({}), fields,
+                   side_effects=bool(side_effects), chains=tuple(chains))
+
+    @classmethod
+    def from_schema(cls, name: str, description: str, schema: Mapping[str, Any], function: Callable[..., Any],
+                    *, side_effects: bool = False, chains: Iterable[str] = ()) -> Tool:
+        """A tool whose arguments are described by a JSON schema (an MCP server's, say): `function`
+        gets them as keyword arguments, and the model is shown `schema` itself."""
+        if not _NAME.match(name):
+            raise ToolDefinitionError(f"tool name {name!r} is not a valid tool name")
+        args_model = _model_from_json_schema(name, schema)
+        fields = tuple((info.alias or n, n) for n, info in args_model.model_fields.items())
+        return cls(name, description or name, args_model, function, (), MappingProxyType({}), fields,
+                   side_effects=side_effects, chains=tuple(chains), input_schema=dict(schema))
 
     @classmethod
     def from_langchain(cls, lc_tool: Any) -> Tool:
@@ -130,7 +152,7 @@ class Tool:
             json_schema = schema if isinstance(schema, dict) else {
                 "properties": lc_tool.args, "required": list(lc_tool.args)}
             args_model = _model_from_json_schema(lc_tool.name, json_schema)
-        fields = tuple((n, n) for n in args_model.model_fields)
+        fields = tuple((info.alias or n, n) for n, info in args_model.model_fields.items())
 
         def call_langchain(**kwargs: Any) -> Any:
             return lc_tool.invoke(kwargs)
@@ -139,6 +161,11 @@ class Tool:
             raise ToolDefinitionError(f"LangChain tool name {lc_tool.name!r} is not a valid tool name")
         return cls(lc_tool.name, lc_tool.description or lc_tool.name, args_model, call_langchain,
                    (), MappingProxyType({}), fields)
+
+    def declared(self, *, side_effects: bool | None = None, chains: Iterable[str] | None = None) -> Tool:
+        """A copy with its approval need or its chains declared (for a tool someone else made)."""
+        return replace(self, side_effects=self.side_effects if side_effects is None else bool(side_effects),
+                       chains=self.chains if chains is None else tuple(chains))
 
     def bind(self, **values: Any) -> Tool:
         """A copy with `values` fixed for injected parameters (e.g. `workspace=...`)."""
@@ -211,7 +238,8 @@ class Tool:
 
     def schema(self) -> dict[str, Any]:
         """JSON schema of the model-facing arguments, titled with the tool's name."""
-        schema = self.args_model.model_json_schema(by_alias=True)
+        schema = dict(self.input_schema) if self.input_schema is not None else \
+            self.args_model.model_json_schema(by_alias=True)
         schema["title"] = self.name
         schema["description"] = self.description
         return schema
@@ -239,17 +267,20 @@ class Tool:
 @overload
 def tool(function: Callable[..., Any], /) -> Tool: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None,
-         injected: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(*, name: str | None = None, description: str | None = None, injected: Iterable[str] = (),
+         side_effects: bool = False, chains: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(function: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         description: str | None = None, injected: Iterable[str] = ()) -> Any:
+         description: str | None = None, injected: Iterable[str] = (), side_effects: bool = False,
+         chains: Iterable[str] = ()) -> Any:
     """Make a `Tool` from a typed function: `@tool` or `@tool(name=..., injected=("workspace",))`."""
-    if function is not None:
-        return Tool.from_function(function, name=name, description=description, injected=injected)
-    injected = tuple(injected)
+    injected, chains = tuple(injected), tuple(chains)
 
     def decorate(func: Callable[..., Any]) -> Tool:
-        return Tool.from_function(func, name=name, description=description, injected=injected)
+        return Tool.from_function(func, name=name, description=description, injected=injected,
+                                  side_effects=side_effects, chains=chains)
+
+    if function is not None:
+        return decorate(function)
 
     return decorate
 
@@ -327,14 +358,20 @@ def _args_model(function: Callable[..., Any], name: str, description: str, injec
 
 
 def _model_from_json_schema(name: str, schema: Mapping[str, Any]) -> type[BaseModel]:
+    """A lenient argument model for a JSON schema (types checked one level deep; the schema's owner
+    checks the rest). Property names pydantic reserves are carried by aliases."""
     required = set(schema.get("required", ()))
     definitions: dict[str, Any] = {}
-    for prop, spec in (schema.get("properties") or {}).items():
-        kind = _JSON_TYPES.get(spec.get("type"), Any) if isinstance(spec, dict) else Any
-        default = ... if prop in required else spec.get("default") if isinstance(spec, dict) else None
-        hint = kind if prop in required else kind | None if kind is not Any else Any
-        definitions[prop] = (hint, Field(default, description=(spec or {}).get("description")))
-    return create_model(name, __config__=ConfigDict(extra="forbid"), **definitions)
+    for index, (prop, spec) in enumerate((schema.get("properties") or {}).items()):
+        spec = spec if isinstance(spec, dict) else {}
+        kind = _JSON_TYPES.get(spec.get("type"), Any) if isinstance(spec.get("type"), str) else Any
+        default = ... if prop in required else spec.get("default")
+        hint = kind if prop in required or kind is Any else kind | None
+        safe = prop.isidentifier() and not (prop.startswith(("_", "model_")) or hasattr(BaseModel, prop))
+        definitions[prop if safe else f"field_{index}"] = (
+            hint, Field(default, description=spec.get("description"), alias=None if safe else prop))
+    config = ConfigDict(extra="forbid", populate_by_name=True)
+    return create_model(name, __config__=config, **definitions)
 
 
 def _validation_message(name: str, exc: ValidationError) -> str:

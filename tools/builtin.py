@@ -40,6 +40,19 @@ def profile_table_file(path: str) -> str:
     return profile_table(load_table(path), Path(path).name).text
 
 
+# Which chains each built-in is offered in when a model calls tools itself, and which ones change
+# something (the person approves each call). Reading a file outside the workspace counts.
+WRITING, CODING, ANALYSIS = "writing", "coding", "analysis"
+_DECLARED: dict[str, tuple[tuple[str, ...], bool]] = {
+    "word_count": ((WRITING,), False), "sentence_count": ((WRITING,), False),
+    "reading_level": ((WRITING,), False), "outline": ((WRITING,), False), "diff_texts": ((WRITING,), False),
+    "read_file": ((), False), "list_files": ((), False), "write_file": ((WRITING, CODING, ANALYSIS), True),
+    "run_python": ((CODING, ANALYSIS), True), "run_tests": ((CODING,), True),
+    "profile_table_file": ((ANALYSIS,), True), "analyze_table": ((ANALYSIS,), False),
+    "table_op": ((ANALYSIS,), False), "plot_table": ((ANALYSIS,), True),
+}
+
+
 def register(registry: Any) -> None:
     """Register the text, file, table, analysis, chart, test and sandbox tools (`workspace` stays unbound)."""
     from tools import analysis_ops, charts, code_tests, files, questions, text
@@ -48,4 +61,5 @@ def register(registry: Any) -> None:
                  text.diff_texts, files.read_file, files.write_file, files.list_files,
                  run_python_tool, profile_table_file, code_tests.run_tests_tool, questions.analyze_table,
                  analysis_ops.table_op, charts.plot_table):
-        registry.register(item)
+        chains, side_effects = _DECLARED.get(item.name, ((), True))
+        registry.register(item.declared(side_effects=side_effects, chains=chains))

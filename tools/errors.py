@@ -8,7 +8,8 @@
     ├── UnknownToolError       a registry holds no tool of that name (also a LookupError)
     ├── WorkspaceError         a file tool path escapes the workspace, or the file is too big,
     │                          binary, missing or not a regular file
-    └── SandboxError           the sandbox could not start the child process at all
+    ├── SandboxError           the sandbox could not start the child process at all
+    └── McpServerError         an MCP server failed to start, timed out, crashed or answered garbage
 
 A tool that *runs* and fails is not an error here: `Tool.invoke` turns the exception into a
 `ToolResult(ok=False, error=...)` the model can read. A sandboxed run that crashes, times out or
@@ -45,3 +46,8 @@ class WorkspaceError(ToolError):
 
 class SandboxError(ToolError):
     """The sandboxed process could not be started."""
+
+
+class McpServerError(ToolError):
+    """An MCP server could not start, did not answer in time, crashed or answered nonsense. The
+    message names the server; its tools fail with it while the other servers keep working."""
