@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
 
 from assistant.chains.base import ChainResult, ChainRun
 from assistant.chains.registry import ChainRegistry, default_chains
@@ -27,6 +27,7 @@ from assistant.inputs import validate_request
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
 from assistant.settings import Settings, default_cache_dir, load_settings
+from assistant.toolbox import ToolBox
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -102,6 +103,7 @@ class Assistant:
         store: "MemoryStore | None" = None,
         chains: ChainRegistry | None = None,
         progress: Progress | None = None,
+        tools: Iterable[Any] = (),
     ) -> None:
         base = settings or load_settings()
         self.settings = base.with_overrides(
@@ -113,6 +115,7 @@ class Assistant:
             parse_model_spec(self.settings.model)  # an unknown spec fails now, not after loading memory
         self.sessions = SessionStore(self.settings.data_dir, self.settings.user)
         self.chains = chains or default_chains()
+        self.toolbox = ToolBox(self.settings, tools)  # tools a capable model calls itself (and MCP servers)
         self.progress = progress
         self._chat_model = chat_model
         self._store = store
@@ -240,7 +243,9 @@ class Assistant:
         raise AssistantError("the turn ended without an answer")
 
     def close(self) -> None:
-        """Finish pending memory writes and the summaries of the sessions used, then close the store."""
+        """Finish pending memory writes and the summaries of the sessions used, then close the store
+        (and the MCP servers' sessions)."""
+        self.toolbox.close()
         try:
             self.flush()
         finally:
@@ -297,7 +302,7 @@ class Assistant:
         self.load_model()
         first_token: float | None = None
         t_gen = time.perf_counter()
-        steps = chain.run(run, context.messages)
+        steps = self.toolbox.run(chain, run, context.messages)
         while True:
             try:
                 event = next(steps)

@@ -48,6 +48,12 @@ class Settings:
     temperature: float = 0.0
     max_request_chars: int = 64_000
     dtype: str = "auto"  # local models' decoding precision: auto, float32, bfloat16, int4, int8
+    tool_calling: str = "auto"  # a model calls tools itself: auto (if its class can), on, off
+    max_tool_steps: int = 8  # model calls per turn in the tool loop
+    tool_time_limit: float = 300.0  # seconds per turn in the tool loop
+    # config.toml tables (assistant/tool_config.py), not flags: [mcp.servers.NAME], [tools] auto_approve
+    mcp_servers: tuple = ()
+    auto_approve_tools: tuple = ()
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -55,7 +61,8 @@ class Settings:
         return _validated(replace(self, **_coerce_all(given, "command line")), "command line")
 
 
-_FIELDS = {f.name: f for f in fields(Settings)}
+TABLES = ("mcp", "tools")  # config.toml tables read by assistant/tool_config.py
+_FIELDS = {f.name: f for f in fields(Settings) if f.name not in ("mcp_servers", "auto_approve_tools")}
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
@@ -104,12 +111,25 @@ def _validated(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
     if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES
         raise ConfigError(f"{where}: dtype must be one of auto, float32, bfloat16, int4, int8")
+    if settings.tool_calling not in ("auto", "on", "off"):
+        raise ConfigError(f"{where}: tool_calling must be auto, on or off")
+    if settings.max_tool_steps <= 0 or settings.tool_time_limit <= 0:
+        raise ConfigError(f"{where}: max_tool_steps and tool_time_limit must be positive")
     if not settings.user.strip():
         raise ConfigError(f"{where}: user must not be empty")
     return settings
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in config.toml: its [assistant] table, or its top level without the other tables."""
+    data = _read_toml(path)
+    section = data.get("assistant", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [assistant] must be a table")
+    return {k: v for k, v in section.items() if k not in TABLES}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
@@ -119,10 +139,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    section = data.get("assistant", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {path}: [assistant] must be a table")
-    return section
+    return data
 
 
 def load_settings(
@@ -131,7 +148,10 @@ def load_settings(
     """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
     env = os.environ if environ is None else environ
     path = config_path or Path(env.get("ASSISTANT_CONFIG") or default_config_path())
-    settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"))
+    from assistant.tool_config import tool_tables
+
+    settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"),
+                       **tool_tables(_read_toml(path), f"config file {path}"))
     from_env = {
         name: env[f"ASSISTANT_{name.upper()}"] for name in _FIELDS if f"ASSISTANT_{name.upper()}" in env
     }

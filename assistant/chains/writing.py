@@ -93,6 +93,12 @@ def _token_budget(model, brief: Brief) -> dict:
 
 @dataclass
 class WritingChain(PromptChain):
+    def artifacts(self, run: ChainRun, text: str) -> tuple[NewArtifact, ...]:
+        """The draft, when a model that calls tools wrote it in the tool loop instead of `run`."""
+        previous = draft_to_revise(run)
+        title = previous.title if previous else short_title(run.request)
+        return (NewArtifact(kind="draft", title=title, content=text),) if text else ()
+
     def run(self, run: ChainRun, messages: "list[BaseMessage]") -> Generator[Event, None, ChainResult]:
         from langchain_core.messages import AIMessage, HumanMessage
 
