@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     tools = command("tools", "list the tools and chains available, built-in and plugins")
     tools.add_argument("--json", action="store_true")
+
+    mcp = command("mcp", "serve memory (and ask) to another agent over MCP: stdio, or --http HOST:PORT")
+    mcp.add_argument("--read-only", action="store_true", help="offer only memory_search")
+    mcp.add_argument("--http", metavar="HOST:PORT", help="streamable HTTP instead of stdio (loopback by default)")
     return parser
 
 
@@ -285,25 +289,35 @@ def _one_line(text: str, width: int = 100) -> str:
 
 def cmd_tools(args: argparse.Namespace) -> int:
     from assistant.chains.registry import default_chains
-    from tools import default_registry
+    from assistant.toolbox import ToolBox
 
     chains = default_chains()
-    tools = default_registry()
+    box = ToolBox(_settings(args))
+    try:
+        mcp_errors = box.connect()  # MCP servers' tools are listed too: start them
+        tools = box.registry
+    finally:
+        box.close()
+    problems = [(f"plugin {n}", e) for n, e in chains.plugin_errors + list(tools.plugin_errors)]
+    problems += [(f"mcp server {n}", e) for n, e in sorted(mcp_errors.items())]
     if args.json:
         _print_json({
             "chains": [{"name": c.name, "prefix": c.prefix, "description": c.description, "origin": chains.origins[c.name]} for c in chains],
-            "tools": [{"name": t.name, "description": t.description} for t in tools],
+            "tools": [{"name": t.name, "description": t.description, "origin": tools.origins[t.name],
+                       "side_effects": t.side_effects, "chains": list(t.chains)} for t in tools],
             "plugin_errors": [{"plugin": n, "error": e} for n, e in chains.plugin_errors + list(tools.plugin_errors)],
+            "mcp_errors": [{"server": n, "error": e} for n, e in sorted(mcp_errors.items())],
         })
         return 0
     print("Chains:")
     for c in chains:
         print(f"  {c.name:<10} {c.prefix:<9} {c.description}  [{chains.origins[c.name]}]")
-    print("Tools:")
+    print("Tools (* asks before it runs when a model calls it):")
     for t in tools:
-        print(f"  {t.name:<18} {t.description}")
-    for name, error in chains.plugin_errors + list(tools.plugin_errors):
-        print(f"  ! plugin {name} failed to load: {error}")
+        mark = "*" if t.side_effects else " "
+        print(f" {mark}{t.name:<22} {t.description}  [{tools.origins[t.name]}]")
+    for name, error in problems:
+        print(f"  ! {name} failed: {error}")
     return 0
 
 
@@ -317,13 +331,22 @@ def _settings(args: argparse.Namespace):
     )
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from assistant.mcp_server import serve
+
+    with _assistant(args) as bot:
+        serve(bot, read_only=args.read_only, http=args.http)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from assistant.tui import run_tui
 
     return run_tui(_settings(args))
 
 
-COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, None: cmd_tui}
+COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, "mcp": cmd_mcp,
+            None: cmd_tui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
