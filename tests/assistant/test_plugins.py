@@ -96,3 +96,30 @@ def test_the_plugin_chain_is_routable_and_usable(plugin_path, tmp_path):
     # a unit it does not know: the chain hands the request to the model
     assert out["turns"]["/units 5 parsecs to km"]["text"] == "I do not know that unit."
     assert out["tool_error"] == [False, "ValueError: cannot convert mass (kg) to length (km)"]
+
+
+MODEL_CALLS_SCRIPT = r"""
+import json, sys
+from assistant import Assistant
+from assistant.events import ToolFinished
+
+bot = Assistant(data_dir=sys.argv[1], model=sys.argv[2])
+events = list(bot.stream("/chat how many km is a marathon (26.2 miles)?", session="p"))
+bot.close()
+print(json.dumps({"tools": [[e.name, e.result, e.error] for e in events if isinstance(e, ToolFinished)],
+                  "text": events[-1].text}))
+"""
+
+
+def test_a_capable_model_calls_the_plugins_tool_with_no_chain_code(plugin_path, tmp_path):
+    """The tool alone (entry point `throughline.tools`) is enough: a model that calls tools finds it."""
+    from .scripted_openai import ScriptedOpenAI, call, say
+
+    script = [call("convert_units", value=26.2, from_unit="miles", to_unit="km"), say("About 42.2 km.")]
+    with ScriptedOpenAI(script) as server:
+        out = run_with_plugin(plugin_path, "-c", MODEL_CALLS_SCRIPT, str(tmp_path / "data"),
+                              f"openai:scripted@{server.url}")
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result == {"tools": [["convert_units", 42.1648128, None]], "text": "About 42.2 km."}
+    assert "convert_units" in {t["function"]["name"] for t in server.requests[0]["tools"]}
+    assert server.tool_messages(1)[0]["content"] == "42.1648128"
