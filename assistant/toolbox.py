@@ -36,6 +36,11 @@ class ToolBox:
     def __init__(self, settings: "Settings", extra: Iterable[Any] = ()) -> None:
         self.settings = settings
         self._extra = list(extra)
+        if self._extra:  # a function that cannot be a tool fails here, not mid-turn
+            from tools import ToolRegistry
+
+            checked = ToolRegistry()
+            self._extra = [checked.register(item) for item in self._extra]
         self._registry: ToolRegistry | None = None
         self._mcp: McpClients | None = None
         self._reported: set[str] = set()
