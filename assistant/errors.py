@@ -8,7 +8,8 @@
     ├── ModelError                 base for model problems
     │   ├── UnknownModelSpec       `--model` names no known backend
     │   ├── ModelUnavailable       weights missing, optional extra not installed, conversion failed
-    │   └── ModelServerUnreachable an OpenAI-compatible / Ollama server did not answer
+    │   ├── ModelServerUnreachable an OpenAI-compatible / Ollama server did not answer
+    │   └── ToolCallingUnsupported the model's server refused the tools it was offered (HTTP 400)
     └── ChainError                 a chain could not produce an answer
 
 Only the edges (cli.py, tui/) translate these into messages and exit codes; everything inside raises.
@@ -53,6 +54,10 @@ class ModelUnavailable(ModelError):
 
 
 class ModelServerUnreachable(ModelError):
+    pass
+
+
+class ToolCallingUnsupported(ModelError):
     pass
 
 

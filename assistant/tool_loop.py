@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 from assistant.chains.base import ChainRun
 from assistant.chains.steps import approval
-from assistant.errors import ConfigError
+from assistant.errors import AssistantError, ConfigError, ToolCallingUnsupported
 from assistant.events import Event, Token, ToolFinished, ToolStarted
 
 if TYPE_CHECKING:
@@ -94,13 +94,22 @@ def run_tool_loop(
     said: list[str] = []
     tokens = 0
     deadline = time.monotonic() + limits.time_limit
-    for _ in range(limits.max_steps):
-        message, used = yield from _model_step(run.model, model, history)
+    for step in range(limits.max_steps):
+        try:
+            message, used = yield from _model_step(run.model, model, history, lead="\n\n" if said else "")
+        except AssistantError:
+            raise
+        except Exception as exc:
+            if step == 0 and tools and getattr(exc, "status_code", None) in (400, 422):
+                raise ToolCallingUnsupported(  # vLLM without a tool parser, an Ollama model without tools
+                    f"the model refused the tools it was offered (HTTP {exc.status_code}: "
+                    f"{' '.join(str(exc).split())[:200]}); set tool_calling = \"off\" for it") from exc
+            raise
         tokens += used
         history.append(message)
         text = message.content if isinstance(message.content, str) else ""
         if text.strip():
-            said.append(text)
+            said.append(("\n\n" if said else "") + text)
         calls = list(message.tool_calls) + list(getattr(message, "invalid_tool_calls", []) or [])
         if not calls:
             return "".join(said), tokens
@@ -117,8 +126,9 @@ def run_tool_loop(
     return "".join(said), tokens
 
 
-def _model_step(base: "BaseChatModel", model: Any, history: list) -> Generator[Event, None, tuple[Any, int]]:
-    """One streamed model call: Token events for its text, then the whole message with its tool calls."""
+def _model_step(base: "BaseChatModel", model: Any, history: list, lead: str = "") -> Generator[Event, None, tuple[Any, int]]:
+    """One streamed model call: Token events for its text (after `lead`, which separates it from an
+    earlier step's), then the whole message with its tool calls."""
     from assistant.models import model_errors
 
     whole = None
@@ -127,7 +137,8 @@ def _model_step(base: "BaseChatModel", model: Any, history: list) -> Generator[E
             whole = chunk if whole is None else whole + chunk
             text = chunk.content if isinstance(chunk.content, str) else ""
             if text:
-                yield Token(text)
+                yield Token(lead + text)
+                lead = ""
     if whole is None:
         from langchain_core.messages import AIMessage
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generator, Iterable
 
 from assistant.chains.base import Chain, ChainResult, ChainRun
+from assistant.errors import ToolCallingUnsupported
 from assistant.events import Event, ToolFinished, ToolStarted
 from assistant.tool_loop import LoopLimits, ToolPolicy, can_call_tools, run_tool_loop
 
@@ -44,6 +45,7 @@ class ToolBox:
         self._registry: ToolRegistry | None = None
         self._mcp: McpClients | None = None
         self._reported: set[str] = set()
+        self._refused = False  # the model's server refused tools once: it gets the chains from then on
         self._lock = threading.Lock()
 
     @property
@@ -91,7 +93,8 @@ class ToolBox:
 
     def run(self, chain: Chain, run: ChainRun, messages: "list[BaseMessage]") -> Generator[Event, None, ChainResult]:
         """The chain's own steps, or — for a model that calls tools — the tool loop in its place."""
-        if getattr(chain, "tool_calling", True) is False or not can_call_tools(run.model, self.settings.tool_calling):
+        if (getattr(chain, "tool_calling", True) is False or self._refused
+                or not can_call_tools(run.model, self.settings.tool_calling)):
             return (yield from chain.run(run, messages))
         for server, error in sorted(self.connect().items()):
             if error not in self._reported:  # once per failure, not on every turn
@@ -100,8 +103,16 @@ class ToolBox:
                 yield ToolFinished(name=f"mcp:{server}", error=error)
         policy = ToolPolicy(auto_run=run.auto_run, auto_approve=tuple(self.settings.auto_approve_tools))
         limits = LoopLimits(self.settings.max_tool_steps, self.settings.tool_time_limit)
-        return (yield from ToolCallingChain(chain).run_with(run, messages, self.offered(chain, run.workspace),
-                                                            policy, limits))
+        try:
+            return (yield from ToolCallingChain(chain).run_with(run, messages, self.offered(chain, run.workspace),
+                                                                policy, limits))
+        except ToolCallingUnsupported as exc:
+            if self.settings.tool_calling == "on":
+                raise
+            self._refused = True  # auto: say so once, and answer with the chain (nothing was shown yet)
+            yield ToolStarted(name="tool calling")
+            yield ToolFinished(name="tool calling", error=f"{exc} — answering without tools")
+            return (yield from chain.run(run, messages))
 
     def close(self) -> None:
         with self._lock:

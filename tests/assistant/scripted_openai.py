@@ -33,8 +33,9 @@ def call(tool_name: str, /, raw_arguments: str | None = None, call_id: str | Non
 
 
 class ScriptedOpenAI:
-    def __init__(self, script: Sequence[Reply | Callable[[dict], Reply]]) -> None:
+    def __init__(self, script: Sequence[Reply | Callable[[dict], Reply]], *, refuse_tools: bool = False) -> None:
         self.script = list(script)
+        self.refuse_tools = refuse_tools  # answer a request offering tools with vLLM's HTTP 400
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         owner = self
@@ -45,6 +46,12 @@ class ScriptedOpenAI:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                if owner.refuse_tools and body.get("tools"):
+                    owner.requests.append(body)
+                    error = {"message": '"auto" tool choice requires --enable-auto-tool-choice and '
+                                        "--tool-call-parser to be set", "type": "BadRequestError", "code": 400}
+                    self._send(400, "application/json", json.dumps({"error": error}).encode())
+                    return
                 reply = owner._next(body)
                 if body.get("stream"):
                     self._stream(reply)

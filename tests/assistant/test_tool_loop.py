@@ -120,6 +120,9 @@ def test_malformed_arguments_bad_values_and_unknown_tools_go_back_to_the_model(c
         events = turn(bot_for(server, tools=[convert_units]), "/chat convert 3 kg")
     first = {m["tool_call_id"]: m["content"] for m in server.tool_messages(1)}  # one answer per call
     assert sorted(first) == ["call_0_teleport", "call_1_convert_units", "call_2_convert_units"]
+    # ... to the calls the assistant message before them made (an API rejects unanswered calls)
+    [made] = [m for m in server.requests[1]["messages"] if m["role"] == "assistant"]
+    assert sorted(c["id"] for c in made["tool_calls"]) == sorted(first)
     assert all(c.startswith("Error:") for c in first.values())
     assert "no tool named 'teleport'" in first["call_0_teleport"] and "convert_units" in first["call_0_teleport"]
     assert "not a JSON object" in first["call_1_convert_units"]
@@ -137,6 +140,21 @@ def test_tool_calling_off_keeps_the_chain_and_offers_no_tools(convert_units):
     assert events[-1].text == "Plain answer."
 
 
+def test_a_server_that_refuses_tools_gets_the_chains_instead(convert_units):
+    """vLLM started without a tool parser answers HTTP 400 to any request offering tools."""
+    with ScriptedOpenAI([say("Plain answer."), say("Second.")], refuse_tools=True) as server:
+        bot = bot_for(server, tools=[convert_units])
+        try:
+            events = list(bot.stream("/chat hello", session="t"))
+            again = bot.ask("/chat and again", session="t")
+        finally:
+            bot.close()
+    notes = [e.error for e in events if isinstance(e, ToolFinished)]
+    assert len(notes) == 1 and "refused the tools" in notes[0] and 'tool_calling = "off"' in notes[0]
+    assert events[-1].text == "Plain answer." and again.text == "Second."
+    assert ["tools" in r for r in server.requests] == [True, False, False]  # asked once, then remembered
+
+
 def test_tool_calling_is_decided_by_the_models_class():
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
     from langchain_openai import ChatOpenAI
@@ -150,6 +168,13 @@ def test_tool_calling_is_decided_by_the_models_class():
     assert LocalChatModel.bind_tools is FakeListChatModel.bind_tools  # the bundled model: deterministic chains
     with pytest.raises(ConfigError, match="cannot call tools"):
         can_call_tools(fake, "on")
+
+
+def test_what_the_model_says_between_tool_calls_is_kept_apart(convert_units):
+    first = {**call("convert_units", value=1, from_unit="km", to_unit="m"), "content": "Let me check."}
+    with ScriptedOpenAI([first, say("It is 1000 m.")]) as server:
+        events = turn(bot_for(server, tools=[convert_units]), "/chat how many m in a km?")
+    assert events[-1].text == "Let me check.\n\nIt is 1000 m."
 
 
 def test_the_draft_a_tool_using_model_writes_is_saved():
