@@ -23,7 +23,7 @@ def config(extra: str = "") -> None:
 [mcp.servers.notes]
 command = {python!r}
 args = [{script!r}]
-timeout = 10
+timeout = 60
 
 [mcp.servers.gone]
 command = {python!r}
@@ -67,7 +67,7 @@ def test_a_model_calls_mcp_tools_and_broken_servers_do_not_stop_the_turn():
 def test_mcp_tools_can_be_auto_approved_and_limited_to_chains():
     config('\n[tools]\nauto_approve = ["notes__save_*"]\n')
     path = Path(os.environ["ASSISTANT_CONFIG"])
-    path.write_text(path.read_text().replace("timeout = 10", 'timeout = 10\nchains = ["chat"]'))
+    path.write_text(path.read_text().replace("timeout = 60", "timeout = 60\nchains = [\"chat\"]"))
     with ScriptedOpenAI([call("notes__save_note", text="call Bo"), say("Saved."), say("A draft.")]) as server:
         bot = Assistant(settings=load_settings(model=f"openai:scripted@{server.url}"))
         try:

@@ -25,7 +25,8 @@ def spec(name: str, *flags: str, **options) -> McpServerSpec:
 def servers():
     """One working server and three broken ones, started together (as the assistant does)."""
     clients = McpClients([
-        spec("notes", timeout=4),
+        spec("notes", timeout=60),  # generous: a loaded machine is slow, and a timeout is not tested here
+        spec("slow", timeout=4),
         spec("gone", "--exit-at-start"),
         spec("mute", "--never-answer", startup_timeout=4),
         McpServerSpec("absent", command="throughline-no-such-mcp-server"),
@@ -40,7 +41,8 @@ def servers():
 
 def test_a_servers_tools_are_listed_with_their_origin_and_side_effects(servers):
     _, registry, names, _ = servers
-    assert sorted(names) == ["notes__add_numbers", "notes__crash", "notes__fail", "notes__save_note", "notes__stall"]
+    assert sorted(n for n in names if n.startswith("notes")) == [
+        "notes__add_numbers", "notes__crash", "notes__fail", "notes__save_note", "notes__stall"]
     assert registry.origins["notes__add_numbers"] == "mcp server notes"
     assert not registry.get("notes__add_numbers").side_effects  # declared readOnlyHint
     assert registry.get("notes__save_note").side_effects  # not declared read-only: approval needed
@@ -52,7 +54,7 @@ def test_a_tool_is_called_and_its_result_comes_back(servers):
     result = registry.get("notes__add_numbers").invoke({"a": 2, "b": 40})
     assert result.ok and result.output == "42"
     failed = registry.get("notes__fail").invoke({"reason": "on purpose"})
-    assert not failed.ok and failed.error.startswith("ToolError:")
+    assert not failed.ok and failed.error.startswith("ToolError:") and failed.error.endswith("on purpose")
 
 
 def test_broken_servers_each_give_one_line_naming_them_within_the_timeout(servers):
@@ -64,20 +66,20 @@ def test_broken_servers_each_give_one_line_naming_them_within_the_timeout(server
     assert "mcp server 'mute'" in errors["mute"] and "did not answer within 4 s" in errors["mute"]
     assert "mcp server 'absent'" in errors["absent"] and "not found (is it installed?)" in errors["absent"]
     assert all("\n" not in e for e in errors.values())
-    assert took < 4 + 15  # in parallel, bounded by the longest start-up timeout (plus a loaded machine's slack)
+    assert took < 30 + 15  # in parallel: bounded by the longest start-up timeout (plus slack for a loaded machine)
 
 
 def test_a_call_that_never_answers_fails_within_the_call_timeout(servers):
     _, registry, _, _ = servers
     started = time.monotonic()
-    result = registry.get("notes__stall").invoke({"seconds": 30})
-    assert not result.ok and "mcp server 'notes' did not answer stall within 4 s" in result.error
+    result = registry.get("slow__stall").invoke({"seconds": 30})
+    assert not result.ok and "mcp server 'slow' did not answer stall within 4 s" in result.error
     assert time.monotonic() - started < 4 + 10
-    assert registry.get("notes__add_numbers").invoke({"a": 1, "b": 1}).output == "2"  # still serving
+    assert registry.get("slow__add_numbers").invoke({"a": 1, "b": 1}).output == "2"  # still serving
 
 
 def test_a_server_that_crashes_mid_call_is_named_and_restarted_on_the_next_call():
-    clients = McpClients([spec("notes", timeout=10)])
+    clients = McpClients([spec("notes", timeout=60)])
     registry = ToolRegistry()
     try:
         clients.register(registry)

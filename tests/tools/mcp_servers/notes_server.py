@@ -15,9 +15,10 @@ if "--never-answer" in sys.argv:
     sys.exit(0)
 
 from mcp.server import MCPServer  # noqa: E402
+from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
 from mcp.types import ToolAnnotations  # noqa: E402
 
-server = MCPServer("notes")
+server = MCPServer("notes", log_level="WARNING")
 NOTES: list[str] = []
 
 
@@ -36,8 +37,8 @@ def save_note(text: str) -> str:
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
 def fail(reason: str) -> str:
-    """Always fails with the given reason."""
-    raise ValueError(reason)
+    """Always fails with the given reason (a ToolError: the SDK sends its text to the client)."""
+    raise ToolError(reason)
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
