@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from assistant.errors import ConfigError
 
 APP_NAME = "throughline"
+UI_TABLES = ("tui",)  # config.toml tables the faces read themselves (assistant/tui/config.py)
 
 
 def default_data_dir() -> Path:
@@ -119,7 +120,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    section = data.get("assistant", data)
+    section = data.get("assistant", {k: v for k, v in data.items() if k not in UI_TABLES})
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [assistant] must be a table")
     return section

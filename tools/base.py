@@ -77,6 +77,9 @@ class Tool:
     # (parameter name, model field name) in signature order; they differ only when a parameter
     # name would clash with pydantic (e.g. "schema", "model_x", "_x") and is carried by an alias.
     arg_fields: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # How a face shows this tool's output to a person: output -> str or a Rich renderable. None: the
+    # face's own view for built-in tools, else a tidy generic one. Never called with an error.
+    render: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.arg_fields:  # built directly: every model field is a parameter of that name
@@ -240,16 +243,20 @@ class Tool:
 def tool(function: Callable[..., Any], /) -> Tool: ...
 @overload
 def tool(*, name: str | None = None, description: str | None = None,
-         injected: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Tool]: ...
+         injected: Iterable[str] = (), render: Callable[[Any], Any] | None = None,
+         ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(function: Callable[..., Any] | None = None, /, *, name: str | None = None,
-         description: str | None = None, injected: Iterable[str] = ()) -> Any:
-    """Make a `Tool` from a typed function: `@tool` or `@tool(name=..., injected=("workspace",))`."""
+         description: str | None = None, injected: Iterable[str] = (),
+         render: Callable[[Any], Any] | None = None) -> Any:
+    """Make a `Tool` from a typed function: `@tool` or `@tool(name=..., injected=("workspace",))`.
+    `render=` gives faces a way to show the output to a person (see `Tool.render`)."""
     if function is not None:
         return Tool.from_function(function, name=name, description=description, injected=injected)
     injected = tuple(injected)
 
     def decorate(func: Callable[..., Any]) -> Tool:
-        return Tool.from_function(func, name=name, description=description, injected=injected)
+        made = Tool.from_function(func, name=name, description=description, injected=injected)
+        return replace(made, render=render) if render is not None else made
 
     return decorate
 

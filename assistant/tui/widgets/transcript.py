@@ -1,5 +1,10 @@
 """The chat transcript: the person's messages, streamed replies, tool activity and notices.
 
+Messages (the person's and the assistant's) can be focused — alt+↑/alt+↓ or a click — and then
+`c` copies the message, `k` its last code block, `f` forks the thread at that turn; they post
+`MessageAction` and the chat screen acts. A `PendingMessage` is one queued behind a running reply.
+A chart (an image artifact) is drawn inline under the reply that made it (see tui/images.py).
+
 A `ReplyView` is one assistant reply. Its text streams into a Markdown widget through
 `Markdown.get_stream()`, which coalesces fragments so a fast model never re-renders per token.
 Tool activity interrupts the text: the current Markdown segment is closed, the tool line is
@@ -8,11 +13,18 @@ mounted, and later tokens start a new segment. All model text is `clean()`ed fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
+from rich.text import Text
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
 from assistant.tui.fmt import hard_breaks, local_time
@@ -26,17 +38,83 @@ if TYPE_CHECKING:
     from assistant.sessions import TurnRecord
 
 MAX_TOOL_OUTPUT_LINES = 12
+_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-class UserMessage(Static):
+def last_code_block(text: str) -> str | None:
+    """The body of the last fenced code block in `text`, or None when there is none."""
+    blocks = _FENCE.findall(text)
+    return blocks[-1][1].rstrip("\n") if blocks else None
+
+
+@dataclass
+class MessageAction(Message):
+    """A focused message asked for: copy, copy_code, fork, back; a queued one also edit, drop."""
+
+    widget: Widget
+    action: str
+    text: str
+
+
+class Selectable(Widget):
+    """Base of the transcript's messages: focusable, with keys that post a MessageAction."""
+
+    can_focus = True
+    BINDINGS = [
+        Binding("c", "message('copy')", "Copy", id="copy_message"),
+        Binding("k", "message('copy_code')", "Copy code", id="copy_code"),
+        Binding("f", "message('fork')", "Fork here", id="fork_here"),
+        Binding("escape", "message('back')", "Back to the message box", show=False),
+    ]
+
+    @property
+    def message_text(self) -> str:
+        raise NotImplementedError
+
+    def action_message(self, action: str) -> None:
+        self.post_message(MessageAction(self, action, self.message_text))
+
+
+class UserMessage(Selectable, Static):
     """What the person sent, shown verbatim (never as markup)."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(Content(clean(text)), classes="user-message")
+        self.text = clean(text)
+        super().__init__(Content(self.text), classes="user-message message")
+
+    @property
+    def message_text(self) -> str:
+        return self.text
+
+
+class PendingMessage(Static, can_focus=True):
+    """A message queued behind the reply in progress: sent when it ends. Enter or a click takes it
+    back into the message box to edit; Delete drops it."""
+
+    BINDINGS = [
+        Binding("enter,e", "message('edit')", "Edit", id="edit_pending"),
+        Binding("delete,backspace,d", "message('drop')", "Drop", id="drop_pending"),
+    ]
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(classes="pending message")
+
+    def render(self) -> Content:
+        return Content.assemble(
+            ("◷ pending · sent when the reply ends · ↑ or click to edit · Delete drops it\n", "dim italic"),
+            clean(self.text),
+        )
+
+    def action_message(self, action: str) -> None:
+        self.post_message(MessageAction(self, action, self.text))
+
+    def on_click(self) -> None:
+        self.action_message("edit")
 
 
 class Notice(Static):
@@ -46,53 +124,65 @@ class Notice(Static):
         super().__init__(Content(clean(text)), classes=f"notice -{kind}")
 
 
-class ToolActivity(Static):
-    """A tool run inline: `running python…`, then its output and duration."""
+class ToolActivity(Static, can_focus=True):
+    """A tool run inline: `running python…`, then its result for people (see tui/results.py).
+
+    Output longer than MAX_TOOL_OUTPUT_LINES folds; Enter or a click unfolds it (and folds it again)."""
+
+    BINDINGS = [Binding("enter", "toggle", "Expand", show=False)]
 
     def __init__(self, name: str, arguments: dict[str, Any] | None = None) -> None:
         self.tool_name = name
+        self.expanded = False
+        self._head = Text()
+        self._body: list[Text] | Any = []
         super().__init__(Content.styled(f"▸ running {clean(name)}…", "italic"), classes="tool -running")
 
     def finish(self, result: Any = None, error: str | None = None, duration_s: float = 0.0) -> None:
+        from assistant.tui.results import render_result
+
         self.remove_class("-running")
         self.add_class("-error" if error else "-done")
         mark = "✗" if error else "✓"
-        head = Content.styled(f"{mark} {clean(self.tool_name)} · {duration_s:.2f} s", "bold")
-        body = clean(error) if error else _describe_result(result)
-        lines = body.rstrip("\n").splitlines()
-        if len(lines) > MAX_TOOL_OUTPUT_LINES:
-            hidden = len(lines) - MAX_TOOL_OUTPUT_LINES
-            lines = lines[:MAX_TOOL_OUTPUT_LINES] + [f"… {_plural(hidden, 'more line')}"]
-        self.update(Content.assemble(head, *(("\n" + line) for line in lines)) if lines else head)
+        self._head = Text(f"{mark} {clean(self.tool_name)} · {duration_s:.2f} s", "bold")
+        self._body = [Text(line, "red") for line in clean(error).splitlines()] if error else \
+            render_result(self.tool_name, result)
+        self._show()
+
+    @property
+    def folded_lines(self) -> int:
+        """How many lines the fold hides now (0 when unfolded or short)."""
+        if self.expanded or not isinstance(self._body, list):
+            return 0
+        return max(0, len(self._body) - MAX_TOOL_OUTPUT_LINES)
+
+    def _show(self) -> None:
+        head = self._head
+        if not isinstance(self._body, list):  # a plugin's own renderable: shown as it is
+            self.update(Group(head, self._body))
+            return
+        lines = self._body if self.expanded else self._body[:MAX_TOOL_OUTPUT_LINES]
+        text = Text("\n").join([head, *lines])
+        if self.folded_lines:
+            text.append(f"\n▸ {_plural(self.folded_lines, 'more line')} · Enter or click to expand", "dim italic")
+        elif self.expanded and len(self._body) > MAX_TOOL_OUTPUT_LINES:
+            text.append("\n▾ Enter or click to fold", "dim italic")
+        self.update(text)
+
+    def action_toggle(self) -> None:
+        if isinstance(self._body, list) and len(self._body) > MAX_TOOL_OUTPUT_LINES:
+            self.expanded = not self.expanded
+            self._show()
+
+    def on_click(self) -> None:
+        self.action_toggle()
 
 
-def _describe_result(result: Any) -> str:
-    """A tool result as text: a run's summary, stdout, stderr and exit code; anything else as is."""
-    if result is None:
-        return ""
-    if isinstance(result, Mapping):
-        fields = dict(result)
-    elif hasattr(result, "stdout"):
-        names = ("summary", "stdout", "stderr", "exit_code", "timed_out")
-        fields = {name: getattr(result, name, None) for name in names}
-    else:
-        return clean(result)
-    if "stdout" not in fields and "stderr" not in fields:
-        return "\n".join(f"{clean(key)}: {one_line(value, 100)}" for key, value in fields.items())
-    parts = [clean(fields.get("summary") or ""), clean(fields.get("stdout") or "").rstrip("\n"),
-             clean(fields.get("stderr") or "").rstrip("\n")]
-    if fields.get("timed_out"):
-        parts.append("(timed out)")
-    elif fields.get("exit_code"):
-        parts.append(f"(exit code {fields['exit_code']})")
-    return "\n".join(p for p in parts if p)
-
-
-class ReplyView(Vertical):
+class ReplyView(Selectable, Vertical):
     """One assistant reply: a route header, streamed Markdown, tool lines and a metadata line."""
 
     def __init__(self, *, waiting: str = "…") -> None:
-        super().__init__(classes="reply")
+        super().__init__(classes="reply message")
         self._waiting = waiting
         self._stream: MarkdownStream | None = None
         self._segments: list[Markdown] = []
@@ -115,6 +205,10 @@ class ReplyView(Vertical):
     def text(self) -> str:
         """The reply's text (cleaned): the final text once finished, else what streamed so far."""
         return self._final if self._final is not None else "".join(self._streamed)
+
+    @property
+    def message_text(self) -> str:
+        return self.text
 
     def set_waiting(self, text: str) -> None:
         if self.route is None and not self.done:
@@ -209,11 +303,16 @@ class ReplyView(Vertical):
             self._approval.set_class(not approved, "-declined")
 
     async def artifact_saved(self, artifact: Artifact) -> None:
+        from assistant.tui.images import inline_image
+
         await self._close_stream()
         await self.mount(Notice(
             f"◆ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
             "artifact",
         ))
+        image = inline_image(artifact)
+        if image is not None:
+            await self.mount(image)
 
     async def finish(self, text: str, route: str, timings: Timings | None) -> None:
         await self._close_stream()
@@ -230,6 +329,7 @@ class ReplyView(Vertical):
                 await self.mount(markdown)
         self.done = True
         self._final = final
+        self.add_class("-turn")  # a finished turn, in the session's record
         if self.route is None:
             self.set_route(route)
         parts = [route]
@@ -282,32 +382,71 @@ class Transcript(VerticalScroll):
         await self.mount(notice)
         return notice
 
-    async def show_turns(self, turns: Iterable[TurnRecord], intro: str | None = None) -> None:
-        """Replace the transcript with a persisted thread's turns."""
+    async def add_pending(self, text: str) -> PendingMessage:
+        """Queue `text` behind the reply in progress (shown last, after any earlier queued ones)."""
+        message = PendingMessage(text)
+        await self.mount(message)
+        self.anchor()
+        return message
+
+    def turn_index(self, widget: Widget) -> int | None:
+        """The session turn a message belongs to (0-based), or None when that turn did not finish
+        (cancelled or failed replies are not in the session's record)."""
+        children = list(self.children)
+        if widget not in children:
+            return None
+        at = children.index(widget)
+        if isinstance(widget, UserMessage):  # its reply is the next reply after it
+            reply = next((w for w in children[at + 1:] if w.has_class("reply") or isinstance(w, UserMessage)), None)
+            if reply is None or not reply.has_class("-turn"):
+                return None
+            at = children.index(reply)
+        elif not widget.has_class("-turn"):
+            return None
+        return sum(1 for w in children[: at + 1] if w.has_class("-turn")) - 1
+
+    async def show_turns(
+        self, turns: Iterable[TurnRecord], intro: str | None = None, artifacts: Iterable[Artifact] = ()
+    ) -> None:
+        """Replace the transcript with a persisted thread's turns (charts drawn under their turn)."""
         await self.remove_children()
-        widgets: list[Static | Vertical] = []
+        by_id = {a.id: a for a in artifacts}
+        widgets: list[Widget] = []
         if intro:
             widgets.append(Notice(intro, "info"))
         for turn in turns:
             widgets.append(UserMessage(turn.request))
-            widgets.append(PastReply(turn))
+            made = [by_id[e["artifact"]["id"]] for e in turn.events
+                    if e.get("event") == "ArtifactSaved" and e.get("artifact", {}).get("id") in by_id]
+            widgets.append(PastReply(turn, made))
         if widgets:
             await self.mount_all(widgets)
         self.scroll_end(animate=False)
         self.anchor()
 
 
-class PastReply(Vertical):
-    """A reply restored from the session file: its text and route, no timings."""
+class PastReply(Selectable, Vertical):
+    """A reply restored from the session file: its text and route, no timings; its charts inline."""
 
-    def __init__(self, turn: TurnRecord) -> None:
-        super().__init__(classes="reply -past")
+    def __init__(self, turn: TurnRecord, artifacts: Iterable[Artifact] = ()) -> None:
+        super().__init__(classes="reply -past -turn message")
         self.turn = turn
+        self.artifacts = list(artifacts)
+
+    @property
+    def message_text(self) -> str:
+        return clean(self.turn.reply)
 
     def compose(self):
         from textual.widgets import Markdown
 
+        from assistant.tui.images import inline_image
+
         yield Static(Content.styled(clean(self.turn.route), "bold"), classes="reply-header")
         yield Markdown(hard_breaks(clean(self.turn.reply)), classes="reply-body", open_links=False)
+        for artifact in self.artifacts:
+            image = inline_image(artifact)
+            if image is not None:
+                yield image
         yield Static(Content(f"{clean(self.turn.route)} · {local_time(self.turn.created_at)}"),
                      classes="reply-meta")
