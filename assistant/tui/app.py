@@ -184,7 +184,7 @@ class ThroughlineApp(App[int]):
         yield SystemCommand("Toggle context panel", "Recalled memories and artifacts (F2)", on_chat("toggle_context"))
         yield SystemCommand("Cancel reply", "Stop the reply in progress (Esc)", on_chat("cancel"))
         yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard", on_chat("copy_last_reply"))
-        yield SystemCommand("Export thread as Markdown", "Write this thread to <data dir>/exports/ (ctrl+e)",
+        yield SystemCommand("Export thread as Markdown", "Write this thread to <data dir>/exports/ (ctrl+s)",
                             on_chat("export('md')"))
         yield SystemCommand("Export thread as JSON", "The thread with each turn's events, to <data dir>/exports/",
                             on_chat("export('json')"))

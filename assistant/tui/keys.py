@@ -32,7 +32,7 @@ def keys_in_force(app: App) -> list[tuple[str, str, str, str]]:
     keymap = getattr(app, "_keymap", {}) or {}
     rows = []
     for where, binding in _bound():
-        keys = keymap.get(binding.id or "", binding.key)
-        shown = ", ".join(app.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
-        rows.append((where, binding.id or "", shown, binding.description or binding.action))
+        keys = keymap.get(binding.id or "", binding.key)  # shown as config.toml spells them
+        rows.append((where, binding.id or "", ", ".join(k.strip() for k in keys.split(",")),
+                     binding.description or binding.action))
     return rows

@@ -64,7 +64,7 @@ class ChatScreen(Screen):
         Binding("f4", "app.memory", "Memory", id="memory"),
         Binding("alt+up", "focus_message(-1)", "Previous message", show=False, id="message_previous"),
         Binding("alt+down", "focus_message(1)", "Next message", show=False, id="message_next"),
-        Binding("ctrl+e", "export('md')", "Export", show=False, id="export"),
+        Binding("ctrl+s", "export('md')", "Export", show=False, id="export"),
     ]
 
     @dataclass

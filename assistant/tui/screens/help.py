@@ -39,7 +39,7 @@ made (a draft, a script, a table) is **context** for the next. `Esc` closes this
 ## Threads and memory
 - `Ctrl+N` new session · `F3` past sessions: open one, `r` rename, `d` delete (asks; its
   memories stay unless you say so)
-- `Ctrl+E` export the thread as Markdown (JSON with events from `Ctrl+P`)
+- `Ctrl+S` export the thread as Markdown (JSON with events from `Ctrl+P`)
 - `F4` memory browser: search (`kind:fact session:q3 after:2026-05-01` filter), `a` add,
   `e` edit, `d` forget, `w` the turns it was recalled in and why
 
