@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 Mode = Literal["auto", "graphics", "halfblock", "off"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 GRAPHICS_TERMINALS = ("kitty", "wezterm", "iterm", "ghostty", "foot", "konsole", "mlterm")
-INLINE_MAX_WIDTH = 72
-INLINE_MAX_ROWS = 18
+INLINE_MAX_WIDTH = 64
+INLINE_MAX_ROWS = 14
 
 _mode: Mode = "halfblock"
 

@@ -88,7 +88,7 @@ class FrozenTimings(Assistant):
                 if isinstance(event, Finished):
                     event = dataclasses.replace(event, timings=Timings(total_ms=1500.0, tokens=42))
                 elif isinstance(event, Recalled) and self.recalled is not None:
-                    event = Recalled(self.recalled)
+                    event = dataclasses.replace(event, memories=self.recalled)
                 yield event
         finally:
             events.close()

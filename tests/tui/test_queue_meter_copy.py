@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.tui.widgets.status import ContextMeter
-from assistant.tui.widgets.transcript import PendingMessage, ReplyView, UserMessage
+from assistant.tui.widgets.transcript import ReplyView, UserMessage
 
 from .helpers import make_app, ready, send, simple_chains, wait_for
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rich.text import Text
-
 from assistant.chains.base import NewArtifact
 from assistant.events import ToolFinished, ToolStarted
 from assistant.tui.results import render_result, use_renderers, view
@@ -114,10 +112,10 @@ async def test_a_chart_is_drawn_inline_in_half_blocks_and_in_the_viewer():
         await send(pilot, "/analyze plot revenue by month")
         image = app.chat.query_one(ReplyView).query_one(HalfBlockImage)
         await pilot.pause()
-        assert image.size.width == 72 and image.size.height == 18  # fits the inline box, keeps its aspect
-        strip = image.render_line(17)
+        assert image.size.width == 56 and image.size.height == 14  # fits the inline box, keeps its aspect
+        strip = image.render_line(13)
         assert set("".join(seg.text for seg in strip)) == {"▀"}
-        colours = {seg.style.color.triplet for seg in image.render_line(10) if seg.style.color}
+        colours = {seg.style.color.triplet for seg in image.render_line(8) if seg.style.color}
         assert (31, 119, 180) in {tuple(c) for c in colours}  # the bars' blue, drawn as colour
         await pilot.press("f2")
         await pilot.press("enter")

@@ -64,12 +64,12 @@ def budget_bar(budget: ContextBudget, cells: int = BAR_CELLS) -> Content:
     parts = (("memories", budget.memories, "magenta"), ("artifacts", budget.artifacts, "cyan"),
              ("history", budget.history, "yellow"), ("other", budget.extra + budget.rule, "blue"))
     total = max(budget.budget, budget.used, 1)
-    filled, pieces = 0, []
-    for _, tokens, colour in parts:
-        n = round(cells * tokens / total) if tokens else 0
-        n = min(n, cells - filled)
-        filled += n
-        pieces.append(("█" * n, colour))
+    filled, running, pieces = 0, 0, []
+    for _, tokens, colour in parts:  # cumulative rounding: the bar's length is the share used
+        running += tokens
+        edge = round(cells * running / total)
+        pieces.append(("█" * (edge - filled), colour))
+        filled = edge
     pieces.append(("░" * (cells - filled), "dim"))
     return Content.assemble(*pieces)
 

@@ -13,22 +13,21 @@ mounted, and later tokens start a new segment. All model text is `clean()`ed fir
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
-from rich.text import Text
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from assistant.tui.fmt import hard_breaks, local_time
+from assistant.tui.fmt import hard_breaks, local_time, plural
 from assistant.tui.safe import clean, one_line
+from assistant.tui.widgets.messages import MessageAction, PendingMessage, Selectable, UserMessage, last_code_block
+from assistant.tui.widgets.tool_activity import MAX_TOOL_OUTPUT_LINES, ToolActivity
+
+__all__ = ["MAX_TOOL_OUTPUT_LINES", "MessageAction", "Notice", "PastReply", "PendingMessage", "ReplyView",
+           "ToolActivity", "Transcript", "UserMessage", "last_code_block"]
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -37,145 +36,11 @@ if TYPE_CHECKING:
     from assistant.events import Artifact, Timings
     from assistant.sessions import TurnRecord
 
-MAX_TOOL_OUTPUT_LINES = 12
-_FENCE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def last_code_block(text: str) -> str | None:
-    """The body of the last fenced code block in `text`, or None when there is none."""
-    blocks = _FENCE.findall(text)
-    return blocks[-1][1].rstrip("\n") if blocks else None
-
-
-@dataclass
-class MessageAction(Message):
-    """A focused message asked for: copy, copy_code, fork, back; a queued one also edit, drop."""
-
-    widget: Widget
-    action: str
-    text: str
-
-
-class Selectable(Widget):
-    """Base of the transcript's messages: focusable, with keys that post a MessageAction."""
-
-    can_focus = True
-    BINDINGS = [
-        Binding("c", "message('copy')", "Copy", id="copy_message"),
-        Binding("k", "message('copy_code')", "Copy code", id="copy_code"),
-        Binding("f", "message('fork')", "Fork here", id="fork_here"),
-        Binding("escape", "message('back')", "Back to the message box", show=False),
-    ]
-
-    @property
-    def message_text(self) -> str:
-        raise NotImplementedError
-
-    def action_message(self, action: str) -> None:
-        self.post_message(MessageAction(self, action, self.message_text))
-
-
-class UserMessage(Selectable, Static):
-    """What the person sent, shown verbatim (never as markup)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = clean(text)
-        super().__init__(Content(self.text), classes="user-message message")
-
-    @property
-    def message_text(self) -> str:
-        return self.text
-
-
-class PendingMessage(Static, can_focus=True):
-    """A message queued behind the reply in progress: sent when it ends. Enter or a click takes it
-    back into the message box to edit; Delete drops it."""
-
-    BINDINGS = [
-        Binding("enter,e", "message('edit')", "Edit", id="edit_pending"),
-        Binding("delete,backspace,d", "message('drop')", "Drop", id="drop_pending"),
-    ]
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        super().__init__(classes="pending message")
-
-    def render(self) -> Content:
-        return Content.assemble(
-            ("◷ pending · sent when the reply ends · ↑ or click to edit · Delete drops it\n", "dim italic"),
-            clean(self.text),
-        )
-
-    def action_message(self, action: str) -> None:
-        self.post_message(MessageAction(self, action, self.text))
-
-    def on_click(self) -> None:
-        self.action_message("edit")
-
-
 class Notice(Static):
     """A one-line note in the transcript: `info`, `error` or `cancelled`."""
 
     def __init__(self, text: str, kind: str = "info") -> None:
         super().__init__(Content(clean(text)), classes=f"notice -{kind}")
-
-
-class ToolActivity(Static, can_focus=True):
-    """A tool run inline: `running python…`, then its result for people (see tui/results.py).
-
-    Output longer than MAX_TOOL_OUTPUT_LINES folds; Enter or a click unfolds it (and folds it again)."""
-
-    BINDINGS = [Binding("enter", "toggle", "Expand", show=False)]
-
-    def __init__(self, name: str, arguments: dict[str, Any] | None = None) -> None:
-        self.tool_name = name
-        self.expanded = False
-        self._head = Text()
-        self._body: list[Text] | Any = []
-        super().__init__(Content.styled(f"▸ running {clean(name)}…", "italic"), classes="tool -running")
-
-    def finish(self, result: Any = None, error: str | None = None, duration_s: float = 0.0) -> None:
-        from assistant.tui.results import render_result
-
-        self.remove_class("-running")
-        self.add_class("-error" if error else "-done")
-        mark = "✗" if error else "✓"
-        self._head = Text(f"{mark} {clean(self.tool_name)} · {duration_s:.2f} s", "bold")
-        self._body = [Text(line, "red") for line in clean(error).splitlines()] if error else \
-            render_result(self.tool_name, result)
-        self._show()
-
-    @property
-    def folded_lines(self) -> int:
-        """How many lines the fold hides now (0 when unfolded or short)."""
-        if self.expanded or not isinstance(self._body, list):
-            return 0
-        return max(0, len(self._body) - MAX_TOOL_OUTPUT_LINES)
-
-    def _show(self) -> None:
-        head = self._head
-        if not isinstance(self._body, list):  # a plugin's own renderable: shown as it is
-            self.update(Group(head, self._body))
-            return
-        lines = self._body if self.expanded else self._body[:MAX_TOOL_OUTPUT_LINES]
-        text = Text("\n").join([head, *lines])
-        if self.folded_lines:
-            text.append(f"\n▸ {_plural(self.folded_lines, 'more line')} · Enter or click to expand", "dim italic")
-        elif self.expanded and len(self._body) > MAX_TOOL_OUTPUT_LINES:
-            text.append("\n▾ Enter or click to fold", "dim italic")
-        self.update(text)
-
-    def action_toggle(self) -> None:
-        if isinstance(self._body, list) and len(self._body) > MAX_TOOL_OUTPUT_LINES:
-            self.expanded = not self.expanded
-            self._show()
-
-    def on_click(self) -> None:
-        self.action_toggle()
 
 
 class ReplyView(Selectable, Vertical):
@@ -337,7 +202,7 @@ class ReplyView(Selectable, Vertical):
             parts.append(f"{timings.total_ms / 1000:.1f} s")
         parts.append(f"{self.recalled} {'memory' if self.recalled == 1 else 'memories'} recalled")
         if timings is not None and timings.tokens:
-            parts.append(_plural(timings.tokens, "token"))
+            parts.append(plural(timings.tokens, "token"))
         await self.mount(Static(Content(" · ".join(parts)), classes="reply-meta"))
 
     async def fail(self, message: str, error: str) -> None:
