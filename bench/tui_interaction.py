@@ -1,8 +1,9 @@
 """Interaction figures of the chat UI, measured with Textual's Pilot (headless, in this process).
 
 - `open_thread_s`: seconds from asking to open a saved 200-message thread (100 turns: prose, lists,
-  code) until its transcript is mounted and painted. Baseline: a bare Textual app mounting the same
-  200 texts as Markdown widgets — the library's own cost for that much Markdown.
+  code) until its transcript is drawn and painted (the UI draws the last turns and offers the
+  earlier ones on request). Baseline: a bare Textual app mounting all 200 texts (replies as
+  Markdown) — the library's own cost for drawing that much Markdown at once.
 - `keystroke_ms`: milliseconds from a key press in the message box (sent through the driver as a
   terminal's would be) until the next frame the app paints after handling it, while a reply streams
   (a fake model yielding a character every 2 ms; paragraphs of five sentences). Baseline: the
@@ -44,7 +45,7 @@ def seed_thread(data_dir: Path, name: str = "long") -> None:
     store._path(name).write_text(json.dumps(asdict(session)), encoding="utf-8")
 
 
-def _app(data_dir: Path, responses: list[str], sleep: float | None = None):
+def _app(data_dir: Path, responses: list[str], sleep: float | None = None, session: str = "start"):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     from assistant.agent import Assistant
@@ -53,7 +54,7 @@ def _app(data_dir: Path, responses: list[str], sleep: float | None = None):
 
     model = FakeListChatModel(responses=responses, sleep=sleep)
     settings = load_settings(data_dir=str(data_dir))
-    return ThroughlineApp(settings=settings, preload=False,
+    return ThroughlineApp(settings=settings, preload=False, session=session,
                           assistant_factory=lambda s, p: Assistant(settings=s, chat_model=model, progress=p))
 
 
@@ -95,7 +96,7 @@ async def open_thread_once(data_dir: Path) -> float:
         painted = _frames(app)
         started = time.perf_counter()
         await app.chat.switch_session("long")
-        await _until(pilot, lambda: app.chat.session_name == "long" and len(app.chat.query(PastReply)) == TURNS
+        await _until(pilot, lambda: app.chat.session_name == "long" and app.chat.query(PastReply)
                      and _all_rendered(app.chat.transcript))
         mounted = time.perf_counter()
         await _until(pilot, lambda: painted and painted[-1] > mounted)

@@ -216,3 +216,41 @@ async def test_keys_and_theme_from_config_toml_and_the_help_lists_the_keys_in_fo
         help_text = app.screen.query_one("Markdown").source
         assert "| chat | `ctrl+t` | New | `new_session` |" in help_text
         assert "| focused message | `y` | Copy | `copy_message` |" in help_text
+
+
+@pytest.mark.asyncio
+async def test_a_long_thread_opens_with_its_last_turns_and_shows_earlier_ones_on_request():
+    from assistant.sessions import SessionStore, TurnRecord
+    from assistant.tui.widgets.transcript import TURNS_PER_PAGE, TURNS_SHOWN, EarlierTurns, PastReply
+
+    settings = load_settings()
+    store = SessionStore(settings.data_dir, settings.user)
+    thread = store.load("long")
+    thread.turns = [TurnRecord(request=f"question {i}", reply=f"answer {i}", route="chat") for i in range(35)]
+    store.save(thread)
+    app, _ = make_app(["forked"], session="long")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.chat.query(PastReply))
+        assert [r.turn.request for r in app.chat.query(PastReply)][-1] == "question 34"
+        assert len(app.chat.query(PastReply)) == TURNS_SHOWN
+        marker = app.chat.query_one(EarlierTurns)
+        assert marker.count == 35 - TURNS_SHOWN and "27 earlier turns" in str(marker.render())
+        app.chat.transcript.scroll_home(animate=False)  # scrolled up to it, as a person would
+        await pilot.pause()
+        await pilot.click(marker)
+        assert len(app.chat.query(PastReply)) == TURNS_SHOWN + TURNS_PER_PAGE
+        marker.focus()
+        await pilot.press("enter")
+        assert len(app.chat.query(PastReply)) == 35 and not app.chat.query(EarlierTurns)
+        assert [r.turn.request for r in app.chat.query(PastReply)] == [f"question {i}" for i in range(35)]
+    # a fork from a turn drawn while earlier ones were hidden counts those too
+    app, _ = make_app(["forked"], session="long")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.chat.query(PastReply))
+        app.chat.query(PastReply).first().focus()
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.chat.session_name == "long fork")
+        fork = app.backend.get().sessions.load("long fork")
+        assert fork.turns[-1].request == f"question {35 - TURNS_SHOWN}"

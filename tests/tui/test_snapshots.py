@@ -44,6 +44,16 @@ def utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+def after_sending(app, text: str):
+    """A run_before that sends `text` and waits for the reply, cursor still."""
+    async def run_before(pilot):
+        await ready(pilot)
+        await send(pilot, text)
+        no_blink(app)
+
+    return run_before
+
+
 CODE_REPLY = (
     "Here is a function that computes growth:\n\n"
     "```python\ndef growth(a: float, b: float) -> float:\n    \"\"\"Relative change from a to b.\"\"\"\n"
@@ -53,13 +63,7 @@ CODE_REPLY = (
 
 def test_main_screen_after_a_streamed_code_reply(snap_compare):
     app, _ = make_app([CODE_REPLY], frozen=True, chains=simple_chains())
-
-    async def run_before(pilot):
-        await ready(pilot)
-        await send(pilot, "/code a function for month-over-month growth")
-        no_blink(app)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=after_sending(app, "/code a function for month-over-month growth"))
 
 
 def seed_thread() -> None:
@@ -77,7 +81,8 @@ def seed_thread() -> None:
     sessions.save(thread)
 
 
-def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
+def side_panel_after_a_turn():
+    """(app, run_before): a turn on a seeded thread with frozen recalled memories, then F2."""
     store = seed_memories()  # only memories with fixed dates can be recalled
     seed_thread()
     app, _ = make_app([CODE_REPLY], frozen=True, store=store, chains=simple_chains(), recalled=RECALLED)
@@ -88,6 +93,11 @@ def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
         await pilot.press("f2")
         no_blink(app)
 
+    return app, run_before
+
+
+def test_side_panel_with_recalled_memories_and_artifacts(snap_compare):
+    app, run_before = side_panel_after_a_turn()
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
@@ -132,13 +142,7 @@ def test_tool_results_for_people(snap_compare):
         ToolStarted("diff_texts"), ToolFinished("diff_texts", result=DIFF, duration_s=0.01),
     )
     app, _ = make_app(["Revenue grew 12% in Q3."], frozen=True, chains=chains)
-
-    async def run_before(pilot):
-        await ready(pilot)
-        await send(pilot, "/write tighten the Q3 sentence")
-        no_blink(app)
-
-    assert snap_compare(app, terminal_size=(110, 40), run_before=run_before)
+    assert snap_compare(app, terminal_size=(110, 40), run_before=after_sending(app, "/write tighten the Q3 sentence"))
 
 
 def test_an_inline_chart_in_half_block_fallback(snap_compare):
@@ -150,13 +154,7 @@ def test_an_inline_chart_in_half_block_fallback(snap_compare):
         return NewArtifact("chart", "Revenue by month", "Bar chart", path=bar_chart_png(run.workspace / "chart.png"))
 
     app, _ = make_app(["Revenue peaked in March."], frozen=True, chains=scripted_chains("analysis", chart))
-
-    async def run_before(pilot):
-        await ready(pilot)
-        await send(pilot, "/analyze plot revenue by month")
-        no_blink(app)
-
-    assert snap_compare(app, terminal_size=(110, 40), run_before=run_before)
+    assert snap_compare(app, terminal_size=(110, 40), run_before=after_sending(app, "/analyze plot revenue by month"))
 
 
 def test_a_queued_message_while_a_reply_streams(snap_compare):
@@ -201,14 +199,6 @@ def test_a_queued_message_while_a_reply_streams(snap_compare):
 
 
 def test_the_context_meter_and_its_breakdown(snap_compare):
-    store = seed_memories()
-    seed_thread()
-    app, _ = make_app([CODE_REPLY], frozen=True, store=store, chains=simple_chains(), recalled=RECALLED)
-
-    async def run_before(pilot):
-        await ready(pilot)
-        await send(pilot, "/code a function for Q3 revenue growth")
-        await pilot.press("f2")
-        no_blink(app)
-
+    """The status line's meter and, in the F2 panel, the budget block by block (a taller terminal)."""
+    app, run_before = side_panel_after_a_turn()
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

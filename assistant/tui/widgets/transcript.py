@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
@@ -25,6 +26,9 @@ from assistant.tui.fmt import hard_breaks, local_time, plural
 from assistant.tui.safe import clean, one_line
 from assistant.tui.widgets.messages import MessageAction, PendingMessage, Selectable, UserMessage, last_code_block
 from assistant.tui.widgets.tool_activity import MAX_TOOL_OUTPUT_LINES, ToolActivity
+
+TURNS_SHOWN = 8  # a reopened thread draws its last turns; the rest on request (EarlierTurns)
+TURNS_PER_PAGE = 20
 
 __all__ = ["MAX_TOOL_OUTPUT_LINES", "MessageAction", "Notice", "PastReply", "PendingMessage", "ReplyView",
            "ToolActivity", "Transcript", "UserMessage", "last_code_block"]
@@ -224,8 +228,36 @@ class ReplyView(Selectable, Vertical):
         await self._close_stream()
 
 
+class EarlierTurns(Static, can_focus=True):
+    """`▲ 88 earlier turns`: a long thread opens with its last turns drawn; Enter or a click draws
+    more (each past reply is Markdown, and a hundred of them take seconds to lay out)."""
+
+    BINDINGS = [Binding("enter", "more", "Show earlier turns", show=False)]
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="notice -earlier")
+        self.count = count
+
+    def render(self) -> Content:
+        return Content.styled(f"▲ {plural(self.count, 'earlier turn')} · Enter or click to show "
+                              f"{min(self.count, TURNS_PER_PAGE)} more", "dim italic")
+
+    async def action_more(self) -> None:
+        transcript = self.parent
+        if isinstance(transcript, Transcript):
+            await transcript.show_earlier()
+
+    async def on_click(self) -> None:
+        await self.action_more()
+
+
 class Transcript(VerticalScroll):
     """The thread, newest at the bottom; stays pinned to the end while a reply streams."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._earlier: list[TurnRecord] = []  # a long thread's turns not drawn yet, oldest first
+        self._artifacts: dict[str, Artifact] = {}
 
     def on_mount(self) -> None:
         self.anchor()
@@ -268,26 +300,50 @@ class Transcript(VerticalScroll):
             at = children.index(reply)
         elif not widget.has_class("-turn"):
             return None
-        return sum(1 for w in children[: at + 1] if w.has_class("-turn")) - 1
+        return len(self._earlier) + sum(1 for w in children[: at + 1] if w.has_class("-turn")) - 1
 
     async def show_turns(
         self, turns: Iterable[TurnRecord], intro: str | None = None, artifacts: Iterable[Artifact] = ()
     ) -> None:
-        """Replace the transcript with a persisted thread's turns (charts drawn under their turn)."""
+        """Replace the transcript with a persisted thread's turns (charts drawn under their turn);
+        only the last TURNS_SHOWN are drawn, with an `EarlierTurns` line above them for the rest."""
         await self.remove_children()
-        by_id = {a.id: a for a in artifacts}
+        turns = list(turns)
+        self._artifacts = {a.id: a for a in artifacts}
+        self._earlier = turns[: max(0, len(turns) - TURNS_SHOWN)]
         widgets: list[Widget] = []
         if intro:
             widgets.append(Notice(intro, "info"))
-        for turn in turns:
-            widgets.append(UserMessage(turn.request))
-            made = [by_id[e["artifact"]["id"]] for e in turn.events
-                    if e.get("event") == "ArtifactSaved" and e.get("artifact", {}).get("id") in by_id]
-            widgets.append(PastReply(turn, made))
+        if self._earlier:
+            widgets.append(EarlierTurns(len(self._earlier)))
+        widgets += self._turn_widgets(turns[len(self._earlier):])
         if widgets:
             await self.mount_all(widgets)
         self.scroll_end(animate=False)
         self.anchor()
+
+    def _turn_widgets(self, turns: list[TurnRecord]) -> list[Widget]:
+        widgets: list[Widget] = []
+        for turn in turns:
+            widgets.append(UserMessage(turn.request))
+            made = [self._artifacts[e["artifact"]["id"]] for e in turn.events
+                    if e.get("event") == "ArtifactSaved" and e.get("artifact", {}).get("id") in self._artifacts]
+            widgets.append(PastReply(turn, made))
+        return widgets
+
+    async def show_earlier(self) -> None:
+        """Draw the next TURNS_PER_PAGE earlier turns above the ones shown."""
+        marker = self.query(EarlierTurns).first() if self.query(EarlierTurns) else None
+        if marker is None or not self._earlier:
+            return
+        page, self._earlier = self._earlier[-TURNS_PER_PAGE:], self._earlier[:-TURNS_PER_PAGE]
+        self.release_anchor()
+        await self.mount_all(self._turn_widgets(page), after=marker)
+        if self._earlier:
+            marker.count = len(self._earlier)
+            marker.refresh()
+        else:
+            await marker.remove()
 
 
 class PastReply(Selectable, Vertical):
