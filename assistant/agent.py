@@ -20,7 +20,7 @@ from assistant.chains.registry import ChainRegistry, default_chains
 from assistant.context import ContextBuilder
 from assistant.errors import AssistantError, MemoryFailure
 from assistant.events import (
-    ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token,
+    ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token, event_record,
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
@@ -280,7 +280,13 @@ class Assistant:
         t0 = time.perf_counter()
         route = self.router.route(request, current=session.current_route)
         route_ms = (time.perf_counter() - t0) * 1000
-        yield Routed(route=route.name, score=route.score, why=route.why)
+        kept: list[dict[str, Any]] = []  # the turn's events but tokens and Finished, kept with its record
+
+        def keep(event: Event) -> Event:
+            kept.append(event_record(event))
+            return event
+
+        yield keep(Routed(route=route.name, score=route.score, why=route.why))
         text = route.text or request
 
         t0 = time.perf_counter()
@@ -297,7 +303,7 @@ class Assistant:
             system_prompt=chain.system_prompt, request=text, session=session, route=route.name,
             memories=memories, extra=chain.extra_context(run),
         )
-        yield Recalled(memories=context.memories)
+        yield keep(Recalled(memories=context.memories, budget=context.budget))
 
         self.load_model()
         first_token: float | None = None
@@ -309,8 +315,11 @@ class Assistant:
             except StopIteration as stop:
                 result: ChainResult = stop.value
                 break
-            if isinstance(event, Token) and first_token is None:
-                first_token = (time.perf_counter() - started) * 1000
+            if isinstance(event, Token):
+                if first_token is None:
+                    first_token = (time.perf_counter() - started) * 1000
+            else:
+                keep(event)
             yield event
         gen_s = time.perf_counter() - t_gen
 
@@ -320,9 +329,9 @@ class Assistant:
                 session, kind=new.kind, title=new.title, route=route.name, content=new.content, path=new.path
             )
             saved.append(artifact)
-            yield ArtifactSaved(artifact)
+            yield keep(ArtifactSaved(artifact))
         session.current_route = route.name
-        session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name))
+        session.turns.append(TurnRecord(request=text, reply=result.text, route=route.name, events=kept))
         batch = self._remember(session, saved)
         self.sessions.save(session)  # the turn is durable here; memory indexing follows in the background
         self._touched.add(session.name)
@@ -354,7 +363,7 @@ class Assistant:
             RecalledMemory(
                 id=hit.memory.id, text=hit.memory.text, kind=hit.memory.kind, score=hit.score,
                 session=hit.memory.session, route=hit.memory.metadata.get("route"),
-                created_at=hit.memory.created_at.isoformat(),
+                created_at=hit.memory.created_at.isoformat(), why=hit.why(),
             )
             for hit in _one_version_each(hits)
             if hit.memory.id not in in_history and _related(hit)

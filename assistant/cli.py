@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     stats = mcommand("stats", "counts by kind and size on disk")
     stats.add_argument("--json", action="store_true")
 
+    ses = command("sessions", "list and export threads (sessions)")
+    ssub = ses.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
+    slist = ssub.add_parser("list", help="the saved sessions, newest first", description="the saved sessions, newest first")
+    _global_options(slist, suppress=True)
+    slist.add_argument("--json", action="store_true")
+    sexport = ssub.add_parser("export", help="write a thread as Markdown or JSON (with its events)",
+                              description="write a thread as Markdown or JSON (with its events)")
+    _global_options(sexport, suppress=True)
+    sexport.add_argument("name", help="the session's name")
+    sexport.add_argument("--format", choices=["md", "json"], default="md")
+    sexport.add_argument("-o", "--output", help="file to write (default: stdout)")
+
     tools = command("tools", "list the tools and chains available, built-in and plugins")
     tools.add_argument("--json", action="store_true")
 
@@ -321,6 +333,36 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from assistant.exporting import export_session
+    from assistant.session_admin import exists
+    from assistant.sessions import SessionStore
+
+    settings = _settings(args)
+    store = SessionStore(settings.data_dir, settings.user)
+    if args.sessions_command == "list":
+        sessions = store.list()
+        if args.json:
+            _print_json([{"name": s.name, "turns": len(s.turns), "artifacts": len(s.artifacts),
+                          "updated_at": s.updated_at} for s in sessions])
+            return 0
+        for s in sessions:
+            print(f"{s.name}\t{len(s.turns)} turns\t{len(s.artifacts)} artifacts\t{s.updated_at}")
+        return 0
+    if not exists(store, args.name):
+        raise InputError(f"no session named {args.name!r}; `assistant sessions list` shows them")
+    text = export_session(store.load(args.name), args.format)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _settings(args: argparse.Namespace):
     from assistant.settings import load_settings
 
@@ -345,8 +387,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_tui(_settings(args))
 
 
-COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, "mcp": cmd_mcp,
-            None: cmd_tui}
+COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "sessions": cmd_sessions,
+            "tools": cmd_tools, "mcp": cmd_mcp, None: cmd_tui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

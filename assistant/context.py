@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from assistant.events import Artifact, RecalledMemory
+from assistant.events import Artifact, ContextBudget, RecalledMemory
 from assistant.sessions import Session
 
 TokenCounter = Callable[[str], int]
@@ -75,6 +75,7 @@ class BuiltContext:
     memories: tuple[RecalledMemory, ...]
     artifacts: tuple[Artifact, ...]
     context_tokens: int
+    budget: ContextBudget | None = None  # context_tokens broken down by part, for the faces
 
 
 ARTIFACT_REF = re.compile(r"\[artifact:([0-9a-f]{6,})\b")
@@ -114,8 +115,9 @@ class ContextBuilder:
         rule_cost = self.count(DATA_RULE) + 2
         left = self.budget - rule_cost  # the rule is paid for up front, refunded if no block is used
         blocks: list[str] = []
+        spent: list[tuple[str, str, int]] = []  # (part, label, tokens) of each block, for ContextBudget
 
-        def take(render: Callable[[str], str], text: str, cap: int) -> bool:
+        def take(render: Callable[[str], str], text: str, cap: int, part: str = "extra", label: str = "") -> bool:
             nonlocal left
             room = min(cap, left) - self.count(render(""))
             if room < MIN_USEFUL_TOKENS:
@@ -123,16 +125,18 @@ class ContextBuilder:
             block = render(_truncate(text, room, self.count))
             left -= self.count(block) + 1  # +1: the blank line joining blocks
             blocks.append(block)
+            spent.append((part, label, self.count(block) + 1))
             return True
 
         for text in extra:
-            take(lambda t: t, text, self.budget // 2)
+            take(lambda t: t, text, self.budget // 2, "extra", "chain context")
         used_artifacts = [
             a for a in pick_artifacts(session, route, request)
-            if take(lambda t, a=a: render_artifact(a, t), a.content, max(self.budget // 3, 1))
+            if take(lambda t, a=a: render_artifact(a, t), a.content, max(self.budget // 3, 1), "artifact", a.title)
         ]
         used_memories = [
-            m for m in memories if take(lambda t, m=m: render_memory(m, t), m.text, max(self.budget // 4, 1))
+            m for m in memories
+            if take(lambda t, m=m: render_memory(m, t), m.text, max(self.budget // 4, 1), "memory", m.id)
         ]
         history: list[BaseMessage] = []
         for turn in reversed(session.turns[-MAX_HISTORY_TURNS:]):
@@ -144,9 +148,14 @@ class ContextBuilder:
                 break
             left -= cost
             history[:0] = [HumanMessage(ask), AIMessage(said)]
+            spent.append(("history", ask[:40], cost))
 
         if not blocks:
             left += rule_cost
+
+        def total(part: str) -> int:
+            return sum(tokens for p, _, tokens in spent if p == part)
+
         system = system_prompt
         if blocks:
             system += "\n\n" + DATA_RULE + "\n\n" + "\n\n".join(blocks)
@@ -156,4 +165,9 @@ class ContextBuilder:
             memories=tuple(used_memories),
             artifacts=tuple(used_artifacts),
             context_tokens=self.budget - left,
+            budget=ContextBudget(
+                budget=self.budget, memories=total("memory"), artifacts=total("artifact"),
+                history=total("history"), extra=total("extra"), rule=rule_cost if blocks else 0,
+                items=tuple(spent),
+            ),
         )

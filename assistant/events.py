@@ -7,7 +7,7 @@ face can pattern-match on them (`match event: case Token(text=t): ...`) and seri
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Literal, Union
 
 
@@ -22,6 +22,27 @@ class RecalledMemory:
     session: str | None = None
     route: str | None = None
     created_at: str | None = None
+    why: str = ""  # the search signals that found it, e.g. "similarity 0.71 · found by vector, lexical"
+
+
+@dataclass(frozen=True)
+class ContextBudget:
+    """How the context builder spent the prompt budget of a turn, in (approximate) tokens.
+
+    `items` are (part, label, tokens) for each block put in: part is "memory", "artifact",
+    "history" or "extra" (a chain's block, e.g. a table profile); `rule` is the data rule's cost."""
+
+    budget: int
+    memories: int = 0
+    artifacts: int = 0
+    history: int = 0
+    extra: int = 0
+    rule: int = 0
+    items: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def used(self) -> int:
+        return self.memories + self.artifacts + self.history + self.extra + self.rule
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,7 @@ class Routed:
 @dataclass(frozen=True)
 class Recalled:
     memories: tuple[RecalledMemory, ...]
+    budget: ContextBudget | None = None  # the prompt budget the turn's context used
 
 
 @dataclass(frozen=True)
@@ -138,3 +160,15 @@ class Reply:
 
 
 ApprovalAnswer = Literal["yes", "no"]
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """An event as a JSON-safe dict `{"event": "Routed", ...fields}`: what a session keeps of its
+    turns and what a thread's JSON export carries. Values JSON cannot hold become their str(); an
+    ArtifactSaved leaves out the artifact's body."""
+    import json
+
+    data = asdict(event) if is_dataclass(event) else {"value": event}
+    if isinstance(event, ArtifactSaved):
+        data["artifact"].pop("content", None)  # the body is in the session's artifacts already
+    return {"event": type(event).__name__, **json.loads(json.dumps(data, ensure_ascii=False, default=str))}

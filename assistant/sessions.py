@@ -42,6 +42,7 @@ class TurnRecord:
     route: str
     memory_id: str | None = None
     created_at: str = field(default_factory=now_iso)
+    events: list[dict] = field(default_factory=list)  # the turn's events as records (events.event_record), tokens left out
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from assistant.errors import ConfigError
 
 APP_NAME = "throughline"
+UI_TABLES = ("tui",)  # config.toml tables the faces read themselves (assistant/tui/config.py)
 
 
 def default_data_dir() -> Path:
@@ -126,7 +127,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     section = data.get("assistant", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [assistant] must be a table")
-    return {k: v for k, v in section.items() if k not in TABLES}
+    return {k: v for k, v in section.items() if k not in TABLES + UI_TABLES}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -144,6 +144,13 @@ class Hit:
     similarity: float | None = None
     sources: tuple[str, ...] = ()
 
+    def why(self) -> str:
+        """The signals behind this hit, for people: "similarity 0.71 · found by vector, bm25"."""
+        parts = [] if self.similarity is None else [f"similarity {self.similarity:.2f}"]
+        if self.sources:
+            parts.append("found by " + ", ".join(self.sources))
+        return " · ".join(parts)
+
 
 @dataclass(frozen=True)
 class StoreStats:

@@ -84,6 +84,9 @@ class Tool:
     side_effects: bool = False  # runs code, writes files, reaches outside: each model call is approved
     chains: tuple[str, ...] = ()  # the chains this tool is offered in; () = every chain
     input_schema: Mapping[str, Any] | None = field(default=None, repr=False)  # the origin's own schema
+    # How a face shows this tool's output to a person: output -> str or a Rich renderable. None: the
+    # face's own view for built-in tools, else a tidy generic one. Never called with an error.
+    render: Callable[[Any], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.arg_fields:  # built directly: every model field is a parameter of that name
@@ -268,16 +271,19 @@ class Tool:
 def tool(function: Callable[..., Any], /) -> Tool: ...
 @overload
 def tool(*, name: str | None = None, description: str | None = None, injected: Iterable[str] = (),
-         side_effects: bool = False, chains: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Tool]: ...
+         side_effects: bool = False, chains: Iterable[str] = (),
+         render: Callable[[Any], Any] | None = None) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(function: Callable[..., Any] | None = None, /, *, name: str | None = None,
          description: str | None = None, injected: Iterable[str] = (), side_effects: bool = False,
-         chains: Iterable[str] = ()) -> Any:
-    """Make a `Tool` from a typed function: `@tool` or `@tool(name=..., injected=("workspace",))`."""
+         chains: Iterable[str] = (), render: Callable[[Any], Any] | None = None) -> Any:
+    """Make a `Tool` from a typed function: `@tool` or `@tool(name=..., injected=("workspace",))`.
+    `render=` gives faces a way to show the output to a person (see `Tool.render`)."""
     injected, chains = tuple(injected), tuple(chains)
 
     def decorate(func: Callable[..., Any]) -> Tool:
-        return Tool.from_function(func, name=name, description=description, injected=injected,
+        made = Tool.from_function(func, name=name, description=description, injected=injected,
                                   side_effects=side_effects, chains=chains)
+        return replace(made, render=render) if render is not None else made
 
     if function is not None:
         return decorate(function)

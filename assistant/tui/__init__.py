@@ -3,9 +3,16 @@
     app.py      ThroughlineApp (the app factory, dependencies injected) and run_tui()
     app.tcss    all of the app's styles
     backend.py  the worker-thread side: building the Assistant, driving one turn
+    config.py   the [tui] table of config.toml: theme, images, keys
+    keys.py     the remappable bindings and the keys in force (for the help)
+    results.py  tool results for people: checks, tables, diffs, runs; plugin renderers
+    images.py   charts inline: a terminal graphics protocol (textual-image) or half blocks
+    memory_query.py  the memory browser's filter and "why recalled"
     safe.py     terminal safety: control characters shown, never executed
-    screens/    chat (main), sessions, memory browser, help, approval, confirm, artifact viewer
-    widgets/    transcript, message box, context panel, route/model status
+    fmt.py      local times, highlighted code, plurals
+    screens/    chat (+ chat_threads: queue, copy, fork, rename, delete, export), sessions, memory
+                browser, help, approval, confirm, text prompts, artifact viewer
+    widgets/    transcript (+ messages, tool_activity), message box, context panel, status line
 
 Importing this package is cheap; textual loads when `run_tui` runs.
 """

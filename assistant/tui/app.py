@@ -30,6 +30,7 @@ from textual.screen import Screen
 from assistant.events import Failed
 from assistant.settings import Settings, load_settings
 from assistant.tui.backend import AssistantFactory, Backend, failure
+from assistant.tui.config import TuiConfig, load_tui_config
 from assistant.tui.screens.chat import ChatScreen
 
 PREFS_FILE = "tui.json"
@@ -40,8 +41,8 @@ class ThroughlineApp(App[int]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live elsewhere
     TITLE = "Throughline"
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit"),
     ]
 
     model_state: reactive[str] = reactive("idle")  # idle | loading | ready | error
@@ -64,17 +65,23 @@ class ThroughlineApp(App[int]):
         assistant_factory: AssistantFactory | None = None,
         session: str | None = None,
         preload: bool = True,
+        tui_config: TuiConfig | None = None,
     ) -> None:
         super().__init__()
+        self.tui_config = tui_config or load_tui_config()
         self.settings = settings or load_settings()
         self.backend = Backend(self.settings, assistant_factory, self._progress)
         self.preload = preload
         self._session = session
         self._prefs_path = Path(self.settings.data_dir) / PREFS_FILE
         self.turn_threads: set[threading.Thread] = set()  # worker threads inside a turn
-        theme = self._load_prefs().get("theme")
+        theme = self.tui_config.theme or self._load_prefs().get("theme")  # config.toml's [tui] first
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
+        self._config_problems = list(self.tui_config.problems)
+        if self.tui_config.theme and self.tui_config.theme not in self.available_themes:
+            self._config_problems.append(f"[tui] theme {self.tui_config.theme!r} is not a theme; known: "
+                                         + ", ".join(sorted(self.available_themes)))
 
     # -- start-up -------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -83,6 +90,15 @@ class ThroughlineApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, lambda theme: self._save_prefs(theme=theme.name))
+        from assistant.tui.keys import binding_ids
+
+        keys = self.tui_config.keys
+        unknown = sorted(set(keys) - set(binding_ids()))
+        if unknown:
+            self._config_problems.append(f"[tui.keys] {unknown[0]!r} is not a binding id; F1 lists them")
+        self.set_keymap({k: v for k, v in keys.items() if k not in unknown})
+        for problem in self._config_problems:
+            self.notify(problem, title="config", severity="warning", timeout=10, markup=False)
         if self.preload:
             self.call_after_refresh(self._start_preload)
 
@@ -168,6 +184,15 @@ class ThroughlineApp(App[int]):
         yield SystemCommand("Toggle context panel", "Recalled memories and artifacts (F2)", on_chat("toggle_context"))
         yield SystemCommand("Cancel reply", "Stop the reply in progress (Esc)", on_chat("cancel"))
         yield SystemCommand("Copy last reply", "Copy the last reply to the clipboard", on_chat("copy_last_reply"))
+        yield SystemCommand("Export thread as Markdown", "Write this thread to <data dir>/exports/ (ctrl+s)",
+                            on_chat("export('md')"))
+        yield SystemCommand("Export thread as JSON", "The thread with each turn's events, to <data dir>/exports/",
+                            on_chat("export('json')"))
+        yield SystemCommand("Rename session", "Give this thread another name", on_chat("rename_session"))
+        yield SystemCommand("Delete session", "Delete this thread (asks first; memories stay unless you say)",
+                            on_chat("delete_session"))
+        yield SystemCommand("Fork at last turn", "A new thread with this one's turns and artifacts so far",
+                            on_chat("fork_last"))
         yield SystemCommand("Cycle route", "Force the next message's chain (ctrl+r)", on_chat("cycle_route"))
         for prefix in (None, *chat.routes):
             name = prefix or "auto"
@@ -202,7 +227,11 @@ def run_tui(settings: Settings | None = None, *, session: str | None = None, fas
     memory store is closed and output flushed: tearing down torch and Chroma at interpreter exit
     costs another 1.5-2 s for nothing. Embedders that want control back pass `fast_exit=False`.
     """
-    app = ThroughlineApp(settings=settings, session=session)
+    from assistant.tui.images import choose_renderer
+
+    tui_config = load_tui_config()
+    choose_renderer(tui_config.images)  # may ask the terminal: only possible before the app starts
+    app = ThroughlineApp(settings=settings, session=session, tui_config=tui_config)
     result = app.run() or 0
     deadline = time.monotonic() + EXIT_GRACE_S
     while app.turn_threads and time.monotonic() < deadline:

@@ -47,6 +47,7 @@ class Backend:
         with self._lock:
             if self._assistant is None:
                 self._assistant = self._factory(self.settings, self._progress)
+                load_tool_renderers(self._assistant)
             return self._assistant
 
     @property
@@ -57,6 +58,19 @@ class Backend:
         with self._lock:
             if self._assistant is not None:
                 self._assistant.close()
+
+
+def load_tool_renderers(bot: Any) -> None:
+    """Collect the tools' own result views (`Tool.render`) for the transcript: the Assistant's
+    tools when it has a registry, else the built-in and plugin tools."""
+    from tools import ToolRegistry, default_registry
+
+    from assistant.tui.results import use_renderers
+
+    registry = getattr(bot, "tools", None)
+    if not isinstance(registry, ToolRegistry):
+        registry = default_registry()
+    use_renderers({tool.name: tool.render for tool in registry if tool.render is not None})
 
 
 def failure(exc: BaseException) -> Failed:

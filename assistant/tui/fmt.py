@@ -17,6 +17,10 @@ SUFFIX_LEXERS = {".py": "python", ".md": "markdown", ".json": "json", ".sql": "s
                  ".js": "javascript", ".html": "html", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def local_time(iso: str | None, default: str = "–") -> str:
     """A stored ISO timestamp (UTC) as local 'YYYY-MM-DD HH:MM'; unparseable text is shown cut short."""
     if not iso:

@@ -56,6 +56,7 @@ def test_the_budget_is_never_exceeded(budget, texts):
         memories=[_memory(t or "x", 0.5) for t in texts], extra=texts[:2],
     )
     assert built.context_tokens <= budget
+    assert built.budget.used == built.context_tokens  # the breakdown accounts for every token
     spent = approx_tokens(built.messages[0].content[len("SYS"):])
     spent += sum(approx_tokens(str(m.content)) for m in built.messages[1:-1])
     assert spent <= budget + 1  # +1: rounding of the one string the blocks are joined into
@@ -70,3 +71,20 @@ def test_an_artifact_the_request_names_comes_first_even_an_old_version():
         system_prompt="SYS", request="revert to [artifact:0dd0dd0dd0dd Intro]", session=session, route="writing")
     assert built.artifacts[0].id == "0dd0dd0dd0dd"
     assert "OLD VERSION" in built.messages[0].content
+
+
+def test_the_budget_breakdown_names_each_part_and_block():
+    built = ContextBuilder(2000).build(
+        system_prompt="SYS", request="add the numbers", session=_session(), route="writing",
+        memories=[_memory("Alice prefers short sentences")], extra=["table profile: 3 columns"],
+    )
+    b = built.budget
+    assert b.budget == 2000 and b.used == built.context_tokens
+    assert b.memories > 0 and b.artifacts > 0 and b.history > 0 and b.extra > 0 and b.rule > 0
+    parts = [(part, label) for part, label, _ in b.items]
+    assert ("memory", "Alice ") in parts and ("artifact", "growth.py") in parts and ("artifact", "Intro") in parts
+    assert ("history", "Draft an intro") in parts and ("extra", "chain context") in parts
+    assert sum(tokens for *_, tokens in b.items) + b.rule == b.used
+    empty = ContextBuilder(2000).build(system_prompt="SYS", request="hi", session=Session(name="s", user="u"),
+                                       route="chat")
+    assert empty.budget.used == 0 == empty.context_tokens and empty.budget.items == ()

@@ -88,7 +88,7 @@ class FrozenTimings(Assistant):
                 if isinstance(event, Finished):
                     event = dataclasses.replace(event, timings=Timings(total_ms=1500.0, tokens=42))
                 elif isinstance(event, Recalled) and self.recalled is not None:
-                    event = Recalled(self.recalled)
+                    event = dataclasses.replace(event, memories=self.recalled)
                 yield event
         finally:
             events.close()
@@ -194,3 +194,48 @@ def no_blink(app: ThroughlineApp) -> None:
 
 def run(coro) -> Any:
     return asyncio.run(coro)
+
+
+@dataclass
+class ScriptedToolChain(SimpleChain):
+    """A SimpleChain that first replays `steps` (tool events, or callables given the run returning
+    events or a NewArtifact) — for tests of how the transcript shows tool results and images."""
+
+    steps: tuple[Any, ...] = ()
+
+    def run(self, run: ChainRun, messages: list[BaseMessage]):
+        made = []
+        for step in self.steps:
+            produced = step(run) if callable(step) else step
+            if isinstance(produced, NewArtifact):
+                made.append(produced)
+            else:
+                yield produced
+        result = yield from super().run(run, messages)
+        return dataclasses.replace(result, artifacts=(*result.artifacts, *made))
+
+
+def scripted_chains(name: str, *steps: Any) -> ChainRegistry:
+    """simple_chains() with the chain called `name` replaying `steps` first (see ScriptedToolChain)."""
+    registry = ChainRegistry()
+    for existing in simple_chains():
+        if existing.name == name:
+            registry.register(ScriptedToolChain(
+                name=existing.name, description=existing.description, prefix=existing.prefix,
+                system_prompt=existing.system_prompt, examples=tuple(existing.examples), steps=steps))
+        else:
+            registry.register(existing)
+    return registry
+
+
+def bar_chart_png(path) -> str:
+    """A small deterministic bar chart drawn with Pillow (matplotlib's output varies by machine)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (120, 60), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for i, height in enumerate((20, 35, 50, 28)):
+        draw.rectangle((10 + i * 28, 58 - height, 30 + i * 28, 58), fill=(31, 119, 180))
+    draw.line((5, 58, 115, 58), fill=(0, 0, 0), width=2)
+    image.save(path)
+    return str(path)

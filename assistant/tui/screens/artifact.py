@@ -1,5 +1,5 @@
 """One artifact, highlighted: `c` copies it, `i` inserts a reference into the message, `o` opens
-its file in the system's viewer (a chart is a PNG: the terminal can only describe it), Esc closes.
+its file in the system's viewer, Esc closes. An image (a chart) is drawn (see tui/images.py).
 
 Dismisses "insert" when the person asked for a reference, else None.
 """
@@ -30,7 +30,7 @@ class ArtifactScreen(ModalScreen[str | None]):
         Binding("i", "dismiss('insert')", "Insert reference"),
         Binding("o", "open_file", "Open file"),
     ]
-    IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif")
+    IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp", ".bmp")
 
     def __init__(self, artifact: Artifact) -> None:
         super().__init__(classes="modal")
@@ -46,6 +46,11 @@ class ArtifactScreen(ModalScreen[str | None]):
             ), classes="dialog-text")
             with VerticalScroll(classes="code-box"):
                 if self.is_image:
+                    from assistant.tui.images import inline_image
+
+                    picture = inline_image(a, max_width=110, max_rows=40)
+                    if picture is not None:
+                        yield picture
                     yield Static(Content(self.image_text()), classes="code")
                 else:
                     body = highlighted(self.content, lexer_for(a.kind, a.path), dark=self.app.current_theme.dark)

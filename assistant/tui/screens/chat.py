@@ -3,13 +3,17 @@
 The reply runs in an exclusive thread worker (`run_turn`) that only posts `TurnEvent` messages;
 the handlers below render them. A cancelled turn's late events are ignored by turn number. The
 approval callback the agent calls from the worker blocks on a modal answered in the UI.
+
+A message sent while a reply runs is queued: shown as pending in the transcript (↑ in the empty
+box or a click takes it back to edit, Delete drops it) and sent when the reply ends — finished,
+failed or cancelled with Esc. Messages in the transcript can be focused (alt+↑/alt+↓ or a click)
+to copy them, copy their code block, or fork the thread there.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -17,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, get_current_worker
 
@@ -27,7 +30,8 @@ from assistant.tui.safe import clean, one_line
 from assistant.tui.screens.approval import ask_approval
 from assistant.tui.widgets.context_panel import ContextPanel, artifact_reference
 from assistant.tui.widgets.prompt import PromptInput
-from assistant.tui.widgets.status import ModelStatus, RouteIndicator
+from assistant.tui.widgets.status import ContextMeter, ModelStatus, RouteIndicator
+from assistant.tui.screens.chat_threads import ThreadScreen, last_budget, new_session_name
 from assistant.tui.widgets.transcript import ReplyView, Transcript
 
 if TYPE_CHECKING:
@@ -37,24 +41,24 @@ if TYPE_CHECKING:
 ROUTES = ("/write", "/code", "/analyze", "/chat")
 MODEL_ERRORS = ("ModelError", "ModelServerUnreachable", "ModelUnavailable", "UnknownModelSpec")
 LOCAL_COMMANDS = {"/help": "app.help", "/new": "new_session", "/sessions": "sessions",
-                  "/memory": "app.memory", "/context": "toggle_context", "/quit": "app.quit"}
+                  "/memory": "app.memory", "/context": "toggle_context", "/quit": "app.quit",
+                  "/export": "export('md')"}
 
 
-def new_session_name() -> str:
-    return datetime.now().strftime("%Y-%m-%d %H.%M.%S")
-
-
-class ChatScreen(Screen):
+class ChatScreen(ThreadScreen):
     app: ThroughlineApp
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel reply"),
-        Binding("ctrl+c", "cancel_or_copy", "Cancel reply", show=False, priority=True),
-        Binding("ctrl+r", "cycle_route", "Route"),
-        Binding("f2,ctrl+b", "toggle_context", "Context"),
-        Binding("ctrl+n", "new_session", "New"),
-        Binding("f3", "sessions", "Sessions"),
-        Binding("f4", "app.memory", "Memory"),
+        Binding("escape", "cancel", "Cancel reply", id="cancel"),
+        Binding("ctrl+c", "cancel_or_copy", "Cancel reply", show=False, priority=True, id="cancel_or_copy"),
+        Binding("ctrl+r", "cycle_route", "Route", id="cycle_route"),
+        Binding("f2,ctrl+b", "toggle_context", "Context", id="context"),
+        Binding("ctrl+n", "new_session", "New", id="new_session"),
+        Binding("f3", "sessions", "Sessions", id="sessions"),
+        Binding("f4", "app.memory", "Memory", id="memory"),
+        Binding("alt+up", "focus_message(-1)", "Previous message", show=False, id="message_previous"),
+        Binding("alt+down", "focus_message(1)", "Next message", show=False, id="message_next"),
+        Binding("ctrl+s", "export('md')", "Export", show=False, id="export"),
     ]
 
     @dataclass
@@ -84,7 +88,7 @@ class ChatScreen(Screen):
         self._turn = 0
         self._active: int | None = None
         self._reply: ReplyView | None = None
-        self._queued: str | None = None
+        self._queued: str | None = None  # sent while the thread was still opening (already echoed)
         self.routes: tuple[str, ...] = ROUTES
 
     # -- layout ---------------------------------------------------------------------------------
@@ -95,6 +99,7 @@ class ChatScreen(Screen):
                 yield Transcript(id="transcript")
                 with Horizontal(id="status"):
                     yield RouteIndicator(id="route")
+                    yield ContextMeter(id="meter")
                     yield ModelStatus(id="model")
                 yield PromptInput(id="prompt")
             yield ContextPanel(id="context")
@@ -120,6 +125,7 @@ class ChatScreen(Screen):
     @property
     def replying(self) -> bool:
         return self._active is not None or self._queued is not None
+
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
@@ -154,14 +160,17 @@ class ChatScreen(Screen):
             self.session_name = session.name
             self.app.sub_title = session.name
             intro = None if session.turns else f"New thread “{one_line(session.name, 40)}”. Ask anything; F1 for help."
-            await self.transcript.show_turns(session.turns, intro=intro)
+            await self.transcript.show_turns(session.turns, intro=intro, artifacts=session.artifacts)
             self.panel.set_artifacts(session.artifacts)
             self.panel.show_recalled(())
+            self.show_budget(last_budget(session))
         if self._queued is not None and self.session_name is not None:
             text, self._queued = self._queued, None
             await self._start_turn(text)  # show_turns() reset the transcript: echo it again
 
     async def switch_session(self, name: str) -> None:
+        for message in self.pending:  # queued for the thread being left
+            await message.remove()
         if self.replying:
             await self.action_cancel()
         self.session_name = None
@@ -193,11 +202,12 @@ class ChatScreen(Screen):
             self.prompt.clear()
             await self.run_action(LOCAL_COMMANDS[command])
             return
-        if self.replying:
-            self.notify("A reply is still coming: Esc cancels it.", severity="warning")
-            return
         self.prompt.clear()
-        await self._start_turn(self.query_one(RouteIndicator).apply(text))
+        text = self.query_one(RouteIndicator).apply(text)
+        if self.replying:  # queued: sent when this reply ends
+            await self.transcript.add_pending(text)
+            return
+        await self._start_turn(text)
 
     async def _start_turn(self, text: str) -> None:
         await self.transcript.add_user(text)
@@ -249,6 +259,7 @@ class ChatScreen(Screen):
             self.query_one(RouteIndicator).active = f"{event.route} ({event.why})"
         elif isinstance(event, Recalled):
             self.panel.show_recalled(event.memories)
+            self.show_budget(event.budget)
         elif isinstance(event, ArtifactSaved):
             self.panel.add_artifact(event.artifact)
         elif isinstance(event, Failed):
@@ -274,9 +285,25 @@ class ChatScreen(Screen):
         self._active = None
         self.query_one(RouteIndicator).active = None
         self.refresh_bindings()
+        self.call_later(self._send_next_pending)
+
+    async def _send_next_pending(self) -> None:
+        """The reply ended: send the oldest queued message, if any."""
+        if self.replying or self.session_name is None:
+            return
+        queued = self.pending
+        if queued:
+            text = queued[0].text
+            await queued[0].remove()
+            await self._start_turn(text)
+
+    def show_budget(self, budget) -> None:
+        self.query_one(ContextMeter).budget = budget
+        self.panel.show_budget(budget)
 
     # -- actions --------------------------------------------------------------------------------
     async def action_cancel(self) -> None:
+        """Cancel the reply in progress; a queued message is then sent."""
         if not self.replying:
             return
         self.workers.cancel_group(self, "turn")

@@ -1,7 +1,9 @@
-"""The memory browser: search long-term memory, read one memory in full, forget it (confirmed).
+"""The memory browser: search and filter long-term memory, read one memory in full, add one, edit
+one (re-embedded), forget one (confirmed), and see the turns it was recalled in and why.
 
-With an empty search box it lists the newest memories. The store (Chroma and the embedder) is
-only touched in worker threads; results come back as `Results` messages.
+With an empty search box it lists the newest memories; `kind:` `session:` `after:` `before:` in
+the box filter (tui/memory_query.py). The store (Chroma and the embedder) is only touched in
+worker threads; results come back as `Results` messages.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from assistant.events import Failed
 from assistant.tui.backend import failure
+from assistant.tui.fmt import local_time
 from assistant.tui.safe import clean, one_line
 
 if TYPE_CHECKING:
@@ -32,24 +35,15 @@ TEXT_MIN = 20
 FIXED_COLUMNS = 5 + 8 + 10 + 4 * 2 + 1  # score, kind, date, cell padding, scrollbar
 
 
-def how_found(hit: Any) -> str:
-    """The search signals behind a hit, when the store reports them (similarity, sources)."""
-    parts = []
-    similarity = getattr(hit, "similarity", None)
-    if similarity is not None:
-        parts.append(f"similarity {similarity:.2f}")
-    sources = getattr(hit, "sources", ())
-    if sources:
-        parts.append("found by " + ", ".join(sources))
-    return " · ".join(parts)
-
-
 class MemoryScreen(Screen):
     app: ThroughlineApp
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("d,delete", "forget", "Forget"),
+        Binding("d,delete", "forget", "Forget", id="memory_forget"),
+        Binding("a", "add", "Add", id="memory_add"),
+        Binding("e", "edit", "Edit", id="memory_edit"),
+        Binding("w", "why", "Why recalled", id="memory_why"),
         Binding("ctrl+f,slash", "focus_search", "Search", show=False),
     ]
 
@@ -57,6 +51,17 @@ class MemoryScreen(Screen):
     class Results(Message):
         query: str
         rows: list[tuple[Any, float | None, str]]  # (memory.Memory, score or None, how it was found)
+        error: Failed | None = None
+
+    @dataclass
+    class Saved(Message):
+        id: str | None
+        error: Failed | None = None
+
+    @dataclass
+    class Recalls(Message):
+        id: str
+        recalls: list[Any]
         error: Failed | None = None
 
     @dataclass
@@ -73,7 +78,8 @@ class MemoryScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
         with Vertical(id="memory-body"):
-            yield Input(placeholder="Search memories (Enter) — empty lists the newest", id="memory-search")
+            yield Input(placeholder="Search (Enter) · kind:fact session:q3 after:2026-05-01 before:… · empty: newest",
+                        id="memory-search")
             with Horizontal(id="memory-main"):
                 yield DataTable(id="memory-results", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="memory-details"):
@@ -116,12 +122,21 @@ class MemoryScreen(Screen):
 
     @work(thread=True, exclusive=True, group="memory-search", exit_on_error=False)
     def search(self, query: str) -> None:
+        from assistant.tui.memory_query import parse_filter
+
+        wanted = parse_filter(query)
         try:
             store = self.app.backend.get().store
-            if query:
-                rows = [(hit.memory, hit.score, how_found(hit)) for hit in store.search(query, k=RESULTS)]
+            if wanted.problem:
+                self.post_message(self.Results(query, [], Failed(wanted.problem, "InputError")))
+                return
+            if wanted.text:
+                hits = store.search(wanted.text, k=RESULTS, kind=wanted.kind, session=wanted.session,
+                                    since=wanted.since, until=wanted.until)
+                rows = [(hit.memory, hit.score, hit.why()) for hit in hits if wanted.admits(hit.memory)]
             else:
-                newest = sorted(store.all(), key=lambda m: m.created_at, reverse=True)[:RECENT]
+                admitted = (m for m in store.all(kind=wanted.kind) if wanted.admits(m))
+                newest = sorted(admitted, key=lambda m: m.created_at, reverse=True)[:RECENT]
                 rows = [(memory, None, "") for memory in newest]
             self.post_message(self.Results(query, rows))
         except Exception as exc:  # the edge: the store failed; say so in the note line
@@ -143,7 +158,7 @@ class MemoryScreen(Screen):
             note.update(Content("No memories match." if message.query else "No memories yet."))
         else:
             what = f"for “{one_line(message.query, 40)}”" if message.query else "newest first"
-            note.update(Content(f"{len(message.rows)} memories {what} · d forgets the selected one"))
+            note.update(Content(f"{len(message.rows)} memories {what} · a add · e edit · d forget · w why recalled"))
         self._show_details()
 
     # -- details --------------------------------------------------------------------------------
@@ -159,7 +174,7 @@ class MemoryScreen(Screen):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return self.memories.get(str(key), (None, None))[0]
 
-    def _show_details(self) -> None:
+    def _show_details(self, recalls: list[Any] | None = None) -> None:
         detail = self.query_one("#memory-detail", Static)
         memory = self.selected
         if memory is None:
@@ -175,7 +190,18 @@ class MemoryScreen(Screen):
             f"id: {memory.id}",
             *meta,
         ]
-        detail.update(Content.assemble(("\n".join(header), "dim"), "\n\n", clean(memory.text)))
+        parts: list[Any] = [("\n".join(header), "dim"), "\n\n", clean(memory.text)]
+        if recalls is not None:
+            parts.append(("\n\nRecalled in", "bold"))
+            for r in recalls:
+                parts += [f"\n• {one_line(r.session, 24)} turn {r.turn} ({local_time(r.created_at)}): "
+                          f"score {r.score:.2f}", (f" · {one_line(r.why, 60)}" if r.why else "", "dim"),
+                          ("\n  “" + one_line(r.request, 70) + "”", "italic")]
+            if not recalls:
+                parts.append(("\nno kept turn recalled it (turns older than the session's last 40 are not kept)", "dim"))
+        else:
+            parts.append(("\n\nw: the turns that recalled it, and why", "dim"))
+        detail.update(Content.assemble(*parts))
 
     # -- forgetting -----------------------------------------------------------------------------
     def action_forget(self) -> None:
@@ -209,6 +235,80 @@ class MemoryScreen(Screen):
             return
         self.notify("Memory forgotten." if message.found else "That memory was already gone.", timeout=2)
         self.search(self.query_text)
+
+    # -- adding and editing ----------------------------------------------------------------------
+    def action_add(self) -> None:
+        from assistant.tui.screens.text_prompt import MemoryEditScreen
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                self.save(None, *result)
+
+        self.app.push_screen(MemoryEditScreen("Add a memory"), done)
+
+    def action_edit(self) -> None:
+        from assistant.tui.screens.text_prompt import MemoryEditScreen
+
+        memory = self.selected
+        if memory is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is not None and result != (memory.text, memory.kind):
+                self.save(memory, *result)
+
+        self.app.push_screen(MemoryEditScreen("Edit memory (it is embedded again)", memory.text, memory.kind), done)
+
+    @work(thread=True, exit_on_error=False)
+    def save(self, old: Any, text: str, kind: str) -> None:
+        """Store a new memory, or `old` with new text/kind under its id (the store re-embeds it)."""
+        from dataclasses import replace
+
+        from memory import Memory
+
+        try:
+            store = self.app.backend.get().store
+            if old is None:
+                memory = Memory(text=text, kind=kind, metadata={"source": "tui"})
+            else:
+                memory = replace(old, text=text, kind=kind, namespace=None,
+                                 metadata={**old.metadata, "edited": True})
+            self.post_message(self.Saved(store.add(memory)))
+        except Exception as exc:  # the edge: report, keep the list as it was
+            self.post_message(self.Saved(None, failure(exc)))
+
+    @on(Saved)
+    def _saved(self, message: Saved) -> None:
+        if message.error is not None:
+            self.app.show_error(message.error)
+            return
+        self.notify("Memory saved.", timeout=2)
+        self.search(self.query_text)
+
+    # -- why it was recalled ----------------------------------------------------------------------
+    def action_why(self) -> None:
+        memory = self.selected
+        if memory is not None:
+            self.find_recalls(memory.id)
+
+    @work(thread=True, exclusive=True, group="memory-why", exit_on_error=False)
+    def find_recalls(self, memory_id: str) -> None:
+        from assistant.tui.memory_query import recalls_of
+
+        try:
+            self.post_message(self.Recalls(memory_id, recalls_of(memory_id, self.app.backend.get().sessions.list())))
+        except Exception as exc:  # the edge: say why
+            self.post_message(self.Recalls(memory_id, [], failure(exc)))
+
+    @on(Recalls)
+    def _recalls(self, message: Recalls) -> None:
+        memory = self.selected
+        if memory is None or memory.id != message.id:
+            return
+        if message.error is not None:
+            self.app.show_error(message.error)
+            return
+        self._show_details(message.recalls)
 
     def action_focus_search(self) -> None:
         self.query_one(Input).focus()

@@ -1,5 +1,6 @@
 """Past sessions, newest first. Enter opens one (its transcript and artifacts come back), `n` starts
-a new one. Dismisses the chosen session's name, NEW, or None."""
+a new one, `r` renames the selected one, `d` deletes it (asks; its memories stay unless asked).
+Dismisses the chosen session's name, NEW, or None."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ class SessionsScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back"),
-        Binding("n", "new", "New session"),
+        Binding("n", "new", "New session", id="sessions_new"),
+        Binding("r", "rename", "Rename", id="sessions_rename"),
+        Binding("d,delete", "delete", "Delete", id="sessions_delete"),
     ]
 
     @dataclass
@@ -44,6 +47,7 @@ class SessionsScreen(ModalScreen[str | None]):
     def __init__(self, current: str | None = None) -> None:
         super().__init__(classes="modal")
         self.current = current
+        self.sessions: dict[str, Session] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -sessions"):
@@ -68,7 +72,9 @@ class SessionsScreen(ModalScreen[str | None]):
     @on(Listed)
     def _listed(self, message: Listed) -> None:
         table = self.query_one(DataTable)
+        row = table.cursor_row
         table.clear()
+        self.sessions = {s.name: s for s in message.sessions}
         for s in message.sessions:
             mark = "● " if s.name == self.current else "  "
             table.add_row(
@@ -82,7 +88,9 @@ class SessionsScreen(ModalScreen[str | None]):
         elif not message.sessions:
             note.update(Content("No saved sessions yet: a session is saved after its first reply. n starts a new one."))
         else:
-            note.update(Content("Enter opens a session · n starts a new one · Esc goes back"))
+            note.update(Content("Enter opens · n new · r rename · d delete · Esc goes back"))
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     @on(DataTable.RowSelected)
     def _chosen(self, event: DataTable.RowSelected) -> None:
@@ -90,3 +98,23 @@ class SessionsScreen(ModalScreen[str | None]):
 
     def action_new(self) -> None:
         self.dismiss(NEW)
+
+    @property
+    def selected(self) -> Session | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.sessions.get(str(key))
+
+    def action_rename(self) -> None:
+        if (session := self.selected) is not None:
+            self.app.chat.action_rename_session(session.name, then=self._changed)
+
+    def action_delete(self) -> None:
+        if (session := self.selected) is not None:
+            self.app.chat.action_delete_session(session.name, len(session.turns), then=self._changed)
+
+    def _changed(self) -> None:
+        self.current = self.app.chat.session_name
+        self.load()

@@ -1,4 +1,5 @@
-"""The side panel: the thread's context — this turn's recalled memories and the session's artifacts.
+"""The side panel: the thread's context — the last turn's prompt budget broken down by part, its
+recalled memories (with why each was found) and the session's artifacts.
 
 Selecting an artifact (Enter or click) opens it; `i` inserts a reference to it into the message
 box, `c` copies it. The panel only posts `ArtifactAction`; the chat screen decides what to do.
@@ -22,7 +23,7 @@ from textual.widgets.option_list import Option
 from assistant.tui.safe import one_line
 
 if TYPE_CHECKING:
-    from assistant.events import Artifact, RecalledMemory
+    from assistant.events import Artifact, ContextBudget, RecalledMemory
 
 KIND_MARKS = {"code": "λ", "draft": "¶", "output": "»", "table": "▦", "chart": "◔", "analysis": "∑", "note": "✎"}
 
@@ -41,9 +42,32 @@ def memory_prompt(memory: RecalledMemory) -> Content:
             (memory.created_at or "")[:10],
         ) if part
     )
+    why = ("\n" + one_line(memory.why, 80), "dim italic") if memory.why else ""
     return Content.assemble(
-        (f"{memory.score:.2f} ", "bold"), (where, "dim"), "\n", one_line(memory.text, 120)
+        (f"{memory.score:.2f} ", "bold"), (where, "dim"), "\n", one_line(memory.text, 120), why
     )
+
+
+PART_NAMES = {"memory": "memory", "artifact": "artifact", "history": "turn", "extra": "chain"}
+
+
+def budget_breakdown(budget: ContextBudget | None) -> Content:
+    """The last turn's prompt budget: a line per part, then each block put in, largest first."""
+    from assistant.tui.widgets.status import budget_bar
+
+    if budget is None:
+        return Content.styled("no turn yet in this view", "dim")
+    rows = [("memories", budget.memories), ("artifacts", budget.artifacts), ("history", budget.history),
+            ("chain blocks", budget.extra), ("data rule", budget.rule)]
+    lines: list[Content | str | tuple[str, str]] = [
+        budget_bar(budget, 20), (f" {budget.used}/{budget.budget} tokens", "bold")]
+    for name, tokens in rows:
+        if tokens:
+            lines.append(f"\n{name:<13}{tokens:>6}")
+    lines.append((f"\n{'free':<13}{max(budget.budget - budget.used, 0):>6}", "dim"))
+    for part, label, tokens in sorted(budget.items, key=lambda item: -item[2])[:8]:
+        lines.append((f"\n  {PART_NAMES.get(part, part):<9}{tokens:>5}  {one_line(label, 22)}", "dim"))
+    return Content.assemble(*lines)
 
 
 def artifact_prompt(artifact: Artifact) -> Content:
@@ -95,6 +119,8 @@ class ContextPanel(Vertical):
         action: str  # "view" | "insert" | "copy"
 
     def compose(self) -> ComposeResult:
+        yield Static(Content.styled("Prompt budget of the last turn", "bold"), classes="panel-title")
+        yield Static(budget_breakdown(None), id="budget")
         yield Static(Content.styled("Recalled for this turn", "bold"), classes="panel-title")
         yield OptionList(id="recalled", markup=False)
         yield Static(Content.styled("Artifacts in this session", "bold"), classes="panel-title")
@@ -111,6 +137,9 @@ class ContextPanel(Vertical):
             recalled.set_options([Option(memory_prompt(m), id=m.id) for m in memories])
         else:
             recalled.set_options([Option(Content.styled("nothing recalled yet", "dim"), disabled=True)])
+
+    def show_budget(self, budget: ContextBudget | None) -> None:
+        self.query_one("#budget", Static).update(budget_breakdown(budget))
 
     def set_artifacts(self, artifacts: Iterable[Artifact]) -> None:
         self.query_one(ArtifactList).set_artifacts(artifacts)

@@ -1,4 +1,5 @@
-"""The message box: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter start a new line.
+"""The message box: Enter sends, Shift+Enter / Ctrl+J / Alt+Enter start a new line, ↑ in the empty
+box takes back the last queued message.
 
 It is a TextArea so pasted multi-line text (a CSV, a traceback) arrives intact. It never waits
 for anything: typing works while the model loads or a reply streams.
@@ -26,6 +27,9 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt
 
+    class EditLast(Message):
+        """↑ in the empty box: take the last queued message back to edit it."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             id=id, soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
@@ -41,6 +45,11 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.post_message(self.Submitted(self, self.text))
+            return
+        if event.key == "up" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.EditLast())
             return
         if event.key in NEWLINE_KEYS:
             event.stop()

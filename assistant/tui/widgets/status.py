@@ -1,7 +1,8 @@
-"""The status line under the transcript: the route indicator and the model's state.
+"""The status line under the transcript: the route indicator, the context meter and the model's state.
 
 `RouteIndicator` shows the route forced for the next message (or `auto`) and, while a reply runs,
-the chain the router chose. `ModelStatus` follows the app's `model_*` reactives: a progress bar
+the chain the router chose. `ContextMeter` shows how much of the prompt budget the last turn's
+context used (memories, artifacts, history); F2 breaks it down. `ModelStatus` follows the app's `model_*` reactives: a progress bar
 while the bundled model converts or loads, then a short ready/error label.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -18,6 +20,11 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
 from assistant.tui.safe import one_line
+
+if TYPE_CHECKING:
+    from assistant.events import ContextBudget
+
+BAR_CELLS = 10
 
 
 class RouteIndicator(Static):
@@ -50,6 +57,37 @@ class RouteIndicator(Static):
         if self.forced:
             return Content.assemble(("next ", "dim"), (self.forced, "bold"), ("  ctrl+r to change", "dim"))
         return Content.assemble(("route ", "dim"), ("auto", "bold"), ("  ctrl+r to force", "dim"))
+
+
+def budget_bar(budget: ContextBudget, cells: int = BAR_CELLS) -> Content:
+    """A bar of `cells` cells: memories, artifacts, history (and other) in their colours, then free."""
+    parts = (("memories", budget.memories, "magenta"), ("artifacts", budget.artifacts, "cyan"),
+             ("history", budget.history, "yellow"), ("other", budget.extra + budget.rule, "blue"))
+    total = max(budget.budget, budget.used, 1)
+    filled, running, pieces = 0, 0, []
+    for _, tokens, colour in parts:  # cumulative rounding: the bar's length is the share used
+        running += tokens
+        edge = round(cells * running / total)
+        pieces.append(("█" * (edge - filled), colour))
+        filled = edge
+    pieces.append(("░" * (cells - filled), "dim"))
+    return Content.assemble(*pieces)
+
+
+class ContextMeter(Static):
+    """`ctx ███░░ 61% · mem 310 · art 400 · hist 120`: the last turn's prompt budget."""
+
+    budget: reactive[ContextBudget | None] = reactive(None)
+
+    def render(self) -> Content:
+        b = self.budget
+        if b is None:
+            return Content.assemble(("context ", "dim"), ("–", ""), ("  F2 details", "dim"))
+        share = round(100 * b.used / b.budget) if b.budget else 0
+        return Content.assemble(
+            ("context ", "dim"), budget_bar(b), (f" {share}%", "bold"),
+            (f" · mem {b.memories} · art {b.artifacts} · hist {b.history}", "dim"),
+        )
 
 
 class ModelStatus(Horizontal):

@@ -1,5 +1,10 @@
 """The chat transcript: the person's messages, streamed replies, tool activity and notices.
 
+Messages (the person's and the assistant's) can be focused — alt+↑/alt+↓ or a click — and then
+`c` copies the message, `k` its last code block, `f` forks the thread at that turn; they post
+`MessageAction` and the chat screen acts. A `PendingMessage` is one queued behind a running reply.
+A chart (an image artifact) is drawn inline under the reply that made it (see tui/images.py).
+
 A `ReplyView` is one assistant reply. Its text streams into a Markdown widget through
 `Markdown.get_stream()`, which coalesces fragments so a fast model never re-renders per token.
 Tool activity interrupts the text: the current Markdown segment is closed, the tool line is
@@ -8,15 +13,25 @@ mounted, and later tokens start a new segment. All model text is `clean()`ed fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Static
 
-from assistant.tui.fmt import hard_breaks, local_time
+from assistant.tui.fmt import hard_breaks, local_time, plural
 from assistant.tui.safe import clean, one_line
+from assistant.tui.widgets.messages import MessageAction, PendingMessage, Selectable, UserMessage, last_code_block
+from assistant.tui.widgets.tool_activity import MAX_TOOL_OUTPUT_LINES, ToolActivity
+
+TURNS_SHOWN = 8  # a reopened thread draws its last turns; the rest on request (EarlierTurns)
+TURNS_PER_PAGE = 20
+
+__all__ = ["MAX_TOOL_OUTPUT_LINES", "MessageAction", "Notice", "PastReply", "PendingMessage", "ReplyView",
+           "ToolActivity", "Transcript", "UserMessage", "last_code_block"]
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
@@ -25,20 +40,6 @@ if TYPE_CHECKING:
     from assistant.events import Artifact, Timings
     from assistant.sessions import TurnRecord
 
-MAX_TOOL_OUTPUT_LINES = 12
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-class UserMessage(Static):
-    """What the person sent, shown verbatim (never as markup)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(Content(clean(text)), classes="user-message")
-
-
 class Notice(Static):
     """A one-line note in the transcript: `info`, `error` or `cancelled`."""
 
@@ -46,53 +47,11 @@ class Notice(Static):
         super().__init__(Content(clean(text)), classes=f"notice -{kind}")
 
 
-class ToolActivity(Static):
-    """A tool run inline: `running python…`, then its output and duration."""
-
-    def __init__(self, name: str, arguments: dict[str, Any] | None = None) -> None:
-        self.tool_name = name
-        super().__init__(Content.styled(f"▸ running {clean(name)}…", "italic"), classes="tool -running")
-
-    def finish(self, result: Any = None, error: str | None = None, duration_s: float = 0.0) -> None:
-        self.remove_class("-running")
-        self.add_class("-error" if error else "-done")
-        mark = "✗" if error else "✓"
-        head = Content.styled(f"{mark} {clean(self.tool_name)} · {duration_s:.2f} s", "bold")
-        body = clean(error) if error else _describe_result(result)
-        lines = body.rstrip("\n").splitlines()
-        if len(lines) > MAX_TOOL_OUTPUT_LINES:
-            hidden = len(lines) - MAX_TOOL_OUTPUT_LINES
-            lines = lines[:MAX_TOOL_OUTPUT_LINES] + [f"… {_plural(hidden, 'more line')}"]
-        self.update(Content.assemble(head, *(("\n" + line) for line in lines)) if lines else head)
-
-
-def _describe_result(result: Any) -> str:
-    """A tool result as text: a run's summary, stdout, stderr and exit code; anything else as is."""
-    if result is None:
-        return ""
-    if isinstance(result, Mapping):
-        fields = dict(result)
-    elif hasattr(result, "stdout"):
-        names = ("summary", "stdout", "stderr", "exit_code", "timed_out")
-        fields = {name: getattr(result, name, None) for name in names}
-    else:
-        return clean(result)
-    if "stdout" not in fields and "stderr" not in fields:
-        return "\n".join(f"{clean(key)}: {one_line(value, 100)}" for key, value in fields.items())
-    parts = [clean(fields.get("summary") or ""), clean(fields.get("stdout") or "").rstrip("\n"),
-             clean(fields.get("stderr") or "").rstrip("\n")]
-    if fields.get("timed_out"):
-        parts.append("(timed out)")
-    elif fields.get("exit_code"):
-        parts.append(f"(exit code {fields['exit_code']})")
-    return "\n".join(p for p in parts if p)
-
-
-class ReplyView(Vertical):
+class ReplyView(Selectable, Vertical):
     """One assistant reply: a route header, streamed Markdown, tool lines and a metadata line."""
 
     def __init__(self, *, waiting: str = "…") -> None:
-        super().__init__(classes="reply")
+        super().__init__(classes="reply message")
         self._waiting = waiting
         self._stream: MarkdownStream | None = None
         self._segments: list[Markdown] = []
@@ -115,6 +74,10 @@ class ReplyView(Vertical):
     def text(self) -> str:
         """The reply's text (cleaned): the final text once finished, else what streamed so far."""
         return self._final if self._final is not None else "".join(self._streamed)
+
+    @property
+    def message_text(self) -> str:
+        return self.text
 
     def set_waiting(self, text: str) -> None:
         if self.route is None and not self.done:
@@ -209,11 +172,16 @@ class ReplyView(Vertical):
             self._approval.set_class(not approved, "-declined")
 
     async def artifact_saved(self, artifact: Artifact) -> None:
+        from assistant.tui.images import inline_image
+
         await self._close_stream()
         await self.mount(Notice(
             f"◆ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
             "artifact",
         ))
+        image = inline_image(artifact)
+        if image is not None:
+            await self.mount(image)
 
     async def finish(self, text: str, route: str, timings: Timings | None) -> None:
         await self._close_stream()
@@ -230,6 +198,7 @@ class ReplyView(Vertical):
                 await self.mount(markdown)
         self.done = True
         self._final = final
+        self.add_class("-turn")  # a finished turn, in the session's record
         if self.route is None:
             self.set_route(route)
         parts = [route]
@@ -237,7 +206,7 @@ class ReplyView(Vertical):
             parts.append(f"{timings.total_ms / 1000:.1f} s")
         parts.append(f"{self.recalled} {'memory' if self.recalled == 1 else 'memories'} recalled")
         if timings is not None and timings.tokens:
-            parts.append(_plural(timings.tokens, "token"))
+            parts.append(plural(timings.tokens, "token"))
         await self.mount(Static(Content(" · ".join(parts)), classes="reply-meta"))
 
     async def fail(self, message: str, error: str) -> None:
@@ -259,8 +228,36 @@ class ReplyView(Vertical):
         await self._close_stream()
 
 
+class EarlierTurns(Static, can_focus=True):
+    """`▲ 88 earlier turns`: a long thread opens with its last turns drawn; Enter or a click draws
+    more (each past reply is Markdown, and a hundred of them take seconds to lay out)."""
+
+    BINDINGS = [Binding("enter", "more", "Show earlier turns", show=False)]
+
+    def __init__(self, count: int) -> None:
+        super().__init__(classes="notice -earlier")
+        self.count = count
+
+    def render(self) -> Content:
+        return Content.styled(f"▲ {plural(self.count, 'earlier turn')} · Enter or click to show "
+                              f"{min(self.count, TURNS_PER_PAGE)} more", "dim italic")
+
+    async def action_more(self) -> None:
+        transcript = self.parent
+        if isinstance(transcript, Transcript):
+            await transcript.show_earlier()
+
+    async def on_click(self) -> None:
+        await self.action_more()
+
+
 class Transcript(VerticalScroll):
     """The thread, newest at the bottom; stays pinned to the end while a reply streams."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._earlier: list[TurnRecord] = []  # a long thread's turns not drawn yet, oldest first
+        self._artifacts: dict[str, Artifact] = {}
 
     def on_mount(self) -> None:
         self.anchor()
@@ -282,32 +279,95 @@ class Transcript(VerticalScroll):
         await self.mount(notice)
         return notice
 
-    async def show_turns(self, turns: Iterable[TurnRecord], intro: str | None = None) -> None:
-        """Replace the transcript with a persisted thread's turns."""
+    async def add_pending(self, text: str) -> PendingMessage:
+        """Queue `text` behind the reply in progress (shown last, after any earlier queued ones)."""
+        message = PendingMessage(text)
+        await self.mount(message)
+        self.anchor()
+        return message
+
+    def turn_index(self, widget: Widget) -> int | None:
+        """The session turn a message belongs to (0-based), or None when that turn did not finish
+        (cancelled or failed replies are not in the session's record)."""
+        children = list(self.children)
+        if widget not in children:
+            return None
+        at = children.index(widget)
+        if isinstance(widget, UserMessage):  # its reply is the next reply after it
+            reply = next((w for w in children[at + 1:] if w.has_class("reply") or isinstance(w, UserMessage)), None)
+            if reply is None or not reply.has_class("-turn"):
+                return None
+            at = children.index(reply)
+        elif not widget.has_class("-turn"):
+            return None
+        return len(self._earlier) + sum(1 for w in children[: at + 1] if w.has_class("-turn")) - 1
+
+    async def show_turns(
+        self, turns: Iterable[TurnRecord], intro: str | None = None, artifacts: Iterable[Artifact] = ()
+    ) -> None:
+        """Replace the transcript with a persisted thread's turns (charts drawn under their turn);
+        only the last TURNS_SHOWN are drawn, with an `EarlierTurns` line above them for the rest."""
         await self.remove_children()
-        widgets: list[Static | Vertical] = []
+        turns = list(turns)
+        self._artifacts = {a.id: a for a in artifacts}
+        self._earlier = turns[: max(0, len(turns) - TURNS_SHOWN)]
+        widgets: list[Widget] = []
         if intro:
             widgets.append(Notice(intro, "info"))
-        for turn in turns:
-            widgets.append(UserMessage(turn.request))
-            widgets.append(PastReply(turn))
+        if self._earlier:
+            widgets.append(EarlierTurns(len(self._earlier)))
+        widgets += self._turn_widgets(turns[len(self._earlier):])
         if widgets:
             await self.mount_all(widgets)
         self.scroll_end(animate=False)
         self.anchor()
 
+    def _turn_widgets(self, turns: list[TurnRecord]) -> list[Widget]:
+        widgets: list[Widget] = []
+        for turn in turns:
+            widgets.append(UserMessage(turn.request))
+            made = [self._artifacts[e["artifact"]["id"]] for e in turn.events
+                    if e.get("event") == "ArtifactSaved" and e.get("artifact", {}).get("id") in self._artifacts]
+            widgets.append(PastReply(turn, made))
+        return widgets
 
-class PastReply(Vertical):
-    """A reply restored from the session file: its text and route, no timings."""
+    async def show_earlier(self) -> None:
+        """Draw the next TURNS_PER_PAGE earlier turns above the ones shown."""
+        marker = self.query(EarlierTurns).first() if self.query(EarlierTurns) else None
+        if marker is None or not self._earlier:
+            return
+        page, self._earlier = self._earlier[-TURNS_PER_PAGE:], self._earlier[:-TURNS_PER_PAGE]
+        self.release_anchor()
+        await self.mount_all(self._turn_widgets(page), after=marker)
+        if self._earlier:
+            marker.count = len(self._earlier)
+            marker.refresh()
+        else:
+            await marker.remove()
 
-    def __init__(self, turn: TurnRecord) -> None:
-        super().__init__(classes="reply -past")
+
+class PastReply(Selectable, Vertical):
+    """A reply restored from the session file: its text and route, no timings; its charts inline."""
+
+    def __init__(self, turn: TurnRecord, artifacts: Iterable[Artifact] = ()) -> None:
+        super().__init__(classes="reply -past -turn message")
         self.turn = turn
+        self.artifacts = list(artifacts)
+
+    @property
+    def message_text(self) -> str:
+        return clean(self.turn.reply)
 
     def compose(self):
         from textual.widgets import Markdown
 
+        from assistant.tui.images import inline_image
+
         yield Static(Content.styled(clean(self.turn.route), "bold"), classes="reply-header")
         yield Markdown(hard_breaks(clean(self.turn.reply)), classes="reply-body", open_links=False)
+        for artifact in self.artifacts:
+            image = inline_image(artifact)
+            if image is not None:
+                yield image
         yield Static(Content(f"{clean(self.turn.route)} · {local_time(self.turn.created_at)}"),
                      classes="reply-meta")
