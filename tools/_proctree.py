@@ -12,7 +12,7 @@ import signal
 import time
 from typing import NamedTuple
 
-__all__ = ["kill_tree", "members"]
+__all__ = ["kill_tree", "members", "stop_tree"]
 
 
 class _Proc(NamedTuple):
@@ -63,16 +63,31 @@ def members(leader: int, known: dict[int, int], table: dict[int, _Proc] | None =
     return {pid: table[pid].start for pid in tree}
 
 
+def _signal_all(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # exited meanwhile
+
+
+def stop_tree(leader: int, known: dict[int, int]) -> list[int]:
+    """Freeze every member (twice, for what forked meanwhile) and return their pids: the
+    sandbox's files are copied out while nothing in it can run."""
+    found: dict[int, int] = {}
+    for _ in range(2):
+        found = members(leader, known)
+        known.update(found)
+        _signal_all(found, signal.SIGSTOP)
+    return list(found)
+
+
 def kill_tree(leader: int, known: dict[int, int]) -> None:
     """Stop every member (so none can fork on), then SIGKILL them all and the process group."""
     for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGKILL):
         found = members(leader, known)
         known.update(found)
-        for pid in found:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass  # exited meanwhile
+        _signal_all(found, sig)
         if sig == signal.SIGKILL:
             try:
                 os.killpg(leader, signal.SIGKILL)

@@ -1,4 +1,7 @@
-"""run_python with real subprocesses: results, files, and every resource limit."""
+"""run_python with real subprocesses: results, files, and every resource limit.
+
+Every test here runs twice: under the kernel layer (bubblewrap; skipped with the reason where the
+kernel does not allow it) and with it switched off (the audit hook alone)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from tools import RunResult, run_python
+from tools import RunResult, confinement, run_python
+
+
+@pytest.fixture(autouse=True, params=["kernel", "hook"])
+def layer(request):
+    if request.param == "kernel" and not confinement.confinement().processes:
+        pytest.skip(f"no kernel sandbox here: {confinement.confinement().reason}")
+    before = confinement.current_policy()
+    confinement.configure(request.param)
+    yield request.param
+    confinement.configure(*before)
 
 
 @pytest.fixture
