@@ -346,12 +346,23 @@ def _supervise(code, config, status_fd):
     pid = os.fork()
     if pid == 0:
         return _run_code(code, config, status_fd)
+    import select
+
     for fd in (0, 1, 2):
         os.close(fd)  # the pipes reach EOF when the code and what it started are gone
-    _, status = os.waitpid(pid, 0)
-    os.write(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+    lifeline = config["lifeline_fd"]
     while True:
-        signal.pause()  # until the parent has copied the files out and kills the sandbox
+        # Until the parent has copied the files out and kills the sandbox. The lifeline's write
+        # end is held by the parent alone: EOF means it died (possibly before bubblewrap's own
+        # die-with-parent was armed), and everything in this PID namespace goes with it.
+        if select.select([lifeline], [], [], 0.2)[0] and not os.read(lifeline, 1):
+            os.kill(-1, signal.SIGKILL)
+            os._exit(1)
+        if pid:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                os.write(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
 
 
 def _run_code(code, config, status_fd):

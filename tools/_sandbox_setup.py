@@ -30,7 +30,7 @@ def protected_homes() -> list[str]:
 
 
 def write_config(private: Path, code: str, root: Path, *, limits: dict[str, int], status_fd: int,
-                 audit: bool, kernel: bool) -> Path:
+                 lifeline_fd: int, audit: bool, kernel: bool) -> Path:
     """The bootstrap's config; under bubblewrap its paths are the ones seen inside the sandbox."""
     homes = protected_homes()
     (private / "code.py").write_text(code, encoding="utf-8")
@@ -38,6 +38,7 @@ def write_config(private: Path, code: str, root: Path, *, limits: dict[str, int]
     config = {
         "code_path": str(inside / "code.py"),
         "status_fd": status_fd,
+        "lifeline_fd": lifeline_fd,
         "workspace": str(root),
         "copy_from": SOURCE if kernel else None,
         "audit": audit,

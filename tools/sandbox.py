@@ -117,9 +117,10 @@ def run_python(
     run = _Run(root, level)
     private = Path(tempfile.mkdtemp(prefix=f"{_RUN_PREFIX}{os.getpid()}-"))
     status_r, status_w = os.pipe()
+    lifeline_r, lifeline_w = os.pipe()  # the write end never leaves this process
     fds: list[int] = []
     try:
-        write_config(private, code, root, limits=limits, status_fd=status_w, kernel=run.kernel,
+        write_config(private, code, root, limits=limits, status_fd=status_w, lifeline_fd=lifeline_r, kernel=run.kernel,
                      audit=_AUDIT_HOOK and not run.kernel)
         argv, fds = command(level, root, private, run.quota_bytes(disk_mb), network)
         if not run.kernel:
@@ -129,12 +130,13 @@ def run_python(
         try:
             proc = subprocess.Popen(
                 argv, cwd=root, env=environment(root, env), start_new_session=True, close_fds=True,
-                pass_fds=(status_w, *fds), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                pass_fds=(status_w, lifeline_r, *fds), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:
             raise SandboxError(f"cannot start {argv[0]}: {exc}") from exc
         os.close(status_w)
-        status_w = -1
+        os.close(lifeline_r)
+        status_w = lifeline_r = -1
         watch = Watch(proc, timeout, max_output_bytes, max_processes, stdin, run.known, status_r,
                       lambda: run.finish(proc.pid), BWRAP_PROCESSES if run.kernel else 0)
         try:
@@ -149,7 +151,7 @@ def run_python(
         duration = time.monotonic() - start
         watch.read_rest(status_r)
     finally:
-        for fd in (status_r, status_w, *fds):
+        for fd in (status_r, status_w, lifeline_r, lifeline_w, *fds):
             if fd >= 0:
                 os.close(fd)
         remove_tree(str(private))
