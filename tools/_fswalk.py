@@ -15,32 +15,69 @@ from collections.abc import Iterator
 __all__ = ["remove_tree", "walk"]
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_MAX_OPEN = 64
+
+
 def walk(root: str, skip_top: tuple[str, ...] = (), limit: int | None = None) -> Iterator[tuple[str, os.stat_result]]:
     """(relative path, lstat) of every entry below `root`, parents before children; symlinks
     are reported, never followed. `skip_top` names top-level entries to leave out; the walk
-    stops after `limit` entries. Unreadable directories are skipped."""
-    pending = [""]
+    stops after `limit` entries. Unreadable directories are skipped.
+
+    Directories are opened relative to their parent's descriptor, so a deep tree costs no
+    long-path lookups; past a few dozen pending descriptors it falls back to paths."""
+    try:
+        root_fd = os.open(root, _DIR_FLAGS & ~getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return
+    pending: list[tuple[str, int | None]] = [("", root_fd)]
+    held = 1
     seen = 0
-    while pending:
-        rel = pending.pop()
-        try:
-            entries = list(os.scandir(os.path.join(root, rel) if rel else root))
-        except OSError:
-            continue
-        for entry in entries:
-            if not rel and entry.name in skip_top:
-                continue
+    try:
+        while pending:
+            rel, fd = pending.pop()
+            if fd is None:
+                try:
+                    fd = os.open(os.path.join(root, rel), _DIR_FLAGS)
+                except OSError:
+                    continue
+                held += 1
             try:
-                info = entry.stat(follow_symlinks=False)
+                with os.scandir(fd) as found:
+                    entries = list(found)
+                subdirs = []
+                for entry in entries:
+                    if not rel and entry.name in skip_top:
+                        continue
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    child = os.path.join(rel, entry.name) if rel else entry.name
+                    yield child, info
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+                    if stat.S_ISDIR(info.st_mode):
+                        subdirs.append((child, entry.name))
+                for child, name in subdirs:
+                    sub = None
+                    if held < _MAX_OPEN:
+                        try:
+                            sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                            held += 1
+                        except OSError:
+                            continue
+                    pending.append((child, sub))
             except OSError:
                 continue
-            child = os.path.join(rel, entry.name) if rel else entry.name
-            yield child, info
-            seen += 1
-            if limit is not None and seen >= limit:
-                return
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(child)
+            finally:
+                os.close(fd)
+                held -= 1
+    finally:
+        for _, fd in pending:
+            if fd is not None:
+                os.close(fd)
 
 
 def remove_tree(path: str) -> None:

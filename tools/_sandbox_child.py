@@ -324,11 +324,12 @@ def _copy_in(source, workspace):
     spec.loader.exec_module(fswalk)
     for rel, info in fswalk.walk(source, (".tmp",)):
         src, dst = os.path.join(source, rel), os.path.join(workspace, rel)
-        if os.path.islink(src):
+        kind = info.st_mode & 0o170000
+        if kind == 0o120000:
             os.symlink(os.readlink(src), dst)
-        elif os.path.isdir(src):
+        elif kind == 0o040000:
             os.mkdir(dst)
-        elif os.path.isfile(src):
+        elif kind == 0o100000:
             shutil.copy2(src, dst, follow_symlinks=False)
     os.makedirs(os.path.join(workspace, ".tmp"), exist_ok=True)
     shutil.copystat(source, workspace)

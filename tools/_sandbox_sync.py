@@ -59,7 +59,7 @@ def copy_out(view: str, workspace: Path, before: dict[str, tuple[int, int]], ski
         try:
             parent = os.path.dirname(rel)
             _make_dir(workspace, parent, safe_dirs, create=False)
-            os.unlink(workspace / rel)
+            os.unlink(os.path.join(workspace, rel))
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -75,7 +75,7 @@ def _make_dir(workspace: Path, rel: str, safe_dirs: set[str], create: bool = Tru
         missing.append(rel)
         rel = os.path.dirname(rel)
     for rel in reversed(missing):
-        path = workspace / rel
+        path = os.path.join(workspace, rel)
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -85,7 +85,7 @@ def _make_dir(workspace: Path, rel: str, safe_dirs: set[str], create: bool = Tru
             mode = stat.S_IFDIR
         if not stat.S_ISDIR(mode):
             if not create:
-                raise NotADirectoryError(0, "not a directory", str(path))
+                raise NotADirectoryError(0, "not a directory", path)
             os.unlink(path)
             os.mkdir(path)
         safe_dirs.add(rel)
@@ -93,10 +93,10 @@ def _make_dir(workspace: Path, rel: str, safe_dirs: set[str], create: bool = Tru
 
 def _copy_file(source: str, workspace: Path, rel: str, info: os.stat_result, safe_dirs: set[str]) -> None:
     _make_dir(workspace, os.path.dirname(rel), safe_dirs)
-    target = workspace / rel
+    target = os.path.join(workspace, rel)
     try:
         if stat.S_ISDIR(os.lstat(target).st_mode):
-            remove_tree(str(target))  # a directory the code replaced by a file
+            remove_tree(target)  # a directory the code replaced by a file
     except FileNotFoundError:
         pass
     src = os.open(source, _READ_FLAGS)

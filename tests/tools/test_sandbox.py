@@ -173,3 +173,25 @@ def test_runs_leave_no_temp_dirs_or_descriptors(ws):
         run_python("print('x')", workspace=ws)
     assert len(os.listdir("/proc/self/fd")) == fds
     assert private_dirs() <= dirs
+
+
+def test_a_very_deep_tree_breaks_no_later_run(ws):
+    ws.mkdir()
+    fd = os.open(ws, os.O_RDONLY)
+    for _ in range(1500):  # made here: the audit hook checks each call along the whole path
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(fd)
+    first = run_python("import os\nos.chdir('d/' * 1500)\nopen('leaf.txt', 'w').write('deep')\n", workspace=ws)
+    assert first.ok and ("d/" * 1500 + "leaf.txt") in first.files, first
+    again = run_python("print('still fine')", workspace=ws)
+    assert again.stdout == "still fine\n", again
+
+
+def test_a_planted_module_does_not_shadow_the_real_one(ws):
+    ws.mkdir()
+    (ws / "json.py").write_text("raise SystemExit('the planted json.py was imported')\n")
+    (ws / "helper.py").write_text("VALUE = 42\n")
+    result = run_python("import json, helper; print(json.dumps([helper.VALUE]))", workspace=ws)
+    assert result.stdout == "[42]\n", result

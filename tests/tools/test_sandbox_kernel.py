@@ -64,17 +64,23 @@ def attack(code: str, ws: Path, **kwargs):
 
 def test_writing_outside_the_workspace_is_refused(ws, tmp_path):
     target = tmp_path / "outside.txt"
-    result = attack(f"""
-        for path in ({str(target)!r}, "/usr/throughline-pwned", "/run/throughline/source/x", "/pwned"):
-            try:
-                open(path, "w").write("pwned")
-                print("WROTE", path)
-            except OSError as exc:
-                print("refused", path, exc.errno)
-    """, ws)
+    name = f"throughline-pwned-{uuid.uuid4().hex}"
+    system = [Path("/usr") / name, Path("/") / name]  # removed below if the attack got through
+    try:
+        result = attack(f"""
+            for path in ({str(target)!r}, {str(system[0])!r}, "/run/throughline/source/x", {str(system[1])!r}):
+                try:
+                    open(path, "w").write("pwned")
+                    print("WROTE", path)
+                except OSError as exc:
+                    print("refused", path, exc.errno)
+        """, ws)
+        landed = [p for p in (target, *system) if p.exists()]
+    finally:
+        for path in system:
+            path.unlink(missing_ok=True)
     # Under /tmp the write lands in the sandbox's private /tmp (a tmpfs), never on the host.
-    assert result.stdout.count("refused") >= 3 and "WROTE /usr" not in result.stdout, result
-    assert not target.exists() and not Path("/usr/throughline-pwned").exists() and not Path("/pwned").exists()
+    assert result.stdout.count("refused") >= 3 and landed == [], result
 
 
 def test_ssh_keys_in_home_are_not_readable(ws, tmp_path, monkeypatch):
@@ -91,16 +97,22 @@ def test_ssh_keys_in_home_are_not_readable(ws, tmp_path, monkeypatch):
     assert SECRET not in result.stdout and "refused" in result.stdout, result
 
 
-def test_the_parents_environment_is_out_of_reach(ws, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret-5d21")
-    result = attack(f"""
-        for pid in (os.getppid(), {os.getpid()}):
-            try:
-                print(open("/proc/%d/environ" % pid, "rb").read())
-            except OSError as exc:
-                print("refused", pid, exc.errno)
-    """, ws)
-    assert "sk-parent-secret-5d21" not in result.stdout, result
+def test_the_parents_environment_is_out_of_reach(ws):
+    # A stand-in for the assistant: /proc/PID/environ shows a process's environment as it started.
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                              env={**os.environ, "OPENAI_API_KEY": "sk-parent-secret-5d21"})
+    try:
+        result = attack(f"""
+            for pid in (os.getppid(), {parent.pid}):
+                try:
+                    print(open("/proc/%d/environ" % pid, "rb").read())
+                except OSError as exc:
+                    print("refused", pid, exc.errno)
+        """, ws)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert "sk-parent-secret-5d21" not in result.stdout and "refused" in result.stdout, result
 
 
 def test_other_processes_cannot_be_signalled(ws):
@@ -112,7 +124,7 @@ def test_other_processes_cannot_be_signalled(ws):
                 importlib.machinery.ModuleSpec("_signal", importlib.machinery.BuiltinImporter))
             posix = importlib.machinery.BuiltinImporter.create_module(
                 importlib.machinery.ModuleSpec("posix", importlib.machinery.BuiltinImporter))
-            for pid in ({victim.pid}, os.getppid()):
+            for pid in ({victim.pid},):  # a stand-in for the assistant, which this would kill
                 try:
                     fresh.pidfd_send_signal(posix.pidfd_open(pid), 9)
                     print("SIGNALLED", pid)
@@ -139,12 +151,11 @@ def test_a_shell_through_a_reloaded_posixsubprocess_stays_confined(ws, tmp_path,
     target = tmp_path / "from-shell.txt"
     result = attack(f"""
         import importlib.util, sys
-        spec = importlib.util.find_spec("_posixsubprocess")
-        sys.modules.pop("_posixsubprocess", None)
-        import importlib.machinery
-        mod = importlib.machinery.BuiltinImporter.create_module(
-            importlib.machinery.ModuleSpec("x._posixsubprocess", importlib.machinery.BuiltinImporter))
-        sys.modules["_posixsubprocess"] = mod
+        origin = importlib.util.find_spec("_posixsubprocess").origin
+        spec = importlib.util.spec_from_file_location("x._posixsubprocess", origin)
+        fresh = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(fresh)
+        sys.modules["_posixsubprocess"] = fresh  # the patched-out fork_exec is back
         import subprocess
         out = subprocess.run(["/bin/sh", "-c", "touch {target}; cat {home}/.ssh/id_rsa"],
                              capture_output=True, text=True)
