@@ -287,10 +287,15 @@ def cmd_tools(args: argparse.Namespace) -> int:
     from assistant.chains.registry import default_chains
     from tools import default_registry
 
+    from tools.confinement import configure, summary
+
+    settings = _settings(args)
+    configure(settings.sandbox, settings.sandbox_network)
     chains = default_chains()
     tools = default_registry()
     if args.json:
         _print_json({
+            "sandbox": {"mode": settings.sandbox, "network": settings.sandbox_network, "confinement": summary()},
             "chains": [{"name": c.name, "prefix": c.prefix, "description": c.description, "origin": chains.origins[c.name]} for c in chains],
             "tools": [{"name": t.name, "description": t.description} for t in tools],
             "plugin_errors": [{"plugin": n, "error": e} for n, e in chains.plugin_errors + list(tools.plugin_errors)],
@@ -302,6 +307,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     print("Tools:")
     for t in tools:
         print(f"  {t.name:<18} {t.description}")
+    print(f"Sandbox ({settings.sandbox}): {summary()}")
     for name, error in chains.plugin_errors + list(tools.plugin_errors):
         print(f"  ! plugin {name} failed to load: {error}")
     return 0

@@ -48,6 +48,8 @@ class Settings:
     temperature: float = 0.0
     max_request_chars: int = 64_000
     dtype: str = "auto"  # local models' decoding precision: auto, float32, bfloat16, int4, int8
+    sandbox: str = "auto"  # generated code: auto (kernel if possible), kernel (required), hook (audit hook only)
+    sandbox_network: bool = False  # let sandboxed code reach the network
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -104,6 +106,8 @@ def _validated(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
     if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES
         raise ConfigError(f"{where}: dtype must be one of auto, float32, bfloat16, int4, int8")
+    if settings.sandbox not in ("auto", "kernel", "hook"):  # tools.confinement.MODES
+        raise ConfigError(f"{where}: sandbox must be one of auto, kernel, hook")
     if not settings.user.strip():
         raise ConfigError(f"{where}: user must not be empty")
     return settings

@@ -28,7 +28,7 @@ from tools._seccomp import filter_program
 from tools.errors import SandboxError
 
 __all__ = ["Confinement", "SandboxMode", "bwrap_binary", "confinement", "configure", "current_policy",
-           "resolve"]
+           "resolve", "summary"]
 
 SandboxMode = Literal["auto", "kernel", "hook"]
 MODES: tuple[str, ...] = ("auto", "kernel", "hook")
@@ -113,7 +113,15 @@ def confinement(network: bool = False) -> Confinement:
                        mechanism=_version(binary) + (" + seccomp" if seccomp else " (no libseccomp: no syscall filter)"))
 
 
-def resolve(mode: str | None = None, network: bool | None = None) -> tuple[Confinement, bool]:
+def summary(mode: str | None = None, network: bool | None = None) -> str:
+    """One line for people: what code run now would get, or why it would not run at all."""
+    try:
+        return resolve(mode, network, warn=False)[0].describe()
+    except SandboxError as exc:
+        return str(exc)
+
+
+def resolve(mode: str | None = None, network: bool | None = None, *, warn: bool = True) -> tuple[Confinement, bool]:
     """The confinement a run gets under `mode` (default: the configured one), and the network
     choice. Raises SandboxError when the kernel sandbox is required but missing; warns once
     when "auto" falls back to the audit hook."""
@@ -130,7 +138,7 @@ def resolve(mode: str | None = None, network: bool | None = None) -> tuple[Confi
     if mode == "kernel":
         raise SandboxError(f"refusing to run code: the kernel sandbox is required (sandbox = \"kernel\") "
                            f"but unavailable here: {found.reason}")
-    if not _warned:
+    if warn and not _warned:
         _warned = True
         warnings.warn(f"run_python: {found.describe()}; generated code is only lightly contained",
                       RuntimeWarning, stacklevel=3)
