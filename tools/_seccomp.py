@@ -35,7 +35,7 @@ def filter_program() -> bytes | None:
     """The compiled filter, or None when pyseccomp or libseccomp is not installed."""
     try:
         import pyseccomp
-    except (ImportError, OSError):  # the package is missing, or it found no libseccomp.so
+    except (ImportError, OSError, RuntimeError):  # no package, or it found no libseccomp.so
         return None
     rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
     for name in DENIED_SYSCALLS:
