@@ -315,14 +315,13 @@ def _without_bootstrap(report, seen=None):
 
 
 def _copy_in(source, workspace):
-    """Fill the workspace tmpfs (the run's disk quota) from the read-only view of the real one."""
-    import importlib.util
-    import shutil
-
-    spec = importlib.util.spec_from_file_location("_fswalk", os.path.join(os.path.dirname(__file__), "_fswalk.py"))
-    fswalk = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fswalk)
-    for rel, info in fswalk.walk(source, (".tmp",)):
+    """Fill the workspace tmpfs (the run's disk quota) from the read-only view of the real one.
+    Plain os calls: importing shutil and importlib.util here would cost more than the copy."""
+    fswalk = {"__name__": "_fswalk"}
+    path = os.path.join(os.path.dirname(__file__), "_fswalk.py")
+    with open(path, encoding="utf-8") as handle:
+        exec(compile(handle.read(), path, "exec"), fswalk)
+    for rel, info in fswalk["walk"](source, (".tmp",)):
         src, dst = os.path.join(source, rel), os.path.join(workspace, rel)
         kind = info.st_mode & 0o170000
         if kind == 0o120000:
@@ -330,9 +329,26 @@ def _copy_in(source, workspace):
         elif kind == 0o040000:
             os.mkdir(dst)
         elif kind == 0o100000:
-            shutil.copy2(src, dst, follow_symlinks=False)
+            _copy_file(src, dst, info)
     os.makedirs(os.path.join(workspace, ".tmp"), exist_ok=True)
-    shutil.copystat(source, workspace)
+
+
+def _copy_file(src, dst, info):
+    reader = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        writer = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.st_mode & 0o7777)
+        try:
+            left = info.st_size
+            while left > 0:
+                sent = os.sendfile(writer, reader, None, min(left, 1 << 30))
+                if sent == 0:
+                    break
+                left -= sent
+            os.utime(writer, ns=(info.st_atime_ns, info.st_mtime_ns))  # the copy-out compares mtimes
+        finally:
+            os.close(writer)
+    finally:
+        os.close(reader)
 
 
 def _supervise(code, config, status_fd):
@@ -352,25 +368,27 @@ def _supervise(code, config, status_fd):
     for fd in (0, 1, 2):
         os.close(fd)  # the pipes reach EOF when the code and what it started are gone
     lifeline = config["lifeline_fd"]
+    ended = os.pidfd_open(pid)  # readable once the code's process has ended
     while True:
         # Until the parent has copied the files out and kills the sandbox. The lifeline's write
         # end is held by the parent alone: EOF means it died (possibly before bubblewrap's own
         # die-with-parent was armed), and everything in this PID namespace goes with it.
-        if select.select([lifeline], [], [], 0.2)[0] and not os.read(lifeline, 1):
+        ready = select.select([lifeline] + ([ended] if pid else []), [], [])[0]
+        if lifeline in ready and not os.read(lifeline, 1):
             os.kill(-1, signal.SIGKILL)
             os._exit(1)
-        if pid:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = 0
-                os.write(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+        if pid and ended in ready:
+            _, status = os.waitpid(pid, 0)
+            pid = 0
+            os.write(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
 
 
 def _run_code(code, config, status_fd):
     # The workspace goes last: a planted pandas.py or json.py must not shadow the real module.
     sys.path.append(config["workspace"])
     _set_limits(config["limits"])
-    _become_subreaper()
+    if not config.get("copy_from"):
+        _become_subreaper()  # in the kernel sandbox the PID namespace's init reaps orphans
     if config["audit"]:
         _patch_unaudited()
         _install_hook(config)

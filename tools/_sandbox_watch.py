@@ -31,9 +31,11 @@ class Watch:
 
     def __init__(self, proc: subprocess.Popen[bytes], timeout: float, max_output: int,
                  max_processes: int, stdin: str | None, known: dict[int, int], status_fd: int,
-                 finish: Callable[[], None], overhead: int = 0) -> None:
+                 finish: Callable[[], None], overhead: int = 0,
+                 tree: Callable[[int, dict[int, int]], dict[int, int]] = members) -> None:
         self.proc, self.timeout, self.max_output, self.max_processes = proc, timeout, max_output, max_processes
         self.finish, self.overhead = finish, overhead  # overhead: the sandbox's own processes
+        self.tree = tree  # how the process tree is found (tools._proctree)
         self.status = b""
         self.finished = False
         self.out = {"stdout": bytearray(), "stderr": bytearray()}
@@ -65,7 +67,7 @@ class Watch:
                 return self._stop("timeout")
             if now >= next_count:
                 next_count = now + 0.1
-                found = members(self.proc.pid, self.known)
+                found = self.tree(self.proc.pid, self.known)
                 self.known.update(found)
                 if len(found) > self.max_processes + self.overhead:
                     return self._stop("processes")

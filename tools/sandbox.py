@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools._fswalk import remove_tree, walk
-from tools._proctree import kill_tree, stop_tree
+from tools._proctree import descendants, kill_tree, members, stop_tree
 from tools._sandbox_setup import BWRAP_PROCESSES, CACHE_NAME, TMP_NAME, command, environment, write_config
 from tools._sandbox_sync import copy_out, namespace_root
 from tools._sandbox_watch import KilledReason, Watch
@@ -138,12 +138,12 @@ def run_python(
         os.close(lifeline_r)
         status_w = lifeline_r = -1
         watch = Watch(proc, timeout, max_output_bytes, max_processes, stdin, run.known, status_r,
-                      lambda: run.finish(proc.pid), BWRAP_PROCESSES if run.kernel else 0)
+                      lambda: run.finish(proc.pid), BWRAP_PROCESSES if run.kernel else 0, run.tree)
         try:
             watch.run()
         finally:
             watch.end()
-            kill_tree(proc.pid, run.known)
+            run.kill(proc.pid)
             proc.wait()
             for pipe in (proc.stdin, proc.stdout, proc.stderr):
                 if pipe is not None and not pipe.closed:
@@ -173,6 +173,8 @@ class _Run:
                        if self.kernel else _snapshot(root))
         self.known: dict[int, int] = {}
         self.problems: list[str] = []
+        # In the PID namespace nothing leaves the tree, so reading the tree itself is enough.
+        self.tree = descendants if self.kernel else members
 
     def quota_bytes(self, disk_mb: int) -> int:
         """The tmpfs holds the workspace as it is plus `disk_mb`, in whole pages."""
@@ -182,13 +184,22 @@ class _Run:
     def finish(self, leader: int) -> None:
         """Freeze the tree, copy the sandbox's workspace out (kernel layer), then kill it all."""
         if self.kernel:
-            view = namespace_root(stop_tree(leader, self.known))
+            view = namespace_root(stop_tree(leader, self.known, self.tree))
             if view is None:
                 self.problems.append("the sandbox ended before its files could be copied out; "
                                      "changes to the workspace in this run are lost")
             else:
                 self.problems += copy_out(view + str(self.root), self.root, self.synced, (TMP_NAME,), _MAX_SNAPSHOT)
-        kill_tree(leader, self.known)
+        self.kill(leader)
+
+    def kill(self, leader: int) -> None:
+        if not self.kernel:
+            return kill_tree(leader, self.known)
+        for pid in descendants(leader, self.known):  # all stopped: none can fork meanwhile
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
 
 
 def _reap_stale_runs() -> None:
