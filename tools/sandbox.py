@@ -210,10 +210,12 @@ def _reap_stale_runs() -> None:
     _reaped = True
     base = Path(tempfile.gettempdir())
     for path in base.glob(f"{_RUN_PREFIX}*"):
+        if not os.path.lexists(path):
+            continue  # another process reaped it meanwhile
         owner = path.name[len(_RUN_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and int(owner) != os.getpid() and not Path(f"/proc/{owner}").exists():
             remove_tree(str(path))
-        elif not owner.isdigit() and time.time() - path.stat().st_mtime > 3600:
+        elif not owner.isdigit() and time.time() - os.lstat(path).st_mtime > 3600:
             remove_tree(str(path))  # the old naming, without a pid: gone if an hour old
 
 
