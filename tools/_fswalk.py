@@ -1,4 +1,4 @@
-"""Walking and removing directory trees without recursion and without following symlinks.
+"""Walking, copying and removing directory trees without recursion and without following symlinks.
 
 Generated code can leave a tree thousands of levels deep in its workspace; Python 3.11's os.walk
 and shutil.rmtree recurse once per level and raise RecursionError there, which broke every later
@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-__all__ = ["remove_tree", "walk"]
+__all__ = ["copy_tree", "remove_tree", "walk"]
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -109,3 +109,36 @@ def remove_tree(path: str) -> None:
             os.rmdir(directory)
         except FileNotFoundError:
             continue
+
+
+def copy_tree(source: str, target: str, skip_top: tuple[str, ...] = ()) -> None:
+    """Copy what is below `source` into the existing directory `target`: directories, regular
+    files (with their mode and times: the copy back compares mtimes) and symlinks as links.
+    Plain os calls: the sandbox's bootstrap calls this, where importing shutil costs more than
+    the copy."""
+    for rel, info in walk(source, skip_top):
+        src, dst = os.path.join(source, rel), os.path.join(target, rel)
+        if stat.S_ISLNK(info.st_mode):
+            os.symlink(os.readlink(src), dst)
+        elif stat.S_ISDIR(info.st_mode):
+            os.mkdir(dst)
+        elif stat.S_ISREG(info.st_mode):
+            _copy_file(src, dst, info)
+
+
+def _copy_file(src: str, dst: str, info: os.stat_result) -> None:
+    reader = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        writer = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(info.st_mode))
+        try:
+            left = info.st_size
+            while left > 0:
+                sent = os.sendfile(writer, reader, None, min(left, 1 << 30))
+                if sent == 0:
+                    break
+                left -= sent
+            os.utime(writer, ns=(info.st_atime_ns, info.st_mtime_ns))
+        finally:
+            os.close(writer)
+    finally:
+        os.close(reader)

@@ -316,39 +316,13 @@ def _without_bootstrap(report, seen=None):
 
 def _copy_in(source, workspace):
     """Fill the workspace tmpfs (the run's disk quota) from the read-only view of the real one.
-    Plain os calls: importing shutil and importlib.util here would cost more than the copy."""
+    tools/_fswalk.py is loaded by path: this bootstrap runs outside the package."""
     fswalk = {"__name__": "_fswalk"}
     path = os.path.join(os.path.dirname(__file__), "_fswalk.py")
     with open(path, encoding="utf-8") as handle:
         exec(compile(handle.read(), path, "exec"), fswalk)
-    for rel, info in fswalk["walk"](source, (".tmp",)):
-        src, dst = os.path.join(source, rel), os.path.join(workspace, rel)
-        kind = info.st_mode & 0o170000
-        if kind == 0o120000:
-            os.symlink(os.readlink(src), dst)
-        elif kind == 0o040000:
-            os.mkdir(dst)
-        elif kind == 0o100000:
-            _copy_file(src, dst, info)
+    fswalk["copy_tree"](source, workspace, (".tmp",))
     os.makedirs(os.path.join(workspace, ".tmp"), exist_ok=True)
-
-
-def _copy_file(src, dst, info):
-    reader = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        writer = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.st_mode & 0o7777)
-        try:
-            left = info.st_size
-            while left > 0:
-                sent = os.sendfile(writer, reader, None, min(left, 1 << 30))
-                if sent == 0:
-                    break
-                left -= sent
-            os.utime(writer, ns=(info.st_atime_ns, info.st_mtime_ns))  # the copy-out compares mtimes
-        finally:
-            os.close(writer)
-    finally:
-        os.close(reader)
 
 
 def _supervise(code, config, status_fd):
