@@ -334,6 +334,7 @@ def _supervise(code, config, status_fd):
         sys.stderr.write(f"sandbox: the workspace could not be copied into the sandbox: {exc}\n")
         os.write(status_fd, b"exit 1\n")
         return 1
+    os.write(status_fd, b"ready\n")  # the tmpfs holds the whole workspace: copying it back is safe now
     pid = os.fork()
     if pid == 0:
         return _run_code(code, config, status_fd)

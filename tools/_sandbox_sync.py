@@ -44,7 +44,7 @@ def copy_out(view: str, workspace: Path, before: dict[str, tuple[int, int]], ski
     problems: list[str] = []
     seen: set[str] = set()
     safe_dirs: set[str] = {""}
-    for rel, info in walk(view, skip_top, limit):
+    for rel, info in walk(view, skip_top, limit + 1):
         seen.add(rel)
         try:
             if stat.S_ISDIR(info.st_mode):
@@ -53,6 +53,9 @@ def copy_out(view: str, workspace: Path, before: dict[str, tuple[int, int]], ski
                 _copy_file(os.path.join(view, rel), workspace, rel, info, safe_dirs)
         except OSError as exc:
             problems.append(f"{rel}: {exc.strerror or exc}")
+    if len(seen) > limit:
+        # Only a complete walk tells what the code deleted; never delete on a partial one.
+        return problems + [f"more than {limit} files in the workspace: deletions were not copied out"]
     for rel in sorted(set(before) - seen, reverse=True):
         if rel.split(os.sep, 1)[0] in skip_top:
             continue

@@ -106,14 +106,15 @@ class Watch:
         """Make sure the run is ended (the caller's `finish`) even if the loop raised."""
         self._finish()
 
-    def read_rest(self, fd: int) -> None:
-        """Whatever the status pipe still holds, without waiting for it."""
+    def read_rest(self, fd: int) -> bytes:
+        """Whatever the status pipe still holds, without waiting for it; returns all status."""
         os.set_blocking(fd, False)
         try:
             while data := os.read(fd, 4096):
                 self.status = (self.status + data)[-4096:]
         except BlockingIOError:
-            return
+            pass
+        return self.status
 
     def _finish(self) -> None:
         if not self.finished:

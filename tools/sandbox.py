@@ -138,7 +138,8 @@ def run_python(
         os.close(lifeline_r)
         status_w = lifeline_r = -1
         watch = Watch(proc, timeout, max_output_bytes, max_processes, stdin, run.known, status_r,
-                      lambda: run.finish(proc.pid), BWRAP_PROCESSES if run.kernel else 0, run.tree)
+                      lambda: run.finish(proc.pid, watch.read_rest(status_r)), BWRAP_PROCESSES if run.kernel else 0,
+                      run.tree)
         try:
             watch.run()
         finally:
@@ -181,11 +182,15 @@ class _Run:
         used = sum(-(-size // 4096) * 4096 for _, size in self.synced.values())
         return used + int(disk_mb) * 1024 * 1024 + 1024 * 1024
 
-    def finish(self, leader: int) -> None:
-        """Freeze the tree, copy the sandbox's workspace out (kernel layer), then kill it all."""
+    def finish(self, leader: int, status: bytes) -> None:
+        """Freeze the tree, copy the sandbox's workspace out (kernel layer), then kill it all.
+        Nothing is copied unless the bootstrap said the whole workspace had been copied in:
+        a partial copy would look like deletions."""
         if self.kernel:
             view = namespace_root(stop_tree(leader, self.known, self.tree))
-            if view is None:
+            if b"ready" not in status:
+                self.problems.append("the run ended before its workspace was set up; nothing was copied back")
+            elif view is None:
                 self.problems.append("the sandbox ended before its files could be copied out; "
                                      "changes to the workspace in this run are lost")
             else:

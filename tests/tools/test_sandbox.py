@@ -203,3 +203,14 @@ def test_a_planted_module_does_not_shadow_the_real_one(ws):
     (ws / "helper.py").write_text("VALUE = 42\n")
     result = run_python("import json, helper; print(json.dumps([helper.VALUE]))", workspace=ws)
     assert result.stdout == "[42]\n", result
+
+
+def test_what_the_code_did_before_a_timeout_is_kept(ws):
+    ws.mkdir()
+    (ws / "old.txt").write_text("delete me")
+    (ws / "keep.txt").write_text("untouched")
+    code = "import os, time\nos.remove('old.txt')\nopen('new.txt', 'w').write('made')\ntime.sleep(30)\n"
+    result = run_python(code, workspace=ws, timeout=2)
+    assert result.killed_reason == "timeout", result
+    assert sorted(p.name for p in ws.iterdir() if not p.name.startswith(".")) == ["keep.txt", "new.txt"]
+    assert (ws / "new.txt").read_text() == "made" and result.files == ["new.txt"]
