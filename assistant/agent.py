@@ -113,6 +113,9 @@ class Assistant:
             from assistant.models import parse_model_spec
 
             parse_model_spec(self.settings.model)  # an unknown spec fails now, not after loading memory
+        from tools.confinement import configure as configure_sandbox
+
+        configure_sandbox(self.settings.sandbox, self.settings.sandbox_network)  # run_python's default here
         self.sessions = SessionStore(self.settings.data_dir, self.settings.user)
         self.chains = chains or default_chains()
         self.toolbox = ToolBox(self.settings, tools)  # tools a capable model calls itself (and MCP servers)

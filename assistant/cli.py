@@ -303,8 +303,12 @@ def cmd_tools(args: argparse.Namespace) -> int:
     from assistant.chains.registry import default_chains
     from assistant.toolbox import ToolBox
 
+    from tools.confinement import configure, summary
+
+    settings = _settings(args)
+    configure(settings.sandbox, settings.sandbox_network)
     chains = default_chains()
-    box = ToolBox(_settings(args))
+    box = ToolBox(settings)
     try:
         mcp_errors = box.connect()  # MCP servers' tools are listed too: start them
         tools = box.registry
@@ -314,6 +318,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     problems += [(f"mcp server {n}", e) for n, e in sorted(mcp_errors.items())]
     if args.json:
         _print_json({
+            "sandbox": {"mode": settings.sandbox, "network": settings.sandbox_network, "confinement": summary()},
             "chains": [{"name": c.name, "prefix": c.prefix, "description": c.description, "origin": chains.origins[c.name]} for c in chains],
             "tools": [{"name": t.name, "description": t.description, "origin": tools.origins[t.name],
                        "side_effects": t.side_effects, "chains": list(t.chains)} for t in tools],
@@ -328,6 +333,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     for t in tools:
         mark = "*" if t.side_effects else " "
         print(f" {mark}{t.name:<22} {t.description}  [{tools.origins[t.name]}]")
+    print(f"Sandbox ({settings.sandbox}): {summary()}")
     for name, error in problems:
         print(f"  ! {name} failed: {error}")
     return 0

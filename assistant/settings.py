@@ -55,6 +55,8 @@ class Settings:
     # config.toml tables (assistant/tool_config.py), not flags: [mcp.servers.NAME], [tools] auto_approve
     mcp_servers: tuple = ()
     auto_approve_tools: tuple = ()
+    sandbox: str = "auto"  # generated code: auto (kernel if possible), kernel (required), hook (audit hook only)
+    sandbox_network: bool = False  # let sandboxed code reach the network
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -116,6 +118,8 @@ def _validated(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: tool_calling must be auto, on or off")
     if settings.max_tool_steps <= 0 or settings.tool_time_limit <= 0:
         raise ConfigError(f"{where}: max_tool_steps and tool_time_limit must be positive")
+    if settings.sandbox not in ("auto", "kernel", "hook"):  # tools.confinement.MODES
+        raise ConfigError(f"{where}: sandbox must be one of auto, kernel, hook")
     if not settings.user.strip():
         raise ConfigError(f"{where}: user must not be empty")
     return settings

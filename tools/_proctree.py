@@ -12,7 +12,7 @@ import signal
 import time
 from typing import NamedTuple
 
-__all__ = ["kill_tree", "members"]
+__all__ = ["descendants", "kill_tree", "members", "stop_tree"]
 
 
 class _Proc(NamedTuple):
@@ -63,16 +63,58 @@ def members(leader: int, known: dict[int, int], table: dict[int, _Proc] | None =
     return {pid: table[pid].start for pid in tree}
 
 
+def descendants(leader: int, known: dict[int, int] | None = None) -> dict[int, int]:
+    """{pid: start} of `leader` and everything below it, read through /proc/PID/task/TID/children,
+    so only the tree itself is read. Enough where nothing can leave the tree (the kernel
+    sandbox's PID namespace); falls back to the full scan of `members` without that file."""
+    if not os.path.exists(f"/proc/{leader}/task/{leader}/children"):
+        return members(leader, known or {})
+    found: dict[int, int] = {}
+    pending = [leader]
+    while pending:
+        pid = pending.pop()
+        info = _proc_stat(pid)
+        if info is None or pid in found:
+            continue
+        found[pid] = info.start
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                    pending.extend(int(child) for child in handle.read().split())
+            except OSError:
+                continue
+    return found
+
+
+def _signal_all(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass  # exited meanwhile
+
+
+def stop_tree(leader: int, known: dict[int, int], tree=members) -> list[int]:
+    """Freeze every member (twice, for what forked meanwhile) and return their pids: the
+    sandbox's files are copied out while nothing in it can run. `tree` finds the members."""
+    found: dict[int, int] = {}
+    for _ in range(2):
+        found = tree(leader, known)
+        known.update(found)
+        _signal_all(found, signal.SIGSTOP)
+    return list(found)
+
+
 def kill_tree(leader: int, known: dict[int, int]) -> None:
     """Stop every member (so none can fork on), then SIGKILL them all and the process group."""
     for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGKILL):
         found = members(leader, known)
         known.update(found)
-        for pid in found:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass  # exited meanwhile
+        _signal_all(found, sig)
         if sig == signal.SIGKILL:
             try:
                 os.killpg(leader, signal.SIGKILL)

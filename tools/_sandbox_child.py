@@ -3,7 +3,9 @@
     python -I -B -u _sandbox_child.py CONFIG_JSON
 
 It reads the config and the code, sets the resource limits, installs the audit hook (unless the
-config turns it off), then runs the code as `__main__` with the workspace as cwd and sys.path[0].
+config turns it off), then runs the code as `__main__` with the workspace as cwd and as the last
+entry of sys.path. Under the kernel sandbox it first copies the workspace into its tmpfs, runs the
+code in a forked child and waits, so the parent can copy the files back out (tools/_sandbox_sync.py).
 An uncaught MemoryError is reported plainly and flagged to the parent through a status file.
 See tools/sandbox.py for what the hook does and does not stop.
 """
@@ -12,6 +14,7 @@ import json
 import linecache
 import os
 import resource
+import signal
 import sys
 import traceback
 import types
@@ -291,7 +294,7 @@ def _run(code, config, status_fd):
         del exc  # drop the frames' references so what they held can be freed
         sys.stderr.write("".join(_without_bootstrap(report).format()))
         if report.exc_type is MemoryError:
-            os.write(status_fd, b"memory")
+            os.write(status_fd, b"memory\n")
             limit_mb = config["limits"]["memory_bytes"] // (1024 * 1024)
             sys.stderr.write(f"sandbox: the code ran out of memory; the limit is {limit_mb} MB (memory_mb)\n")
         return 1
@@ -311,21 +314,75 @@ def _without_bootstrap(report, seen=None):
     return report
 
 
+def _copy_in(source, workspace):
+    """Fill the workspace tmpfs (the run's disk quota) from the read-only view of the real one.
+    tools/_fswalk.py is loaded by path: this bootstrap runs outside the package."""
+    fswalk = {"__name__": "_fswalk"}
+    path = os.path.join(os.path.dirname(__file__), "_fswalk.py")
+    with open(path, encoding="utf-8") as handle:
+        exec(compile(handle.read(), path, "exec"), fswalk)
+    fswalk["copy_tree"](source, workspace, (".tmp",))
+    os.makedirs(os.path.join(workspace, ".tmp"), exist_ok=True)
+
+
+def _supervise(code, config, status_fd):
+    """Kernel mode: run the code in a child and stay alive after it ends, so the parent can copy
+    the workspace tmpfs out of this mount namespace before it kills the sandbox."""
+    try:
+        _copy_in(config["copy_from"], config["workspace"])
+    except OSError as exc:
+        sys.stderr.write(f"sandbox: the workspace could not be copied into the sandbox: {exc}\n")
+        os.write(status_fd, b"exit 1\n")
+        return 1
+    os.write(status_fd, b"ready\n")  # the tmpfs holds the whole workspace: copying it back is safe now
+    pid = os.fork()
+    if pid == 0:
+        return _run_code(code, config, status_fd)
+    import select
+
+    for fd in (0, 1, 2):
+        os.close(fd)  # the pipes reach EOF when the code and what it started are gone
+    lifeline = config["lifeline_fd"]
+    ended = os.pidfd_open(pid)  # readable once the code's process has ended
+    while True:
+        # Until the parent has copied the files out and kills the sandbox. The lifeline's write
+        # end is held by the parent alone: EOF means it died (possibly before bubblewrap's own
+        # die-with-parent was armed), and everything in this PID namespace goes with it.
+        ready = select.select([lifeline] + ([ended] if pid else []), [], [])[0]
+        if lifeline in ready and not os.read(lifeline, 1):
+            os.kill(-1, signal.SIGKILL)
+            os._exit(1)
+        if pid and ended in ready:
+            _, status = os.waitpid(pid, 0)
+            pid = 0
+            os.write(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+
+
+def _run_code(code, config, status_fd):
+    # The workspace goes last: a planted pandas.py or json.py must not shadow the real module.
+    sys.path.append(config["workspace"])
+    _set_limits(config["limits"])
+    if not config.get("copy_from"):
+        _become_subreaper()  # in the kernel sandbox the PID namespace's init reaps orphans
+    if config["audit"]:
+        _patch_unaudited()
+        _install_hook(config)
+    return _run(code, config, status_fd)
+
+
 def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         config = json.load(handle)
     with open(config["code_path"], encoding="utf-8") as handle:
         code = handle.read()
-    status_fd = os.open(config["status_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    status_fd = config["status_fd"]
+    os.set_inheritable(status_fd, False)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(encoding="utf-8", errors="backslashreplace")
-    sys.path.insert(0, config["workspace"])
-    _set_limits(config["limits"])
-    _become_subreaper()
-    if config["audit"]:
-        _patch_unaudited()
-        _install_hook(config)
-    return _run(code, config, status_fd)
+    if config.get("copy_from"):
+        os.environ.pop("PWD", None)  # bubblewrap sets it; the environment is an allowlist
+        return _supervise(code, config, status_fd)
+    return _run_code(code, config, status_fd)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,11 @@ def test_tools_lists_chains_and_tools():
     listing = json.loads(out)
     assert {c["name"] for c in listing["chains"]} >= {"writing", "coding", "analysis", "chat"}
     assert {"run_python", "word_count"} <= {t["name"] for t in listing["tools"]}
+    from tools.confinement import summary
+
+    assert listing["sandbox"] == {"mode": "auto", "network": False, "confinement": summary("auto", False)}
+    code, out, _ = run_cli("tools", env={"ASSISTANT_SANDBOX": "hook"})
+    assert code == 0 and "Sandbox (hook): seatbelt only: audit hook, no kernel confinement" in out
 
 
 def test_unknown_model_spec():

@@ -34,3 +34,23 @@ def test_unknown_key_and_bad_values_are_named(tmp_path):
         load_settings(config_path=tmp_path / "none.toml", environ={"ASSISTANT_RECALL_K": "many"})
     with pytest.raises(ConfigError, match="temperature"):
         load_settings(config_path=tmp_path / "none.toml", environ={}, temperature=5.0)
+
+
+def test_the_sandbox_setting_is_validated_and_reaches_run_python(tmp_path):
+    from langchain_core.language_models import FakeListChatModel
+
+    from assistant import Assistant
+    from tools import confinement
+
+    none = tmp_path / "none.toml"
+    s = load_settings(config_path=none, environ={"ASSISTANT_SANDBOX": "kernel", "ASSISTANT_SANDBOX_NETWORK": "1"})
+    assert (s.sandbox, s.sandbox_network) == ("kernel", True)
+    with pytest.raises(ConfigError, match="sandbox must be one of auto, kernel, hook"):
+        load_settings(config_path=none, environ={"ASSISTANT_SANDBOX": "docker"})
+    before = confinement.current_policy()
+    try:
+        Assistant(data_dir=tmp_path / "data", chat_model=FakeListChatModel(responses=["x"]),
+                  settings=load_settings(config_path=none, environ={"ASSISTANT_SANDBOX": "hook"}))
+        assert confinement.current_policy() == ("hook", False)
+    finally:
+        confinement.configure(*before)

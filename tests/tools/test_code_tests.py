@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tools import confinement
 from tools.code_tests import extract_tests, run_tests, run_tests_tool
 
 FIZZBUZZ = '''def fizzbuzz(n):
@@ -96,7 +97,8 @@ def test_tests_run_only_inside_the_workspace(tmp_path):
     workspace = tmp_path / "ws"
     outside = tmp_path / "outside.txt"
     report = run_tests(f"open({str(outside)!r}, 'w').write('x')\n", extract_tests(""), workspace=workspace)
-    assert "PermissionError" in report.load_error and "sandbox" in report.load_error
+    if not confinement.confinement().processes:  # the audit hook refuses; the kernel layer's private /tmp takes it
+        assert "PermissionError" in report.load_error and "sandbox" in report.load_error
     assert not outside.exists()
     inside = run_tests("open('notes.txt', 'w').write('x')\n", extract_tests(""), workspace=workspace)
     assert inside.ok and (workspace / "notes.txt").read_text() == "x"

@@ -1,4 +1,7 @@
-"""run_python with real subprocesses: results, files, and every resource limit."""
+"""run_python with real subprocesses: results, files, and every resource limit.
+
+Every test here runs twice: under the kernel layer (bubblewrap; skipped with the reason where the
+kernel does not allow it) and with it switched off (the audit hook alone)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from tools import RunResult, run_python
+from tools import RunResult, confinement, run_python
+from tools._fswalk import remove_tree
+
+
+@pytest.fixture(autouse=True, params=["kernel", "hook"])
+def layer(request):
+    if request.param == "kernel" and not confinement.confinement().processes:
+        pytest.skip(f"no kernel sandbox here: {confinement.confinement().reason}")
+    before = confinement.current_policy()
+    confinement.configure(request.param)
+    yield request.param
+    confinement.configure(*before)
 
 
 @pytest.fixture
@@ -160,3 +174,43 @@ def test_runs_leave_no_temp_dirs_or_descriptors(ws):
         run_python("print('x')", workspace=ws)
     assert len(os.listdir("/proc/self/fd")) == fds
     assert private_dirs() <= dirs
+
+
+@pytest.fixture
+def deep_ws(ws):
+    yield ws
+    remove_tree(str(ws))  # pytest's own clean-up of old temp dirs recurses and would choke on it
+
+
+def test_a_very_deep_tree_breaks_no_later_run(deep_ws):
+    ws = deep_ws
+    ws.mkdir()
+    fd = os.open(ws, os.O_RDONLY)
+    for _ in range(1500):  # made here: the audit hook checks each call along the whole path
+        os.mkdir("d", dir_fd=fd)
+        fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(parent)
+    os.close(fd)
+    first = run_python("import os\nos.chdir('d/' * 1500)\nopen('leaf.txt', 'w').write('deep')\n", workspace=ws)
+    assert first.ok and ("d/" * 1500 + "leaf.txt") in first.files, first
+    again = run_python("print('still fine')", workspace=ws)
+    assert again.stdout == "still fine\n", again
+
+
+def test_a_planted_module_does_not_shadow_the_real_one(ws):
+    ws.mkdir()
+    (ws / "json.py").write_text("raise SystemExit('the planted json.py was imported')\n")
+    (ws / "helper.py").write_text("VALUE = 42\n")
+    result = run_python("import json, helper; print(json.dumps([helper.VALUE]))", workspace=ws)
+    assert result.stdout == "[42]\n", result
+
+
+def test_what_the_code_did_before_a_timeout_is_kept(ws):
+    ws.mkdir()
+    (ws / "old.txt").write_text("delete me")
+    (ws / "keep.txt").write_text("untouched")
+    code = "import os, time\nos.remove('old.txt')\nopen('new.txt', 'w').write('made')\ntime.sleep(30)\n"
+    result = run_python(code, workspace=ws, timeout=2)
+    assert result.killed_reason == "timeout", result
+    assert sorted(p.name for p in ws.iterdir() if not p.name.startswith(".")) == ["keep.txt", "new.txt"]
+    assert (ws / "new.txt").read_text() == "made" and result.files == ["new.txt"]

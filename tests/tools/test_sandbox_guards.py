@@ -1,6 +1,7 @@
-"""The sandbox's guards against hostile or careless code, with real subprocesses.
+"""The audit-hook layer's guards against hostile or careless code, with real subprocesses.
 
-The audit hook is tested as it ships. The process-level guards (process-count watchdog, killing
+These run with the kernel layer switched off (sandbox="hook"), as on a machine without it; the
+kernel layer has its own attack tests (test_sandbox_kernel.py). The audit hook is tested as it ships. The process-level guards (process-count watchdog, killing
 the whole tree) are also tested with the hook switched off through the module's test-only flag,
 because the hook otherwise refuses to start the processes they exist to contain.
 """
@@ -16,10 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from tools import run_python, sandbox
+from tools import _sandbox_setup, confinement, run_python, sandbox
 from tools._proctree import members
 
 SECRET = "FAKE-PRIVATE-KEY-7f3a9c"
+
+
+@pytest.fixture(autouse=True)
+def hook_only():
+    before = confinement.current_policy()
+    confinement.configure("hook")
+    yield
+    confinement.configure(*before)
 
 
 @pytest.fixture
@@ -158,7 +167,7 @@ def test_monkeypatching_builtins_does_not_switch_the_hook_off(ws, tmp_path):
 
 
 def test_the_hook_uses_no_globals_user_code_could_rebind():
-    spec = importlib.util.spec_from_file_location("_child_probe", sandbox._CHILD)
+    spec = importlib.util.spec_from_file_location("_child_probe", _sandbox_setup.CHILD)
     child = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(child)
 

@@ -71,6 +71,10 @@ async def test_generated_code_runs_only_when_approved(answer, ran):
         assert modal.code == CODE
         await wait_for(pilot, lambda: "waiting for your approval" in transcript_text(app), 10)
         await pilot.pause(ApprovalScreen.ARM_DELAY_S)
+        from tools.confinement import summary
+
+        shown = await wait_for(pilot, lambda: modal.query("#sandbox-level") and modal.query_one("#sandbox-level"))
+        assert str(shown.render()) == f"Sandbox: {summary()}"  # what the kernel enforces, said plainly
         await pilot.press(answer)
         await wait_for(pilot, lambda: not app.chat.replying, 60, what="the turn to end")
         await pilot.pause()

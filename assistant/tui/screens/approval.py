@@ -29,10 +29,15 @@ class ApprovalScreen(ModalScreen[bool]):
 
     ARM_DELAY_S = 0.4
 
-    def __init__(self, code: str, language: str = "python") -> None:
+    def __init__(self, code: str, language: str = "python", confinement: str | None = None) -> None:
         super().__init__(classes="modal")
         self.code = code
         self.language = language
+        if confinement is None:
+            from tools.confinement import summary
+
+            confinement = summary()  # probed once per process; says plainly when it is only a hook
+        self.confinement = confinement
         self._armed_at = float("inf")
 
     def compose(self) -> ComposeResult:
@@ -41,6 +46,7 @@ class ApprovalScreen(ModalScreen[bool]):
             yield Static(Content(
                 "The assistant wrote it and wants to run it in the session's workspace."
             ), classes="dialog-text")
+            yield Static(Content(f"Sandbox: {self.confinement}"), classes="dialog-text", id="sandbox-level")
             with VerticalScroll(classes="code-box"):
                 code = highlighted(self.code, self.language, dark=self.app.current_theme.dark)
                 yield Static(code, classes="code")
