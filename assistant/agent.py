@@ -102,6 +102,8 @@ class Assistant:
         store: "MemoryStore | None" = None,
         chains: ChainRegistry | None = None,
         progress: Progress | None = None,
+        sessions: SessionStore | None = None,
+        router: "Router | None" = None,
     ) -> None:
         base = settings or load_settings()
         self.settings = base.with_overrides(
@@ -111,16 +113,17 @@ class Assistant:
             from assistant.models import parse_model_spec
 
             parse_model_spec(self.settings.model)  # an unknown spec fails now, not after loading memory
-        self.sessions = SessionStore(self.settings.data_dir, self.settings.user)
+        self.sessions = sessions or SessionStore(self.settings.data_dir, self.settings.user)
         self.chains = chains or default_chains()
         self.progress = progress
         self._chat_model = chat_model
         self._store = store
-        self._router: Router | None = None
+        self._router: Router | None = router
         self._lock = threading.RLock()
         self._touched: set[str] = set()  # sessions this Assistant ran turns in: summarised on close
         self._checked: set[str] = set()  # sessions whose recent turns were checked against memory
         self._write_lock = threading.Lock()
+        self._flush_lock = threading.RLock()  # a flush returns only once every earlier batch is written
         self._writer: ThreadPoolExecutor | None = None
         self._pending: tuple[Future, list] | None = None
 
@@ -158,15 +161,16 @@ class Assistant:
         Turns are written to long-term memory in the background, after Finished: the reply is
         not held up by indexing, and the turn is already durable in the session file (a turn a
         crash kept out of memory is written again when its session is next opened)."""
-        with self._write_lock:
-            pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        future, batch = pending
-        try:
-            future.result()
-        except MemoryFailure:
-            self._write(batch)  # once more, in the caller's thread: its error is the caller's
+        with self._flush_lock:  # turns of several sessions may finish at once (assistant serve)
+            with self._write_lock:
+                pending, self._pending = self._pending, None
+            if pending is None:
+                return
+            future, batch = pending
+            try:
+                future.result()
+            except MemoryFailure:
+                self._write(batch)  # once more, in the caller's thread: its error is the caller's
 
     def _memory(self) -> "MemoryStore":
         with self._lock:
@@ -392,11 +396,12 @@ class Assistant:
 
     def _write_later(self, batch: list["Memory"]) -> None:
         """Write `batch` on the writer thread, after the previous batch (one at a time, in order)."""
-        self.flush()
-        with self._write_lock:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
-            self._pending = (self._writer.submit(self._write, batch), batch)
+        with self._flush_lock:
+            self.flush()
+            with self._write_lock:
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
+                self._pending = (self._writer.submit(self._write, batch), batch)
 
     def _recover_turns(self, session: Session) -> None:
         """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""

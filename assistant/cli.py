@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tools = command("tools", "list the tools and chains available, built-in and plugins")
     tools.add_argument("--json", action="store_true")
+
+    serve = command("serve", "serve the assistant over HTTP (OpenAI-compatible; see README 'Embed over HTTP')")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; others need API keys)")
+    serve.add_argument("--port", type=int, help="port (default 8765)")
+    serve.add_argument("--hash-key", metavar="KEY", help="print KEY's hash for [serve] keys in config.toml, and exit")
     return parser
 
 
@@ -323,7 +328,25 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_tui(_settings(args))
 
 
-COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, None: cmd_tui}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.serve.config import hash_key, load_serve_config
+    from assistant.settings import config_file_path, read_toml
+
+    if args.hash_key:
+        print(hash_key(args.hash_key))
+        return 0
+    settings = _settings(args)
+    table = read_toml(config_file_path()).get("serve")
+    config = load_serve_config(table, os.environ, host=args.host, port=args.port,
+                               approval="auto" if settings.auto_run else None)
+    from assistant.serve import serve
+
+    serve(settings, config)
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, "serve": cmd_serve,
+            None: cmd_tui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

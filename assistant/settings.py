@@ -109,17 +109,30 @@ def _validated(settings: Settings, where: str) -> Settings:
     return settings
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+OTHER_TABLES = ("serve",)  # config.toml tables their own parts read (assistant.serve.config)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The whole config file ({} when there is none)."""
     if not path.exists():
         return {}
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    section = data.get("assistant", data)
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("ASSISTANT_CONFIG") or default_config_path())
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    data = read_toml(path)
+    section = data.get("assistant", {k: v for k, v in data.items() if k not in OTHER_TABLES})
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [assistant] must be a table")
     return section
@@ -130,7 +143,7 @@ def load_settings(
 ) -> Settings:
     """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
     env = os.environ if environ is None else environ
-    path = config_path or Path(env.get("ASSISTANT_CONFIG") or default_config_path())
+    path = config_path or config_file_path(env)
     settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"))
     from_env = {
         name: env[f"ASSISTANT_{name.upper()}"] for name in _FIELDS if f"ASSISTANT_{name.upper()}" in env
