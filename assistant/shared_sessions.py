@@ -13,8 +13,8 @@ turns of a thread are serialized anyway; a load balancer with affinity on `X-Thr
 makes the cross-replica case rare, the merge makes it harmless.
 
 Workspace files (artifact bodies, charts) stay on each replica's disk; the record carries each
-text artifact's content, and a replica that opens a thread it has not seen writes missing
-artifact files into its own workspace, so tools there find them.
+text artifact's content, and a replica that opens a thread another replica wrote to writes those
+artifacts' files into its own workspace, so tools there find them (chart images stay behind).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class SharedSessionStore(SessionStore):
 
     def _local(self, session: str, artifact: Artifact) -> Artifact:
         """The artifact with a path on this replica, writing its body there when it is missing."""
-        if not artifact.path or Path(artifact.path).exists() or artifact.kind in _BINARY_KINDS:
+        if not artifact.path or artifact.kind in _BINARY_KINDS or Path(artifact.path).is_relative_to(self.workspaces):
             return artifact
         directory = self.workspace(session) / "artifacts"
         local = directory / Path(artifact.path).name

@@ -6,6 +6,7 @@ disconnect mid-stream, and counts the words it produced so a test can see genera
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any, Iterator
@@ -19,7 +20,9 @@ class ScriptedChat(BaseChatModel):
     """Replies "Scripted reply N about: <request>" plus `extra_words` filler words."""
 
     delay_s: float = 0.0
+    reply: str = ""  # a fixed reply instead (e.g. a fenced code block for the coding chain)
     extra_words: int = 0
+    long_words: int = 0  # filler words only for requests that ask for something "long"
     produced: int = 0
     calls: int = 0
 
@@ -31,8 +34,11 @@ class ScriptedChat(BaseChatModel):
         with _LOCK:
             self.calls += 1
             n = self.calls
+        if self.reply:
+            return re.findall(r"\s*\S+", self.reply)
         request = str(messages[-1].content).strip().splitlines()[-1][:80] if messages else ""
-        return f"Scripted reply {n} about: {request}".split() + ["more"] * self.extra_words
+        filler = self.extra_words + (self.long_words if "long" in request else 0)
+        return f"Scripted reply {n} about: {request}".split() + ["more"] * filler
 
     def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
@@ -41,11 +47,12 @@ class ScriptedChat(BaseChatModel):
                 time.sleep(self.delay_s)
             with _LOCK:
                 self.produced += 1
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word if i == 0 else " " + word))
+            text = word if i == 0 or self.reply else " " + word
+            yield ChatGenerationChunk(message=AIMessageChunk(content=text))
 
     def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        text = " ".join(chunk.message.content for chunk in self._stream(messages))
+        text = "".join(str(chunk.message.content) for chunk in self._stream(messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
 
