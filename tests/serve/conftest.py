@@ -30,13 +30,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+def wait_ready(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None, path: str = "/readyz") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
+            with urllib.request.urlopen(f"{url}{path}", timeout=2) as answer:
                 if answer.status == 200:
                     return
         except OSError:
@@ -75,7 +75,7 @@ def start_server(tmp_path):
     running: list[Running] = []
 
     def start(model: Any = None, *, keys: str | None = None, table: dict | None = None,
-              memory_url: str | None = None, **flags: Any) -> Running:
+              memory_url: str | None = None, ready: bool = True, **flags: Any) -> Running:
         model = model if model is not None else ScriptedChat()
         environ = {"ASSISTANT_SERVE_KEYS": keys} if keys else {}
         config = load_serve_config(table, environ, port=free_port(), **flags)
@@ -85,7 +85,7 @@ def start_server(tmp_path):
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         url = f"http://127.0.0.1:{config.port}"
-        wait_ready(url)
+        wait_ready(url, path="/readyz" if ready else "/healthz")
         handle = Running(url=url, model=model, app=app, server=server, thread=thread)
         running.append(handle)
         return handle
