@@ -3,15 +3,15 @@
     .venv/bin/python bench/bench_serve.py [--turns 60] [--duration 60] [--clients 32]
 
 Both parts use a fast scripted chat model (tests/serve/scripted.py), so the figures are the
-server's and the agent's own costs, not a model's. The server runs in its own process
-(tests/serve/replica.py: the server `assistant serve` builds, given the scripted model), with the
-embedded memory store.
+server's and the agent's own costs, not a model's. Memory is the embedded store.
 - Overhead: the same turns through `Assistant.stream` directly (then `flush`, as the server waits
-  for a turn's memories before acknowledging it) and through the server with the `openai`-style
-  streamed request, interleaved in rounds so both arms share the machine's noise. Targets: p50
+  for a turn's memories before acknowledging it) and through the server (the app `assistant
+  serve` runs, on uvicorn in a thread of this process, so both arms share the process and the
+  machine's noise) with a streamed chat-completions request, interleaved turn by turn. Targets: p50
   added latency ≤ 5 ms; first streamed byte ≤ direct first token + 10 ms.
-- Load: `--clients` concurrent clients for `--duration` seconds, each on its own session, then a
-  check that every acknowledged turn is in memory (the JSON Lines export). Targets: 0 errors,
+- Load: a server in its own process (tests/serve/replica.py: what `assistant serve` builds, given
+  the scripted model); `--clients` concurrent clients for `--duration` seconds, each on its own
+  session, then a check that every acknowledged turn is in memory (the JSON Lines export). Targets: 0 errors,
   0 lost turns; p95 latency and the server's RSS before/after are printed.
 This machine is shared (2 cores, other work running): expect noisy timings. Requests and
 replies are generated here: in-distribution.
@@ -61,29 +61,11 @@ def cpu_flags() -> str:
 
 
 def start_server(data_dir: Path, **options: object) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-    proc = subprocess.Popen([sys.executable, str(SERVE_TESTS / "replica.py"), "--port", str(port), *flags],
-                            env=isolated_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited: {proc.stderr.read().decode(errors='replace')[-1500:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server was not ready within 180 s")
+    """A server process with the scripted model (the tests' replica, started the tests' way)."""
+    serving = runpy.run_path(str(SERVE_TESTS / "conftest.py"))
+    proc, url = serving["launch_replica"](data_dir, None, env=isolated_env(data_dir), **options)
+    serving["await_replica"](proc, url)
+    return proc, url
 
 
 def rss_mb(pid: int) -> float:
@@ -121,6 +103,36 @@ def served_turn(client, url: str, text: str, session: str) -> tuple[float, float
     return (time.perf_counter() - t0) * 1000, (first or 0.0) * 1000
 
 
+def in_process_server(data_dir: Path, model: object) -> tuple[object, str]:
+    """The app `assistant serve` runs, on uvicorn in a thread of this process (for the overhead
+    part: both arms then share one process, one embedder and the same scheduling)."""
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from assistant.serve.app import create_app
+    from assistant.serve.config import load_serve_config
+    from assistant.settings import load_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(load_settings(data_dir=data_dir), load_serve_config(None, {}, port=port), chat_model=model)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the in-process server was not ready within 180 s")
+
+
 def overhead(turns: int, work: Path) -> tuple[dict, list[Target]]:
     import httpx
 
@@ -129,7 +141,8 @@ def overhead(turns: int, work: Path) -> tuple[dict, list[Target]]:
     ScriptedChat = runpy.run_path(str(SERVE_TESTS / "scripted.py"))["ScriptedChat"]
     os.environ["ASSISTANT_CONFIG"] = str(work / "none.toml")
     bot = Assistant(data_dir=work / "direct", chat_model=ScriptedChat())
-    proc, url = start_server(work / "served")
+    sys.setswitchinterval(0.0005)  # as `assistant serve` sets it: the arms differ by HTTP alone
+    server, url = in_process_server(work / "served", ScriptedChat())
     direct_total, direct_first, served_total, served_first = [], [], [], []
     try:
         with httpx.Client(timeout=60) as client:
@@ -141,8 +154,7 @@ def overhead(turns: int, work: Path) -> tuple[dict, list[Target]]:
                     direct_total.append(d[0]); direct_first.append(d[1])
                     served_total.append(s[0]); served_first.append(s[1])
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.should_exit = True
         bot.close()
     added = [s - d for s, d in zip(served_total, direct_total)]
     record = {
@@ -234,14 +246,14 @@ def load(clients: int, duration: float, work: Path) -> tuple[dict, list[Target]]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=60, help="turns per arm for the overhead part")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (0: skip the load part)")
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores; flags: {cpu_flags()}); shared machine, noisy timings")
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
         over, over_targets = overhead(args.turns, work)
-        loaded, load_targets = load(args.clients, args.duration, work)
+        loaded, load_targets = load(args.clients, args.duration, work) if args.duration > 0 else ({}, [])
     return finish("serve", {"cpu": cpu_model(), "overhead": over, "load": loaded}, over_targets + load_targets)
 
 

@@ -19,6 +19,11 @@ def serve(settings: "Settings", config: "ServeConfig", *, chat_model: Any = None
 
     from assistant.serve.app import create_app
 
+    import sys
+
+    # The event loop and the turns' threads hand events to one another many times a turn; the
+    # default 5 ms GIL switch interval would make each hand-off wait that long behind a busy thread.
+    sys.setswitchinterval(0.0005)
     app = create_app(settings, config, chat_model=chat_model)
     uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, access_log=False,
                 timeout_graceful_shutdown=10)

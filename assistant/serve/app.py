@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
+from assistant.errors import AssistantError
 from assistant.events import ApprovalNeeded, Event, Failed, Finished, Token
 from assistant.serve import openai_format as fmt
 from assistant.serve.agents import Agents
@@ -95,7 +96,7 @@ class Server:
             bot.load_model()
             bot.route("warm up")
         except Exception as exc:  # noqa: BLE001 - reported by /readyz and by the first turn
-            self.load_error = f"{type(exc).__name__}: {exc}"
+            self.load_error = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"
         finally:
             self.model_ready.set()
 
@@ -134,7 +135,7 @@ def create_app(settings: "Settings", config: ServeConfig, *, chat_model: "BaseCh
         if not server.model_ready.is_set():
             problems.append("the model is loading")
         elif server.load_error:
-            problems.append(f"the model failed to load: {server.load_error}")
+            problems.append(f"startup failed: {server.load_error}")
         try:
             await anyio.to_thread.run_sync(lambda: server.agents.default().store.count())
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready

@@ -20,7 +20,6 @@ import pytest
 HERE = Path(__file__).parent
 ScriptedChat = runpy.run_path(str(HERE / "scripted.py"))["ScriptedChat"]
 _memory_conftest = runpy.run_path(str(HERE.parent / "memory" / "conftest.py"))
-start_chroma_server = _memory_conftest["start_chroma_server"]
 stop_chroma_server = _memory_conftest["stop_chroma_server"]
 
 
@@ -95,27 +94,27 @@ def start_server(tmp_path):
         handle.stop()
 
 
-@pytest.fixture(scope="session")
-def chroma_url(tmp_path_factory):
-    proc, url = start_chroma_server(tmp_path_factory.mktemp("serve-chroma"))
-    yield url
-    stop_chroma_server(proc)
+chroma_server = _memory_conftest["chroma_server"]  # the suite's `chroma run` fixture, also here
 
-
-def launch_replica(data_dir: Path, memory_url: str, **options: Any) -> tuple[subprocess.Popen, str]:
+def launch_replica(data_dir: Path, memory_url: str | None, env: dict | None = None,
+                   **options: Any) -> tuple[subprocess.Popen, str]:
     """A replica in its own process (`replica.py`: `assistant serve` with the scripted model);
-    options are replica.py's flags (delay=0.05, long_words=200, queue=64, …)."""
+    options are replica.py's flags (delay=0.05, long_words=200, queue=64, …). Also used by
+    bench/bench_serve.py."""
     port = free_port()
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "PYTHONPATH": str(HERE.parents[1])}
+    env = env or {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "PYTHONPATH": str(HERE.parents[1])}
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
+    if memory_url:
+        flags.append(f"--memory-url={memory_url}")
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "replica.py"), "--port", str(port), "--memory-url", memory_url, *flags],
+        [sys.executable, str(HERE / "replica.py"), "--port", str(port), *flags],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     return proc, f"http://127.0.0.1:{port}"
 
 
 def await_replica(proc: subprocess.Popen, url: str) -> None:
+    """Until `url` is ready; the replica's last stderr in the error if it died first."""
     try:
         wait_ready(url, timeout=180, proc=proc)
     except RuntimeError:
@@ -124,13 +123,13 @@ def await_replica(proc: subprocess.Popen, url: str) -> None:
 
 
 @pytest.fixture
-def replicas(chroma_url, tmp_path):
+def replicas(chroma_server, tmp_path):
     """replicas({"a": {...options}, "b": {}}) -> {name: (process, url)}: replicas with their own data
     dirs on the session's Chroma server, started together; stopped at the end of the test."""
     procs: list[subprocess.Popen] = []
 
     def start(spec: dict[str, dict]) -> dict[str, tuple[subprocess.Popen, str]]:
-        started = {name: launch_replica(tmp_path / name, chroma_url, **options) for name, options in spec.items()}
+        started = {name: launch_replica(tmp_path / name, chroma_server, **options) for name, options in spec.items()}
         procs.extend(proc for proc, _ in started.values())
         for proc, url in started.values():
             await_replica(proc, url)
@@ -139,9 +138,4 @@ def replicas(chroma_url, tmp_path):
     yield start
     for proc in procs:
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_chroma_server(proc)  # terminate, then kill: any server process

@@ -74,12 +74,12 @@ def test_a_thread_moves_between_replicas_and_survives_kill_9(replicas):
     assert len(_session(b)["turns"]) == 4
 
 
-def test_concurrent_saves_from_two_replicas_keep_both_turns(chroma_url, tmp_path):
+def test_concurrent_saves_from_two_replicas_keep_both_turns(chroma_server, tmp_path):
     from assistant.sessions import TurnRecord
     from assistant.shared_sessions import SharedSessionStore
 
-    one = SharedSessionStore(tmp_path / "one", "merge-user", chroma_url)
-    two = SharedSessionStore(tmp_path / "two", "merge-user", chroma_url)
+    one = SharedSessionStore(tmp_path / "one", "merge-user", chroma_server)
+    two = SharedSessionStore(tmp_path / "two", "merge-user", chroma_server)
     first, second = one.load("t"), two.load("t")  # both read the empty thread
     first.turns.append(TurnRecord(request="from one", reply="r1", route="chat", memory_id="m1"))
     second.turns.append(TurnRecord(request="from two", reply="r2", route="chat", memory_id="m2"))
