@@ -2,8 +2,8 @@
 
 A turn is admitted only while fewer than `parallel + queue` turns are in flight; past that the
 client gets 503 with Retry-After at once instead of joining an unbounded pile. An admitted turn
-then waits (in asyncio, so a client that gives up just leaves) for its session's lock — turns of
-one thread run one at a time, in arrival order, since asyncio locks are fair — and for one of
+then waits (in asyncio, so a client that gives up just leaves) for the turn of its session
+admitted before it — turns of one thread run one at a time, in arrival order — and for one of
 the model's `parallel` slots (1 for a local model: it generates one reply at a time).
 
 The turn itself is `Assistant.stream` in a thread of its own, its events handed to the event
@@ -35,14 +35,16 @@ _END = object()
 
 
 class Gate:
-    """Admission and the model's generation slots, for one server process."""
+    """Admission, each session's order and the model's generation slots, for one server process.
+
+    Order is fixed at admission (synchronous, in arrival order): each turn of a session waits
+    for the one admitted before it, whatever happens to either on the way."""
 
     def __init__(self, parallel: int, queue: int, retry_after_s: int) -> None:
         self.parallel, self.capacity, self.retry_after_s = parallel, parallel + queue, retry_after_s
         self.in_flight = 0
         self._slots: asyncio.Semaphore | None = None
-        self._sessions: dict[tuple[str, str], asyncio.Lock] = {}
-        self._waiting: dict[tuple[str, str], int] = {}
+        self._tails: dict[tuple[str, str], asyncio.Future] = {}  # the last admitted turn of each session
 
     def admit(self, namespace: str, session: str) -> "Ticket":
         """A place for one turn, or 503 with Retry-After when `parallel + queue` are in flight."""
@@ -50,45 +52,46 @@ class Gate:
             raise http_error(503, f"the server is busy ({self.in_flight} turns in flight); retry shortly",
                              headers={"Retry-After": str(self.retry_after_s)})
         key = (namespace, session)
+        done = asyncio.get_running_loop().create_future()
+        previous = self._tails.get(key)
+        self._tails[key] = done
+        done.add_done_callback(lambda f: self._tails.pop(key) if self._tails.get(key) is f else None)
         self.in_flight += 1
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        return Ticket(self, key)
-
-    def _session_lock(self, key: tuple[str, str]) -> asyncio.Lock:
-        return self._sessions.setdefault(key, asyncio.Lock())
+        return Ticket(self, previous, done)
 
     def _model_slots(self) -> asyncio.Semaphore:
         if self._slots is None:  # made inside the server's event loop
             self._slots = asyncio.Semaphore(self.parallel)
         return self._slots
 
-    def _leave(self, key: tuple[str, str]) -> None:
-        self.in_flight -= 1
-        self._waiting[key] -= 1
-        if not self._waiting[key]:  # nobody else holds or waits for it: forget the lock
-            del self._waiting[key]
-            self._sessions.pop(key, None)
-
 
 class Ticket:
-    """One admitted turn. `hold()` waits for its session and a model slot; `release()` (idempotent)
-    gives its place back — also when a streamed response never started."""
+    """One admitted turn. `hold()` waits for the session's previous turn and a model slot;
+    `release()` (idempotent) gives its place back — also when a streamed response never started."""
 
-    def __init__(self, gate: Gate, key: tuple[str, str]) -> None:
-        self._gate, self._key, self._released = gate, key, False
+    def __init__(self, gate: Gate, previous: asyncio.Future | None, done: asyncio.Future) -> None:
+        self._gate, self._previous, self._done, self._released = gate, previous, done, False
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         try:
-            async with self._gate._session_lock(self._key), self._gate._model_slots():
+            if self._previous is not None:
+                await asyncio.shield(self._previous)
+            async with self._gate._model_slots():
                 yield
         finally:
             self.release()
 
     def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._gate._leave(self._key)
+        if self._released:
+            return
+        self._released = True
+        self._gate.in_flight -= 1
+        previous, done = self._previous, self._done
+        if previous is None or previous.done():
+            done.done() or done.set_result(None)
+        else:  # given up while waiting: the next turn still waits for the one before this
+            previous.add_done_callback(lambda _: done.done() or done.set_result(None))
 
 
 @dataclass

@@ -41,9 +41,15 @@ def test_past_the_queue_clients_get_503_with_retry_after(start_server):
 
 def test_turns_of_one_session_run_one_at_a_time_in_order(start_server):
     running = start_server(ScriptedChat(delay_s=0.02, extra_words=10), parallel=4)
+    gate = running.state.gate
+    admitted: list[int] = []
+    admit = gate.admit
+    gate.admit = lambda namespace, session: (admitted.append(1), admit(namespace, session))[1]
 
     def send(i: int) -> int:
-        time.sleep(i * 0.15)  # arrive in order, while earlier turns still run
+        deadline = time.monotonic() + 30
+        while len(admitted) < i and time.monotonic() < deadline:  # arrive after the turn before
+            time.sleep(0.005)
         return _ask(running.url, f"step {i} of the plan", session="ordered").status_code
 
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
