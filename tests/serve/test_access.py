@@ -4,14 +4,19 @@ names that could escape the data dir are refused; no keys, no listening beyond l
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from assistant.errors import ConfigError
 from assistant.serve.config import hash_key, load_serve_config
+
+_serving = runpy.run_path(str(Path(__file__).with_name("conftest.py")))
+free_port, wait_ready = _serving["free_port"], _serving["wait_ready"]
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
@@ -139,3 +144,38 @@ def test_keys_are_kept_hashed():
     config = load_serve_config({"keys": {"plain-key": "alice"}}, {"ASSISTANT_SERVE_KEYS": "env-key=bob"})
     assert "plain-key" not in repr(config) and "env-key" not in repr(config)
     assert set(config.keys) == {hash_key("plain-key"), hash_key("env-key")}
+
+
+def test_the_command_serves_with_keys_from_config_and_env(tmp_path):
+    """`assistant serve` itself: the [serve] table (beside [assistant]-less settings) and
+    ASSISTANT_SERVE_KEYS, a model server that is not there (nothing is loaded to answer this)."""
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(f'user = "alice"\n[serve]\nport = {port}\nkeys = {{ "{hash_key("cfg-key")}" = "alice" }}\n')
+    env = {**os.environ, "ASSISTANT_CONFIG": str(config), "ASSISTANT_SERVE_KEYS": "env-key=bob",
+           "ASSISTANT_DATA_DIR": str(tmp_path / "data")}
+    cli = [sys.executable, "-m", "assistant.cli", "--model", "openai:none@http://127.0.0.1:9/v1", "serve"]
+    proc = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, timeout=120, proc=proc, path="/healthz")
+        assert httpx.get(f"{url}/v1/models").status_code == 401
+        for key, namespace in (("cfg-key", "alice"), ("env-key", "bob")):
+            listed = httpx.get(f"{url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            assert listed.status_code == 200, listed.text
+        assert (tmp_path / "data" / "sessions" / "bob").is_dir()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    log = proc.stderr.read().decode(errors="replace")
+    assert proc.returncode in (0, -15) and "Application shutdown complete" in log, log[-1000:]  # shut down cleanly
+    assert "Traceback" not in log
+
+
+def test_a_bad_serve_table_is_one_line():
+    with pytest.raises(ConfigError, match=r"\[serve\]: unknown setting 'prot'"):
+        load_serve_config({"prot": 1}, {})
+    with pytest.raises(ConfigError, match="approval must be one of"):
+        load_serve_config({"approval": "sometimes"}, {})
+    with pytest.raises(ConfigError, match="queue must be a number"):
+        load_serve_config({"queue": "many"}, {})
