@@ -30,11 +30,13 @@ def test_past_the_queue_clients_get_503_with_retry_after(start_server):
         results = list(pool.map(timed, range(8)))  # each returns: nobody hangs (timeout 60 s)
     statuses = sorted(answer.status_code for answer, _ in results)
     assert statuses == [200] * 3 + [503] * 5  # one generating + two queued, the rest refused at once
-    for answer, took in results:
+    refused = [took for answer, took in results if answer.status_code == 503]
+    served = [took for answer, took in results if answer.status_code == 200]
+    assert max(refused) < min(served)  # refused at once, not after waiting in a queue
+    for answer, _ in results:
         if answer.status_code == 503:
             assert answer.headers["Retry-After"] == "3"
             assert "busy" in answer.json()["error"]["message"]
-            assert took < 3.0
     assert running.state.gate.in_flight == 0
     assert _ask(running.url, "after the rush").status_code == 200  # places were given back
 
