@@ -104,6 +104,8 @@ class Assistant:
         chains: ChainRegistry | None = None,
         progress: Progress | None = None,
         tools: Iterable[Any] = (),
+        sessions: SessionStore | None = None,
+        router: "Router | None" = None,
     ) -> None:
         base = settings or load_settings()
         self.settings = base.with_overrides(
@@ -116,17 +118,18 @@ class Assistant:
         from tools.confinement import configure as configure_sandbox
 
         configure_sandbox(self.settings.sandbox, self.settings.sandbox_network)  # run_python's default here
-        self.sessions = SessionStore(self.settings.data_dir, self.settings.user)
+        self.sessions = sessions or SessionStore(self.settings.data_dir, self.settings.user)
         self.chains = chains or default_chains()
         self.toolbox = ToolBox(self.settings, tools)  # tools a capable model calls itself (and MCP servers)
         self.progress = progress
         self._chat_model = chat_model
         self._store = store
-        self._router: Router | None = None
+        self._router: Router | None = router
         self._lock = threading.RLock()
         self._touched: set[str] = set()  # sessions this Assistant ran turns in: summarised on close
         self._checked: set[str] = set()  # sessions whose recent turns were checked against memory
         self._write_lock = threading.Lock()
+        self._flush_lock = threading.RLock()  # a flush returns only once every earlier batch is written
         self._writer: ThreadPoolExecutor | None = None
         self._pending: tuple[Future, list] | None = None
 
@@ -164,15 +167,16 @@ class Assistant:
         Turns are written to long-term memory in the background, after Finished: the reply is
         not held up by indexing, and the turn is already durable in the session file (a turn a
         crash kept out of memory is written again when its session is next opened)."""
-        with self._write_lock:
-            pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        future, batch = pending
-        try:
-            future.result()
-        except MemoryFailure:
-            self._write(batch)  # once more, in the caller's thread: its error is the caller's
+        with self._flush_lock:  # turns of several sessions may finish at once (assistant serve)
+            with self._write_lock:
+                pending, self._pending = self._pending, None
+            if pending is None:
+                return
+            future, batch = pending
+            try:
+                future.result()
+            except MemoryFailure:
+                self._write(batch)  # once more, in the caller's thread: its error is the caller's
 
     def _memory(self) -> "MemoryStore":
         with self._lock:
@@ -409,11 +413,12 @@ class Assistant:
 
     def _write_later(self, batch: list["Memory"]) -> None:
         """Write `batch` on the writer thread, after the previous batch (one at a time, in order)."""
-        self.flush()
-        with self._write_lock:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
-            self._pending = (self._writer.submit(self._write, batch), batch)
+        with self._flush_lock:
+            self.flush()
+            with self._write_lock:
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
+                self._pending = (self._writer.submit(self._write, batch), batch)
 
     def _recover_turns(self, session: Session) -> None:
         """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""

@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = command("mcp", "serve memory (and ask) to another agent over MCP: stdio, or --http HOST:PORT")
     mcp.add_argument("--read-only", action="store_true", help="offer only memory_search")
     mcp.add_argument("--http", metavar="HOST:PORT", help="streamable HTTP instead of stdio (loopback by default)")
+    serve = command("serve", "serve the assistant over HTTP (OpenAI-compatible; see README 'Embed over HTTP')")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; others need API keys)")
+    serve.add_argument("--port", type=int, help="port (default 8765)")
+    serve.add_argument("--hash-key", metavar="KEY", help="print KEY's hash for [serve] keys in config.toml, and exit")
     return parser
 
 
@@ -393,8 +397,25 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_tui(_settings(args))
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.serve.config import hash_key, load_serve_config
+    from assistant.settings import config_file_path, read_toml
+
+    if args.hash_key:
+        print(hash_key(args.hash_key))
+        return 0
+    settings = _settings(args)
+    table = read_toml(config_file_path()).get("serve")
+    config = load_serve_config(table, os.environ, host=args.host, port=args.port,
+                               approval="auto" if settings.auto_run else None)
+    from assistant.serve import serve
+
+    serve(settings, config)
+    return 0
+
+
 COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "sessions": cmd_sessions,
-            "tools": cmd_tools, "mcp": cmd_mcp, None: cmd_tui}
+            "tools": cmd_tools, "mcp": cmd_mcp, "serve": cmd_serve, None: cmd_tui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,11 +87,11 @@ class SessionStore:
         return path
 
     def load(self, name: str) -> Session:
-        path = self._path(name)
-        if not path.exists():
+        text = self._read(name)
+        if text is None:
             return Session(name=name, user=self.user)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
             return Session(
                 name=data["name"],
                 user=data["user"],
@@ -103,19 +103,46 @@ class SessionStore:
                 summarized_through=data.get("summarized_through", ""),
             )
         except (ValueError, KeyError, TypeError):
-            # Keep the damaged file for the person to inspect; start the session afresh.
-            path.replace(path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}"))
+            self._set_aside(name)
             return Session(name=name, user=self.user)
 
     def save(self, session: Session) -> None:
         session.updated_at = now_iso()
         session.turns = session.turns[-MAX_TURNS_KEPT:]
         payload = json.dumps(asdict(session), ensure_ascii=False, indent=1)
-        _atomic_write(self._path(session.name), payload)
+        self._write(session.name, payload)
 
     def list(self) -> list[Session]:
-        sessions = [self.load(p.stem) for p in sorted(self.root.glob("*.json"))]
+        sessions = [self.load(name) for name in self._names()]
         return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
+
+    def delete(self, name: str) -> bool:
+        """Forget a session's record (its workspace files stay); False if there was none."""
+        return self._remove(name)
+
+    # -- where records live: one JSON file each. A shared backend (assistant.shared_sessions)
+    # overrides these five so replicas see one another's threads; the rest stays the same.
+    def _read(self, name: str) -> str | None:
+        path = self._path(name)
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+    def _write(self, name: str, payload: str) -> None:
+        _atomic_write(self._path(name), payload)
+
+    def _names(self) -> list[str]:
+        return [p.stem for p in sorted(self.root.glob("*.json"))]
+
+    def _set_aside(self, name: str) -> None:
+        """Keep a damaged record for the person to inspect; the session starts afresh."""
+        path = self._path(name)
+        path.replace(path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}"))
+
+    def _remove(self, name: str) -> bool:
+        path = self._path(name)
+        if not path.exists():
+            return False
+        path.unlink()
+        return True
 
     def save_artifact(
         self, session: Session, *, kind: str, title: str, route: str, content: str, path: str | None = None

@@ -15,7 +15,9 @@ from typing import Any, Mapping
 from assistant.errors import ConfigError
 
 APP_NAME = "throughline"
-UI_TABLES = ("tui",)  # config.toml tables the faces read themselves (assistant/tui/config.py)
+# config.toml tables that are not settings: each is read by its own part
+# ([mcp] and [tools]: assistant/tool_config.py; [tui]: assistant/tui/config.py; [serve]: assistant/serve/config.py)
+OTHER_TABLES = ("mcp", "tools", "tui", "serve")
 
 
 def default_data_dir() -> Path:
@@ -64,7 +66,6 @@ class Settings:
         return _validated(replace(self, **_coerce_all(given, "command line")), "command line")
 
 
-TABLES = ("mcp", "tools")  # config.toml tables read by assistant/tool_config.py
 _FIELDS = {f.name: f for f in fields(Settings) if f.name not in ("mcp_servers", "auto_approve_tools")}
 
 
@@ -125,26 +126,32 @@ def _validated(settings: Settings, where: str) -> Settings:
     return settings
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """The settings in config.toml: its [assistant] table, or its top level without the other tables."""
-    data = _read_toml(path)
-    section = data.get("assistant", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {path}: [assistant] must be a table")
-    return {k: v for k, v in section.items() if k not in TABLES + UI_TABLES}
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """The whole config file ({} when there is none)."""
     if not path.exists():
         return {}
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return data
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("ASSISTANT_CONFIG") or default_config_path())
+
+
+def read_config_file(path: Path, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings in config.toml (`data`: the file already read): its [assistant] table, or its
+    top level without the other tables."""
+    data = read_toml(path) if data is None else data
+    section = data.get("assistant", {k: v for k, v in data.items() if k not in OTHER_TABLES})
+    if not isinstance(section, dict):
+        raise ConfigError(f"config file {path}: [assistant] must be a table")
+    return section
 
 
 def load_settings(
@@ -152,11 +159,12 @@ def load_settings(
 ) -> Settings:
     """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
     env = os.environ if environ is None else environ
-    path = config_path or Path(env.get("ASSISTANT_CONFIG") or default_config_path())
+    path = config_path or config_file_path(env)
     from assistant.tool_config import tool_tables
 
-    settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"),
-                       **tool_tables(_read_toml(path), f"config file {path}"))
+    whole = read_toml(path)
+    settings = replace(Settings(), **_coerce_all(read_config_file(path, whole), f"config file {path}"),
+                       **tool_tables(whole, f"config file {path}"))
     from_env = {
         name: env[f"ASSISTANT_{name.upper()}"] for name in _FIELDS if f"ASSISTANT_{name.upper()}" in env
     }
