@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 from assistant.chains.base import ChainResult, ChainRun
 from assistant.chains.registry import ChainRegistry, default_chains
 from assistant.context import ContextBuilder
-from assistant.errors import AssistantError, MemoryFailure
+from assistant.errors import AssistantError, MemoryFailure, from_layer
 from assistant.events import (
     ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token,
 )
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from memory import Memory, MemoryStore
 
 Progress = Callable[[str, "float | None"], None]
+log = logging.getLogger(__name__)
 MIN_RECALL_SCORE = 0.4
 MIN_LEXICAL_RECALL_SCORE = 0.1
 TURN_MEMORY_CHARS = 2000
@@ -206,11 +208,12 @@ class Assistant:
         *,
         approve: Callable[[str], bool] | None = None,
     ) -> Iterator[Event]:
-        """One turn as events. Errors end the stream with a Failed event instead of raising."""
+        """One turn as events. Errors end the stream with a Failed event instead of raising;
+        memory and tool errors are mapped into the assistant's tree first (`errors.from_layer`)."""
         try:
-            yield from self._turn(request, session, approve)
+            yield from self._checked_turn(request, session, approve)
         except AssistantError as exc:
-            yield Failed(message=str(exc), error=type(exc).__name__)
+            yield Failed(message=str(exc), error=type(exc).__name__, exit_code=exc.exit_code)
 
     async def astream(self, request: str, session: str = "default", **kwargs: Any) -> AsyncIterator[Event]:
         """`stream()` for asyncio apps: the blocking turn runs in a worker thread."""
@@ -224,7 +227,7 @@ class Assistant:
         routed: Routed | None = None
         recalled: tuple[RecalledMemory, ...] = ()
         artifacts = []
-        for event in self._turn(request, session, kwargs.get("approve")):
+        for event in self._checked_turn(request, session, kwargs.get("approve")):
             if isinstance(event, Routed):
                 routed = event
             elif isinstance(event, Recalled):
@@ -253,7 +256,10 @@ class Assistant:
                 if summary_due(session, closing=True):
                     try:
                         self._write([self._summary_memory(session)])
-                    except Exception:  # noqa: BLE001 - closing must not fail on a summary; the turns are stored
+                    except MemoryFailure as exc:
+                        # Closing goes on (the turns are stored; the summary is rebuilt from them
+                        # at the next close), but not silently.
+                        log.warning("could not write the summary of session %r: %s", name, exc)
                         continue
                     self.sessions.save(session)
             self._touched.clear()
@@ -266,6 +272,16 @@ class Assistant:
         self.close()
 
     # -- the turn -------------------------------------------------------------------------------
+    def _checked_turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
+        """`_turn`, with the memory and tools layers' errors raised as AssistantErrors."""
+        try:
+            yield from self._turn(request, session_name, approve)
+        except Exception as exc:
+            mapped = from_layer(exc)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+
     def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
         started = time.perf_counter()
         request = validate_request(request, self.settings.max_request_chars)

@@ -125,13 +125,26 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def _quietly(work: Callable[[], None]) -> Callable[[], None]:
+def _in_background(work: Callable[[], None], failures: list[BaseException]) -> Callable[[], None]:
+    """`work` for a helper thread: what it raises is kept in `failures` for the main thread to
+    report (a thread's exception would otherwise print a traceback, or nothing)."""
     def run() -> None:
         try:
             work()
-        except Exception:  # noqa: BLE001 - the turn loads again and reports the error
-            pass
+        except BaseException as exc:  # handed to the main thread, which reports it
+            failures.append(exc)
     return run
+
+
+def _report_background(failures: list[BaseException]) -> None:
+    """Say what the loading thread met. Called after a turn that succeeded (it loaded the model
+    again itself): the earlier failure is worth a warning, not an error; a turn that failed
+    reports its own error instead."""
+    for exc in failures:
+        known = errors.from_layer(exc)
+        what = str(known) if known is not None else f"internal error: {type(exc).__name__}: {exc}"
+        print(f"assistant: warning: loading the model in the background failed ({what}); the turn loaded it again",
+              file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -141,9 +154,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with _assistant(args) as bot:
         # Load the model while memory opens and the request is routed and recalled; the turn
         # waits for it (and reports a failed load itself).
-        threading.Thread(target=_quietly(bot.load_model), name="load-model", daemon=True).start()
+        loading: list[BaseException] = []
+        loader = threading.Thread(target=_in_background(bot.load_model, loading), name="load-model", daemon=True)
+        loader.start()
         if args.json:
-            _print_json(bot.ask(text, session=args.session).to_json())
+            reply = bot.ask(text, session=args.session)  # a load that fails again fails the turn, which raises
+            loader.join()
+            _report_background(loading)
+            _print_json(reply.to_json())
             return 0
         streamed = False
         # With nobody at a terminal to say yes, pass no approver: the chain then says how to run
@@ -155,8 +173,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 streamed = True
             elif isinstance(event, Failed):
-                raise errors.from_name(event.error, event.message)
+                print(f"\nassistant: error: {event.message}" if streamed else f"assistant: error: {event.message}",
+                      file=sys.stderr)
+                return event.exit_code
             elif isinstance(event, Finished):
+                loader.join()
+                _report_background(loading)
                 print("" if streamed else event.text)
                 print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
     return 0

@@ -13,6 +13,7 @@ notification and in the transcript; the app keeps running.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -32,6 +33,7 @@ from assistant.settings import Settings, load_settings
 from assistant.tui.backend import AssistantFactory, Backend, failure
 from assistant.tui.screens.chat import ChatScreen
 
+log = logging.getLogger(__name__)
 PREFS_FILE = "tui.json"
 EXIT_GRACE_S = 2.0
 
@@ -103,8 +105,11 @@ class ThroughlineApp(App[int]):
         try:
             bot.route("hello")
             bot.store.warm()  # the search index, so the first request does not build it
-        except Exception as exc:  # the first turn will report it in full; note it now
-            self.post_message(self.ModelProgress(f"memory warm-up failed: {failure(exc).message}", -1.0))
+        except Exception as exc:  # the first turn meets it again and reports it in full; say it now
+            failed = failure(exc)
+            if failed.exit_code == 70:  # a bug, not a known failure: keep its traceback for the log
+                log.exception("warming up the router and memory failed")
+            self.post_message(self.ModelProgress(f"warm-up failed: {failed.message}", -1.0))
 
     def _progress(self, stage: str, fraction: float | None) -> None:
         """The Assistant's progress callback; called from worker threads."""
