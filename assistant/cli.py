@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from assistant import errors
-from assistant.errors import AssistantError, InputError
+from assistant.errors import AssistantError, ConfigError, InputError
 
 EXIT_INTERRUPTED = 130
 EXIT_BUG = 70
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     forget = mcommand("forget", "delete memories by id")
     forget.add_argument("ids", nargs="+")
-    export = mcommand("export", "write every memory as JSON Lines (to FILE or stdout)")
+    export = mcommand("export", "write every memory as JSON Lines (to FILE, or stdout when FILE is - or absent)")
     export.add_argument("file", nargs="?")
     imp = mcommand("import", "read memories from a JSON Lines FILE ('-' for stdin)")
     imp.add_argument("file")
@@ -274,7 +274,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
                     print(f"assistant: no memory with id {i}", file=sys.stderr)
                 return 1 if missing else 0
             elif action == "export":
-                if args.file:
+                if args.file and args.file != "-":  # '-' is stdout, as `import -` is stdin
                     count = store.export_jsonl(Path(args.file))
                 else:
                     count = store.export_jsonl(sys.stdout)
@@ -348,10 +348,25 @@ def cmd_tui(args: argparse.Namespace) -> int:
 COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "tools": cmd_tools, None: cmd_tui}
 
 
+def _check_utf8(argv: Sequence[str]) -> None:
+    """Python hands non-UTF-8 bytes in argv over as lone surrogates; say so instead of failing later."""
+    for number, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise ConfigError(f"argument {number} ({shown!r}) is not UTF-8 text; pass text, or put the data in a file") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
+    try:
+        _check_utf8(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     parser = build_parser()
     args = parser.parse_args(argv)
-    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:

@@ -62,6 +62,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     kind = _FIELDS[name].type
     try:
         if name == "data_dir":
+            if not str(value).strip():  # Path("") is the current directory: never a silent choice
+                raise ValueError("it is empty; give a directory, or unset it for the default")
             return Path(os.path.expanduser(str(value)))
         if kind == "bool":
             if isinstance(value, bool):
@@ -109,12 +111,18 @@ def _validated(settings: Settings, where: str) -> Settings:
     return settings
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """The [assistant] table of `path`; {} when the (default) file is absent, an error when a
+    file the person named (`required`) is."""
     if not path.exists():
+        if required:
+            raise ConfigError(f"ASSISTANT_CONFIG names {path}, which does not exist; create it or unset ASSISTANT_CONFIG")
         return {}
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
@@ -130,8 +138,10 @@ def load_settings(
 ) -> Settings:
     """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
     env = os.environ if environ is None else environ
-    path = config_path or Path(env.get("ASSISTANT_CONFIG") or default_config_path())
-    settings = replace(Settings(), **_coerce_all(read_config_file(path), f"config file {path}"))
+    named_file = Path(env["ASSISTANT_CONFIG"]) if env.get("ASSISTANT_CONFIG") else None
+    path = config_path or named_file or default_config_path()
+    found = read_config_file(path, required=config_path is None and named_file is not None)
+    settings = replace(Settings(), **_coerce_all(found, f"config file {path}"))
     from_env = {
         name: env[f"ASSISTANT_{name.upper()}"] for name in _FIELDS if f"ASSISTANT_{name.upper()}" in env
     }
