@@ -238,7 +238,7 @@ def cmd_memory_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    from memory import Memory, MemoryStoreError
+    from memory import ImportFileError, Memory, MemoryStoreError
 
     if args.memory_command == "doctor":
         return cmd_memory_doctor(args)
@@ -280,10 +280,13 @@ def cmd_memory(args: argparse.Namespace) -> int:
                     count = store.export_jsonl(sys.stdout)
                 print(f"exported {count} memories", file=sys.stderr)
             elif action == "import":
-                source = sys.stdin if args.file == "-" else Path(args.file)
+                source = sys.stdin.buffer if args.file == "-" else Path(args.file)
                 if isinstance(source, Path) and not source.is_file():
                     raise InputError(f"no file at {source}")
-                count = store.import_jsonl(source)
+                try:
+                    count = store.import_jsonl(source, max_chars=bot.settings.max_request_chars)
+                except ImportFileError as exc:
+                    raise InputError(str(exc)) from None
                 print(f"imported {count} memories", file=sys.stderr)
             elif action == "stats":
                 stats = store.stats()

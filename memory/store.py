@@ -39,7 +39,7 @@ from memory import crash_recovery, searching, transfer, writing
 from memory.embedded import EmbeddedLog, register_namespace
 from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
-from memory.jsonl import Target, write_jsonl
+from memory.jsonl import MAX_TEXT_CHARS, Target, write_jsonl
 from memory.mirror import Mirror, embedding_text
 from memory.records import KINDS, Hit, Memory, StoreStats, as_utc, check_kind
 from memory.retrieval import DEFAULT_WEIGHTS, Weights
@@ -133,12 +133,14 @@ class MemoryStore:
         """Forget one memory everywhere (Chroma, journal, lexical index); False if there was none."""
         return self.delete([id]) == 1
 
-    def import_jsonl(self, source: Target) -> int:
-        """Add the memories of a JSON Lines export (path or text file) to this namespace.
+    def import_jsonl(self, source: Target, *, max_chars: int = MAX_TEXT_CHARS) -> int:
+        """Add the memories of a JSON Lines export (path, text or binary file) to this namespace.
 
-        Ids are kept, so importing the same file twice changes nothing. The records' own
-        namespace is ignored: they land in this store's namespace."""
-        return transfer.import_jsonl(self.add_many, source)
+        All or nothing on bad input: the whole file is checked first and one bad line (names
+        in `ImportFileError`) imports nothing. Ids are kept (a record without one gets an id
+        derived from its content), so importing the same file twice changes nothing. The
+        records' own namespace is ignored: they land in this store's namespace."""
+        return transfer.import_jsonl(self.add_many, source, max_chars)
 
     # -- reading -------------------------------------------------------------------------------
 
