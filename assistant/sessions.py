@@ -9,7 +9,9 @@ as files in the session's workspace, where tools and the person can open them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,12 +23,26 @@ from pathlib import Path
 from assistant.errors import DataDirError
 from assistant.events import Artifact
 
+log = logging.getLogger(__name__)
 MAX_TURNS_KEPT = 40
 _EXTENSIONS = {"code": ".py", "draft": ".md", "output": ".txt", "analysis": ".md", "table": ".csv", "note": ".md"}
 
 
-def safe_name(name: str) -> str:
-    """A filesystem-safe, stable rendering of a user or session name."""
+def slug(name: str, width: int = 40) -> str:
+    """A readable, filesystem-safe rendering of a name (lossy: for reading, never for identity)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip())[:width].strip("._-")
+
+
+def disk_name(name: str) -> str:
+    """A user's or session's file/dir name: readable slug + a hash of the exact name, so
+    "bob smith" and "bob_smith", two all-Cyrillic names or two long names sharing 64 characters
+    never share a file."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug(name) or 'n'}-{digest}"
+
+
+def legacy_name(name: str) -> str:
+    """The lossy name earlier versions used on disk; read once to migrate."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip())[:64].strip("._")
     return cleaned or "default"
 
@@ -63,30 +79,34 @@ class Session:
 
 
 class SessionStore:
-    """Sessions of one user under `<data_dir>/sessions/<user>/` and workspaces under `workspaces/`."""
+    """Sessions of one user under `<data_dir>/sessions/<user>/` and workspaces under `workspaces/`
+    (each name on disk is `disk_name`: slug + hash; dirs from the lossy scheme are migrated)."""
 
     def __init__(self, data_dir: Path, user: str) -> None:
-        self.root = Path(data_dir) / "sessions" / safe_name(user)
-        self.workspaces = Path(data_dir) / "workspaces" / safe_name(user)
+        self.root = Path(data_dir) / "sessions" / disk_name(user)
+        self.workspaces = Path(data_dir) / "workspaces" / disk_name(user)
         self.user = user
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.workspaces.mkdir(parents=True, exist_ok=True)
+            self._migrate(Path(data_dir))
         except OSError as exc:
             raise DataDirError(
                 f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
             ) from None
 
     def _path(self, name: str) -> Path:
-        return self.root / f"{safe_name(name)}.json"
+        return self.root / f"{disk_name(name)}.json"
 
     def workspace(self, name: str) -> Path:
-        path = self.workspaces / safe_name(name)
+        path = self.workspaces / disk_name(name)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def load(self, name: str) -> Session:
-        path = self._path(name)
+        return self._read(self._path(name), name)
+
+    def _read(self, path: Path, name: str) -> Session:
         if not path.exists():
             return Session(name=name, user=self.user)
         try:
@@ -103,8 +123,36 @@ class SessionStore:
             )
         except (ValueError, KeyError, TypeError):
             # Keep the damaged file for the person to inspect; start the session afresh.
-            path.replace(path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}"))
+            moved = path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}")
+            path.replace(moved)
+            log.warning("session file %s is damaged; kept it as %s and started the session afresh", path, moved)
             return Session(name=name, user=self.user)
+
+    def _migrate(self, data_dir: Path) -> None:
+        """Move this user's sessions (and their workspaces) from the lossy names of earlier
+        versions. Each file says whose and which session it is, so a dir two users shared is
+        split by its files; a file another user wrote stays for that user's migration."""
+        old_root = data_dir / "sessions" / legacy_name(self.user)
+        old_spaces = data_dir / "workspaces" / legacy_name(self.user)
+        if old_root == self.root or not old_root.is_dir():
+            return
+        for file in sorted(old_root.glob("*.json")):
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+                name = data["name"] if data["user"] == self.user else None
+            except (ValueError, KeyError, TypeError):
+                continue  # damaged: left where it is, for the person to inspect
+            if not isinstance(name, str) or self._path(name).exists():
+                continue
+            old_space, new_space = old_spaces / file.stem, self.workspaces / disk_name(name)
+            if old_space.is_dir() and not new_space.exists():
+                os.replace(old_space, new_space)
+                for artifact in data.get("artifacts", []):
+                    if isinstance(artifact.get("path"), str) and artifact["path"].startswith(str(old_space) + os.sep):
+                        artifact["path"] = str(new_space) + artifact["path"][len(str(old_space)):]
+            _atomic_write(self._path(name), json.dumps(data, ensure_ascii=False, indent=1))
+            file.unlink()
+            log.info("migrated session %r of %r from %s", name, self.user, file)
 
     def save(self, session: Session) -> None:
         session.updated_at = now_iso()
@@ -113,7 +161,7 @@ class SessionStore:
         _atomic_write(self._path(session.name), payload)
 
     def list(self) -> list[Session]:
-        sessions = [self.load(p.stem) for p in sorted(self.root.glob("*.json"))]
+        sessions = [self._read(p, p.stem) for p in sorted(self.root.glob("*.json"))]
         return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
 
     def save_artifact(
@@ -126,7 +174,7 @@ class SessionStore:
         if path is None:
             directory = self.workspace(session.name) / "artifacts"
             directory.mkdir(parents=True, exist_ok=True)
-            stem = safe_name(title)[:40] or kind
+            stem = slug(title) or kind
             path = str(directory / f"{stem}-v{version}-{artifact_id[:6]}{_EXTENSIONS.get(kind, '.txt')}")
             _atomic_write(Path(path), content)
         artifact = Artifact(
