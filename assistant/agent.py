@@ -138,6 +138,8 @@ class Assistant:
                     max_new_tokens=self.settings.max_new_tokens,
                     temperature=self.settings.temperature,
                     dtype=self.settings.dtype,
+                    connect_timeout=self.settings.connect_timeout,
+                    read_timeout=self.settings.read_timeout,
                 )
             return self._chat_model
 

@@ -48,6 +48,8 @@ class Settings:
     temperature: float = 0.0
     max_request_chars: int = 64_000
     dtype: str = "auto"  # local models' decoding precision: auto, float32, bfloat16, int4, int8
+    connect_timeout: float = 10.0  # seconds to connect to a model server
+    read_timeout: float = 120.0  # seconds a model server may stay silent (before or during a reply)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -102,6 +104,9 @@ def _validated(settings: Settings, where: str) -> Settings:
     for name in ("recall_k", "context_tokens", "max_new_tokens", "max_request_chars"):
         if getattr(settings, name) < 0 or (name != "recall_k" and getattr(settings, name) == 0):
             raise ConfigError(f"{where}: {name} must be a positive number")
+    for name in ("connect_timeout", "read_timeout"):
+        if not getattr(settings, name) > 0:
+            raise ConfigError(f"{where}: {name} must be a positive number of seconds")
     if not 0.0 <= settings.temperature <= 2.0:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
     if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES
