@@ -222,18 +222,11 @@ def cmd_memory_doctor(args: argparse.Namespace) -> int:
         raise InputError("memory doctor checks an embedded store; a Chroma server is checked on the server")
     report = doctor(settings.data_dir / "memory", repair=args.repair)
     if args.json:
-        _print_json({"path": str(report.path), "healthy": report.healthy, "problems": list(report.problems),
-                     "actions": list(report.actions), "moved_to": str(report.moved_to) if report.moved_to else None})
+        _print_json({"path": str(report.path), "healthy": report.healthy, "condition": report.condition,
+                     "problems": list(report.problems), "actions": list(report.actions),
+                     "moved_to": str(report.moved_to) if report.moved_to else None})
     else:
-        print(f"{report.path}: {'healthy' if report.healthy else 'problems found'}")
-        for line in report.problems:
-            print(f"  problem: {line}")
-        for line in report.actions:
-            print(f"  done: {line}")
-        if report.moved_to:
-            print(f"  the broken store was moved to {report.moved_to}")
-        if not report.healthy and not args.repair:
-            print("  run `assistant memory doctor --repair` to fix it")
+        print(report)
     return 0 if report.healthy else 1
 
 

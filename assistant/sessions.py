@@ -9,6 +9,7 @@ as files in the session's workspace, where tools and the person can open them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -91,16 +92,23 @@ class SessionStore:
             self.workspaces.mkdir(parents=True, exist_ok=True)
             self._migrate(Path(data_dir))
         except OSError as exc:
-            raise DataDirError(
-                f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
-            ) from None
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise DataDirError(
+                    f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
+                ) from None
+            # A read-only data dir: its memory can still be searched and exported; a turn that
+            # must write its session fails then, with DataDirError.
+            log.warning("the data dir %s is read-only (%s): sessions cannot be saved", data_dir, exc.strerror)
 
     def _path(self, name: str) -> Path:
         return self.root / f"{disk_name(name)}.json"
 
     def workspace(self, name: str) -> Path:
         path = self.workspaces / disk_name(name)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create the workspace {path}: {exc.strerror or exc}; check the data dir") from None
         return path
 
     def load(self, name: str) -> Session:

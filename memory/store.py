@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from memory import chroma_backend as backend
-from memory import crash_recovery, searching, transfer, writing
+from memory import crash_recovery, disk, searching, transfer, writing
 from memory.embedded import EmbeddedLog, register_namespace
 from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
+from memory.errors import StoreUnavailable
 from memory.jsonl import MAX_TEXT_CHARS, Target, write_jsonl
 from memory.mirror import Mirror, embedding_text
 from memory.records import KINDS, Hit, Memory, StoreStats, as_utc, check_kind
@@ -80,7 +81,11 @@ class MemoryStore:
         self._marker: Path | None = None
         self.recovered: str | None = None
         """What was repaired at open, when a process had died with this store open (else None)."""
+        self.read_only = False
+        """True when the data dir is on a read-only disk: a temporary copy is searched and exported."""
         if self.path is not None:
+            if self.path.is_dir() and not disk.writable(self.path):
+                self.path, self.read_only = disk.read_only_copy(self.path), True
             backend.prepare_dir(self.path)
             timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
             self.recovered = crash_recovery.recover_after_crash(self.path, self.embedder, timeout)
@@ -109,6 +114,7 @@ class MemoryStore:
 
     def add_many(self, memories: Iterable[Memory]) -> list[str]:
         """Store `memories` in batches; returns their ids in order once all are durable."""
+        self._check_writable()
         memories = [self._own(memory) for memory in memories]
         latest = list({memory.id: memory for memory in memories}.values())  # the last of a repeated id wins
         batch = self._batch_size()
@@ -122,6 +128,7 @@ class MemoryStore:
 
     def delete(self, ids: Iterable[str]) -> int:
         """Forget the memories with these ids everywhere they are indexed; returns how many there were."""
+        self._check_writable()
         ids = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
         if not ids:
             return 0
@@ -273,6 +280,8 @@ class MemoryStore:
             client.close()
         if self._marker is not None:
             self._closing()  # this process no longer holds the store open
+        if self.read_only and client is not None:
+            disk.remove_copy(self.path)
 
     def __enter__(self) -> "MemoryStore":
         return self
@@ -310,6 +319,13 @@ class MemoryStore:
             if create and self.path is not None:
                 register_namespace(self.path, self.namespace)
         return self._collection_obj
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreUnavailable(
+                f"the memory store {self._where} is on a read-only disk: it can be searched and exported "
+                "(`assistant memory export FILE`), not written; make it writable or pick another --data-dir"
+            )
 
     def _own(self, memory: Memory) -> Memory:
         if not isinstance(memory, Memory):
