@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
@@ -25,6 +26,7 @@ from assistant.events import (
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
+from assistant.pending import PendingWrites
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
 from assistant.settings import Settings, default_cache_dir, load_settings
@@ -124,7 +126,9 @@ class Assistant:
         self._checked: set[str] = set()  # sessions whose recent turns were checked against memory
         self._write_lock = threading.Lock()
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: tuple[Future, list] | None = None
+        self._pending: tuple[Future, list, str] | None = None
+        self._kept = PendingWrites(self.settings.data_dir, self.settings.user)
+        self._recovered = False
 
     # -- lazily built parts -------------------------------------------------------------------
     @property
@@ -166,11 +170,31 @@ class Assistant:
             pending, self._pending = self._pending, None
         if pending is None:
             return
-        future, batch = pending
+        future, batch, ticket = pending
         try:
             future.result()
         except MemoryFailure:
             self._write(batch)  # once more, in the caller's thread: its error is the caller's
+            self._kept.done(ticket)
+
+    def abandon(self, wait_s: float) -> None:
+        """For a face that must end the process while a turn is stuck (it cannot `close()`):
+        wait up to `wait_s` for the memory writes under way, and keep the rest — those and the
+        due session summaries — on disk, where the next start stores them. Nothing is lost."""
+        with self._write_lock:
+            pending = self._pending
+        if pending is not None:
+            try:
+                pending[0].result(timeout=wait_s)
+            except (FutureTimeout, MemoryFailure) as exc:  # the batch stays kept on disk
+                log.warning("memory writes still pending at exit (%s); they are stored at the next start",
+                            type(exc).__name__)
+        for name in sorted(self._touched):
+            session = self.sessions.load(name)
+            if summary_due(session, closing=True):
+                self._kept.keep([self._summary_memory(session)])
+                self.sessions.save(session)
+        self._touched.clear()
 
     def _memory(self) -> "MemoryStore":
         with self._lock:
@@ -182,6 +206,12 @@ class Assistant:
                         self._store = MemoryStore(url=self.settings.memory_url, namespace=self.settings.user)
                     else:
                         self._store = MemoryStore(self.settings.data_dir / "memory", namespace=self.settings.user)
+                except MemoryStoreError as exc:
+                    raise MemoryFailure(str(exc)) from exc
+            if not self._recovered and not getattr(self._store, "read_only", False):
+                self._recovered = True
+                try:  # what a process that ended before its writes were stored left behind
+                    self._kept.recover(self._store.add_many)
                 except MemoryStoreError as exc:
                     raise MemoryFailure(str(exc)) from exc
             return self._store
@@ -414,7 +444,12 @@ class Assistant:
         with self._write_lock:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
-            self._pending = (self._writer.submit(self._write, batch), batch)
+            ticket = self._kept.keep(batch)  # durable before the reply is shown: a kill loses nothing
+            self._pending = (self._writer.submit(self._write_kept, batch, ticket), batch, ticket)
+
+    def _write_kept(self, batch: list["Memory"], ticket: str) -> None:
+        self._write(batch)
+        self._kept.done(ticket)
 
     def _recover_turns(self, session: Session) -> None:
         """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""

@@ -209,12 +209,23 @@ def run_tui(settings: Settings | None = None, *, session: str | None = None, fas
     """
     app = ThroughlineApp(settings=settings, session=session)
     result = app.run() or 0
+    return leave(app.backend, app.turn_threads, result, fast_exit=fast_exit)
+
+
+def leave(backend: Backend, turn_threads: set[threading.Thread], result: int, *, fast_exit: bool) -> int:
+    """End the UI's work: close the assistant (pending memory writes, summaries, the store), or,
+    when a turn is stuck inside one long model step and would hold the process open, wait a
+    bounded time for the memory writes and keep what is left on disk for the next start
+    (`Assistant.abandon`) — only then end the process."""
     deadline = time.monotonic() + EXIT_GRACE_S
-    while app.turn_threads and time.monotonic() < deadline:
+    while turn_threads and time.monotonic() < deadline:
         time.sleep(0.05)  # a cancelled turn stops at its next token and closes its stream
-    stuck = bool(app.turn_threads)  # still inside one long model step: it would hold the process open
-    if not stuck:
-        app.backend.close()
+    stuck = bool(turn_threads)
+    if stuck:
+        if backend.built is not None:
+            backend.built.abandon(EXIT_GRACE_S)
+    else:
+        backend.close()
     if fast_exit or stuck:
         sys.stdout.flush()
         sys.stderr.flush()
