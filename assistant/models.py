@@ -180,7 +180,7 @@ def _hub_offline() -> bool:
 
 
 def _openai(spec: ModelSpec, max_new_tokens: int, temperature: float, timeout: Any) -> Any:
-    ChatOpenAI = _extra("langchain_openai", "ChatOpenAI", "openai", spec)
+    from langchain_openai import ChatOpenAI  # a core dependency: the way to any capable model
     base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key and not base_url:
