@@ -306,7 +306,7 @@ def _rebuild_beside(path: Path, actions: list[str], embedder, exports: list) -> 
     try:
         scratch.mkdir()
         if journals.is_dir():
-            shutil.copytree(journals, scratch / JOURNAL_DIR, ignore=shutil.ignore_patterns("*.ckpt", "*.tmp*"))
+            shutil.copytree(journals, scratch / JOURNAL_DIR, ignore=shutil.ignore_patterns("*.ckpt", "*.snapshot", "*.tmp*"))
         expected = _journal_counts(path)
         names = journal_namespaces(scratch)
         for file in sorted((scratch / JOURNAL_DIR).glob("*.jsonl")):

@@ -269,9 +269,14 @@ class MemoryStore:
             self._sync.catch_up()
             if self._collection(create=False) is not None:
                 self._mirror().lexical.build()
+                if isinstance(self._sync, EmbeddedSync):
+                    self._sync.save_snapshot()  # the next process opens it instead of rebuilding
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""
+        if isinstance(self._sync, EmbeddedSync) and self._client_obj is not None:
+            with self._thread_lock:
+                self._sync.save_snapshot()
         client, self._client_obj, self._collection_obj = self._client_obj, None, None
         self._sync.mirror = None
         if self._log is not None and client is not None:
