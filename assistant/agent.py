@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 from assistant.chains.base import ChainResult, ChainRun
 from assistant.chains.registry import ChainRegistry, default_chains
 from assistant.context import ContextBuilder
-from assistant.errors import AssistantError, MemoryFailure, from_layer
+from assistant.errors import AssistantError, DataDirError, MemoryFailure, from_layer
 from assistant.events import (
     ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token,
 )
@@ -126,7 +126,7 @@ class Assistant:
         self._checked: set[str] = set()  # sessions whose recent turns were checked against memory
         self._write_lock = threading.Lock()
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: tuple[Future, list, str] | None = None
+        self._pending: tuple[Future, list, str | None] | None = None
         self._kept = PendingWrites(self.settings.data_dir, self.settings.user)
         self._recovered = False
 
@@ -444,10 +444,14 @@ class Assistant:
         with self._write_lock:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
-            ticket = self._kept.keep(batch)  # durable before the reply is shown: a kill loses nothing
+            try:
+                ticket: str | None = self._kept.keep(batch)  # durable before the reply is shown: a kill loses nothing
+            except DataDirError as exc:  # the write itself may still work: try it, and say what is at risk
+                log.warning("%s; this turn's memories are only in memory until they are stored", exc)
+                ticket = None
             self._pending = (self._writer.submit(self._write_kept, batch, ticket), batch, ticket)
 
-    def _write_kept(self, batch: list["Memory"], ticket: str) -> None:
+    def _write_kept(self, batch: list["Memory"], ticket: str | None) -> None:
         self._write(batch)
         self._kept.done(ticket)
 

@@ -50,8 +50,9 @@ class PendingWrites:
             raise DataDirError(f"cannot keep this turn's memories in {self.dir}: {exc.strerror or exc}") from None
         return ticket
 
-    def done(self, ticket: str) -> None:
-        (self.dir / f"{ticket}.jsonl").unlink(missing_ok=True)
+    def done(self, ticket: str | None) -> None:
+        if ticket is not None:
+            (self.dir / f"{ticket}.jsonl").unlink(missing_ok=True)
 
     def recover(self, add_many: Callable[[list["Memory"]], object]) -> int:
         """Store every batch a process left behind (oldest first); returns how many memories."""

@@ -25,13 +25,8 @@ the journal). Torn journal tails are cut.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sqlite3
-import subprocess
-import sys
-import textwrap
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,12 +34,13 @@ from pathlib import Path
 from typing import Iterable
 
 from memory import disk, transfer
+from memory.checks import check, journal_counts, probe
 from memory.embedded import journal_namespaces
 from memory.errors import MemoryStoreError
-from memory.journal import JOURNAL_DIR, Journal, replay
+from memory.journal import JOURNAL_DIR, Journal
 from memory.records import Memory
 
-PROBE_TIMEOUT_S = 120
+__all__ = ["DoctorReport", "doctor", "probe"]
 
 
 @dataclass(frozen=True)
@@ -94,156 +90,20 @@ def doctor(
     condition = disk.condition(path)
     if condition is not None:
         free = _size(disk.free_bytes(path)) if path.exists() else "?"
-        namespaces = _journal_counts(path) if condition in ("read-only", "disk full") else {}
+        namespaces = journal_counts(path) if condition in ("read-only", "disk full") else {}
         return DoctorReport(path, False, (_CONDITIONS[condition].format(path=path, free=free),),
                             namespaces=namespaces, condition=condition)
-    problems, actions = _check(path)
+    problems, actions = check(path)
     moved: Path | None = None
     if repair and (problems or exports):
         moved, failed = _repair(path, problems, actions, embedder, list(exports))
-        problems = failed or _check(path)[0]
-    namespaces = _journal_counts(path) if path.is_dir() else {}
+        problems = failed or check(path)[0]
+    namespaces = journal_counts(path) if path.is_dir() else {}
     return DoctorReport(path, not problems, tuple(problems), tuple(actions), namespaces, moved)
 
 
 def _size(n: int) -> str:
     return f"{n / (1 << 20):.1f} MB"
-
-
-# -- checks ---------------------------------------------------------------------------------------
-
-
-def _check(path: Path) -> tuple[list[str], list[str]]:
-    problems: list[str] = []
-    busy = _busy(path)
-    if busy:
-        return [busy], []
-    db = path / "chroma.sqlite3"
-    db_ok = True
-    if db.exists():
-        db_ok = _check_sqlite(db, problems)
-    journals = _journals(path, problems)
-    if db_ok:
-        found = probe(path)
-        if "error" in found:
-            problems.append(f"Chroma cannot open the store: {found['error']}")
-        else:
-            _compare(found["collections"], journals, problems)
-    return problems, []
-
-
-def _busy(path: Path) -> str | None:
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(path / ".lock")
-    try:
-        lock.acquire(timeout=2)
-    except Timeout:
-        return f"{path} is in use by another process; close the other assistant first"
-    lock.release()
-    return None
-
-
-def _check_sqlite(db: Path, problems: list[str]) -> bool:
-    try:
-        con = sqlite3.connect(db, timeout=10)  # read-write: a hot journal left by a kill must be rolled back
-        try:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            result = con.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        problems.append(f"{db.name} is not a readable database ({exc})")
-        return False
-    if tables and not {"collections", "embeddings"} <= tables:
-        problems.append(f"{db.name} is a database but not a Chroma memory store")
-        return False
-    if result != "ok":
-        problems.append(f"{db.name} fails sqlite's quick_check: {result}")
-        return False
-    return True
-
-
-def _journals(path: Path, problems: list[str]) -> dict[str, dict[str, Memory | None]]:
-    """collection name -> replayed journal state."""
-    out = {}
-    for file in sorted((path / JOURNAL_DIR).glob("*.jsonl")):
-        journal = Journal(file)
-        tail = journal.read(0)
-        problems.extend(tail.problems)
-        if tail.end < file.stat().st_size:
-            problems.append(f"{file.name} ends with a torn record (a write that was never acknowledged)")
-        out[file.stem] = replay(tail.records, problems)
-    return out
-
-
-_PROBE = """
-import json, sys
-import numpy as np
-import chromadb
-from chromadb.config import Settings
-client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
-out = {}
-for col in client.list_collections():
-    col = client.get_collection(col.name, embedding_function=None)
-    ids, offset = [], 0
-    while True:
-        page = col.get(limit=5000, offset=offset, include=[])["ids"]
-        ids += page
-        offset += 5000
-        if len(page) < 5000:
-            break
-    if ids:
-        emb = col.get(ids=ids[:1], include=["embeddings"])["embeddings"]
-        col.query(query_embeddings=np.asarray(emb, dtype=np.float32), n_results=1, include=[])
-    out[col.name] = {"namespace": (col.metadata or {}).get("throughline_namespace"), "ids": ids}
-print(json.dumps({"collections": out}))
-"""
-
-
-def probe(path: Path) -> dict:
-    """Open every collection in a child process (a Chroma crash cannot take the caller down)."""
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(_PROBE), str(path)],
-            capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"no answer within {PROBE_TIMEOUT_S} s"}
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        return {"error": last[:300]}
-    return json.loads(done.stdout)
-
-
-def _compare(collections: dict, journals: dict, problems: list[str]) -> None:
-    for name, info in collections.items():
-        if not name.startswith("tl_"):
-            continue
-        stored = set(info["ids"])
-        state = journals.get(name)
-        if state is None:
-            if stored:
-                problems.append(f"namespace {info['namespace']!r} has no journal ({len(stored)} memories written before journals)")
-            continue
-        live = {id for id, m in state.items() if m is not None}
-        if live - stored:
-            problems.append(f"namespace {info['namespace']!r}: {len(live - stored)} journaled memories missing from Chroma")
-        if stored - live:
-            problems.append(f"namespace {info['namespace']!r}: {len(stored - live)} memories in Chroma but not in the journal")
-    for name, state in journals.items():
-        if name not in collections and any(m is not None for m in state.values()):
-            problems.append(f"journal {name} has memories but Chroma has no collection for them")
-
-
-def _journal_counts(path: Path) -> dict[str, int]:
-    names = journal_namespaces(path)
-    counts = {}
-    for file in sorted((path / JOURNAL_DIR).glob("*.jsonl")):
-        state = replay(Journal(file).read(0).records)
-        counts[names.get(file.name, file.stem)] = sum(m is not None for m in state.values())
-    return counts
 
 
 # -- repair ---------------------------------------------------------------------------------------
@@ -307,7 +167,7 @@ def _rebuild_beside(path: Path, actions: list[str], embedder, exports: list) -> 
         scratch.mkdir()
         if journals.is_dir():
             shutil.copytree(journals, scratch / JOURNAL_DIR, ignore=shutil.ignore_patterns("*.ckpt", "*.snapshot", "*.tmp*"))
-        expected = _journal_counts(path)
+        expected = journal_counts(path)
         names = journal_namespaces(scratch)
         for file in sorted((scratch / JOURNAL_DIR).glob("*.jsonl")):
             journal = Journal(file)
@@ -318,8 +178,8 @@ def _rebuild_beside(path: Path, actions: list[str], embedder, exports: list) -> 
                         store._sync.rebuild()
         for export in exports:
             _import(MemoryStore, scratch, Path(export), embedder, actions)
-        left, _ = _check(scratch)
-        got = _journal_counts(scratch)
+        left, _ = check(scratch)
+        got = journal_counts(scratch)
         short = {ns: n for ns, n in expected.items() if got.get(ns, 0) < n}
         if left or short:
             raise _NotRebuilt("; ".join(left) or f"memories missing from the rebuilt copy: {short}")
@@ -338,7 +198,7 @@ def _rebuild_beside(path: Path, actions: list[str], embedder, exports: list) -> 
         os.replace(moved, path)  # roll back: the broken store stays where it was
         return None, [f"could not swap the rebuilt store in ({exc.strerror or exc}); the store was left as it was; "
                       f"the rebuilt copy is at {scratch}"]
-    actions.append(f"rebuilt the store beside it from its journals, verified it and swapped it in: {_journal_counts(path)}")
+    actions.append(f"rebuilt the store beside it from its journals, verified it and swapped it in: {journal_counts(path)}")
     actions.append(f"moved the broken store aside to {moved}")
     return moved, []
 
