@@ -108,7 +108,7 @@ class EmbeddedSync:
                 self.log.problems.extend(tail.problems)
                 for id, memory in replay(tail.records, self.log.problems).items():
                     mirror.put(memory) if memory is not None else mirror.delete(id)
-                state = {m.id: m for m in mirror.live()}
+                state = None  # built only if Chroma disagrees: it decodes every row
             else:
                 self._snapshot_offset = None
                 state = replay(journal.read(0).records, self.log.problems)
@@ -118,7 +118,7 @@ class EmbeddedSync:
             with backend.translate_errors(self._place):
                 stored = collection.count() if collection is not None else 0
             if stored != len(self.mirror):
-                self._reconcile(state)
+                self._reconcile(state if state is not None else {m.id: m for m in self.mirror.live()})
         return self.mirror
 
     def save_snapshot(self, *, force: bool = False) -> None:
