@@ -45,6 +45,7 @@ class EmbeddedSync:
         self._batch_size = batch_size
         self._snapshot_file = log.journal.path.with_suffix(".snapshot")
         self._snapshot_offset: int | None = None  # the journal offset the saved snapshot reflects
+        self._prefetch: snapshot.Prefetch | None = None
 
     # -- the write path --------------------------------------------------------------------------
 
@@ -76,6 +77,12 @@ class EmbeddedSync:
                 log.inode, log.offset = 0, 0  # Chroma lost the collection: replay everything
             self.catch_up()
 
+    def prefetch(self) -> None:
+        """Start loading the snapshot in the background (call before opening Chroma, which takes
+        a while): the first search then finds the mirror ready or nearly so."""
+        if self._snapshot_file.exists():
+            self._prefetch = snapshot.Prefetch(self._snapshot_file, *self.log.journal.identity())
+
     def catch_up(self) -> None:
         """Apply journal records this process has not seen (another process's, or a crash's)."""
         log = self.log
@@ -101,7 +108,9 @@ class EmbeddedSync:
         from the whole journal (the source of truth)."""
         if self.mirror is None:
             journal = self.log.journal
-            loaded = snapshot.load(self._snapshot_file, *journal.identity())
+            inode, size = journal.identity()
+            prefetch, self._prefetch = self._prefetch, None
+            loaded = prefetch.take(inode) if prefetch is not None else snapshot.load(self._snapshot_file, inode, size)
             if loaded is not None:
                 mirror, self._snapshot_offset = loaded
                 tail = journal.read(self._snapshot_offset)

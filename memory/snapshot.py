@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,3 +62,23 @@ def load(path: Path, inode: int, size: int) -> "tuple[Mirror, int] | None":
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError) as exc:
         log.warning("ignoring the unreadable search index snapshot %s (%s: %s)", path, type(exc).__name__, exc)
         return None
+
+
+class Prefetch:
+    """`load` in a background thread, started when the store opens: unpickling (and importing
+    bm25s) overlaps Chroma's start-up instead of delaying the first search."""
+
+    def __init__(self, path: Path, inode: int, size: int) -> None:
+        self.inode = inode
+        self._result: "tuple[Mirror, int] | None" = None
+        self._thread = threading.Thread(target=self._run, args=(path, inode, size), name="throughline-snapshot",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, inode: int, size: int) -> None:
+        self._result = load(path, inode, size)
+
+    def take(self, inode: int) -> "tuple[Mirror, int] | None":
+        """The loaded snapshot, if the journal is still the file it was keyed to."""
+        self._thread.join()
+        return self._result if inode == self.inode else None

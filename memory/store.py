@@ -93,6 +93,7 @@ class MemoryStore:
             self._sync = EmbeddedSync(
                 self._log, self.path, namespace, self._where, self._open_collection, self._embed, self._batch_size
             )
+            self._sync.prefetch()
             with self._log.locked():  # two processes creating a fresh dir at once race in Chroma's migration
                 self._marker = crash_recovery.mark_open(self.path)
                 self._closing = weakref.finalize(self, crash_recovery.mark_closed, self._marker)
