@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -94,9 +95,23 @@ def test_a_failed_rebuild_is_rolled_back_and_the_store_kept(small_disk, fake_emb
     assert _ids(path, fake_embedder) == ids
 
 
+_FILL = """
+import runpy, sys
+from memory import Memory, MemoryStore
+embedder = runpy.run_path(sys.argv[2])["HashEmbedder"]()
+with MemoryStore(sys.argv[1], namespace="alice", embedder=embedder) as store:
+    store.add_many([Memory(t, kind="fact") for t in sys.argv[3:]])
+"""
+
+
 def test_a_read_only_store_is_diagnosed_and_can_be_searched_and_exported(small_disk, fake_embedder, tmp_path):
     path = small_disk / "memory"
-    ids = _fill(path, fake_embedder)
+    # Filled by a child process: remounting read-only needs every file on the disk closed, and
+    # Chroma may release its files a moment after `close()` in this process.
+    fakes = Path(__file__).with_name("memory_fakes.py")
+    subprocess.run([sys.executable, "-c", _FILL, str(path), str(fakes), *TEXTS], check=True,
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    ids = TEXTS
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     report = doctor(path, repair=True, embedder=fake_embedder)
     assert report.condition == "read-only" and "searched and exported" in str(report)
