@@ -29,6 +29,7 @@ _WHERE = {
     "InputError": "assistant.errors",
     "MemoryFailure": "assistant.errors",
     "ModelError": "assistant.errors",
+    "ModelServerFault": "assistant.errors",
     "ModelServerUnreachable": "assistant.errors",
     "ModelUnavailable": "assistant.errors",
     "NewArtifact": "assistant.chains.base",
@@ -42,6 +43,7 @@ _WHERE = {
     "Settings": "assistant.settings",
     "Timings": "assistant.events",
     "Token": "assistant.events",
+    "ToolFailure": "assistant.errors",
     "ToolFinished": "assistant.events",
     "ToolStarted": "assistant.events",
     "UnknownModelSpec": "assistant.errors",
@@ -69,7 +71,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from assistant.chains.registry import ChainRegistry
     from assistant.errors import (
         AssistantError, ConfigError, DataDirError, InputError, MemoryFailure, ModelError,
-        ModelServerUnreachable, ModelUnavailable, UnknownModelSpec,
+        ModelServerFault, ModelServerUnreachable, ModelUnavailable, ToolFailure, UnknownModelSpec,
     )
     from assistant.events import (
         ApprovalNeeded, Artifact, ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply,

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
 
 from assistant.chains.base import ChainResult, ChainRun
 from assistant.chains.registry import ChainRegistry, default_chains
 from assistant.context import ContextBuilder
-from assistant.errors import AssistantError, MemoryFailure
+from assistant.errors import AssistantError, DataDirError, MemoryFailure, from_layer
 from assistant.events import (
     ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token, event_record,
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
+from assistant.pending import PendingWrites
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
 from assistant.settings import Settings, default_cache_dir, load_settings
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from memory import Memory, MemoryStore
 
 Progress = Callable[[str, "float | None"], None]
+log = logging.getLogger(__name__)
 MIN_RECALL_SCORE = 0.4
 MIN_LEXICAL_RECALL_SCORE = 0.1
 TURN_MEMORY_CHARS = 2000
@@ -131,7 +135,9 @@ class Assistant:
         self._write_lock = threading.Lock()
         self._flush_lock = threading.RLock()  # a flush returns only once every earlier batch is written
         self._writer: ThreadPoolExecutor | None = None
-        self._pending: tuple[Future, list] | None = None
+        self._pending: tuple[Future, list, str | None] | None = None
+        self._kept = PendingWrites(self.settings.data_dir, self.settings.user)
+        self._recovered = False
 
     # -- lazily built parts -------------------------------------------------------------------
     @property
@@ -145,6 +151,8 @@ class Assistant:
                     max_new_tokens=self.settings.max_new_tokens,
                     temperature=self.settings.temperature,
                     dtype=self.settings.dtype,
+                    connect_timeout=self.settings.connect_timeout,
+                    read_timeout=self.settings.read_timeout,
                 )
             return self._chat_model
 
@@ -172,11 +180,31 @@ class Assistant:
                 pending, self._pending = self._pending, None
             if pending is None:
                 return
-            future, batch = pending
+            future, batch, ticket = pending
             try:
                 future.result()
             except MemoryFailure:
                 self._write(batch)  # once more, in the caller's thread: its error is the caller's
+                self._kept.done(ticket)
+
+    def abandon(self, wait_s: float) -> None:
+        """For a face that must end the process while a turn is stuck (it cannot `close()`):
+        wait up to `wait_s` for the memory writes under way, and keep the rest — those and the
+        due session summaries — on disk, where the next start stores them. Nothing is lost."""
+        with self._write_lock:
+            pending = self._pending
+        if pending is not None:
+            try:
+                pending[0].result(timeout=wait_s)
+            except (FutureTimeout, MemoryFailure) as exc:  # the batch stays kept on disk
+                log.warning("memory writes still pending at exit (%s); they are stored at the next start",
+                            type(exc).__name__)
+        for name in sorted(self._touched):
+            session = self.sessions.load(name)
+            if summary_due(session, closing=True):
+                self._kept.keep([self._summary_memory(session)])
+                self.sessions.save(session)
+        self._touched.clear()
 
     def _memory(self) -> "MemoryStore":
         with self._lock:
@@ -188,6 +216,12 @@ class Assistant:
                         self._store = MemoryStore(url=self.settings.memory_url, namespace=self.settings.user)
                     else:
                         self._store = MemoryStore(self.settings.data_dir / "memory", namespace=self.settings.user)
+                except MemoryStoreError as exc:
+                    raise MemoryFailure(str(exc)) from exc
+            if not self._recovered and not getattr(self._store, "read_only", False):
+                self._recovered = True
+                try:  # what a process that ended before its writes were stored left behind
+                    self._kept.recover(self._store.add_many)
                 except MemoryStoreError as exc:
                     raise MemoryFailure(str(exc)) from exc
             return self._store
@@ -216,11 +250,12 @@ class Assistant:
         *,
         approve: Callable[[str], bool] | None = None,
     ) -> Iterator[Event]:
-        """One turn as events. Errors end the stream with a Failed event instead of raising."""
+        """One turn as events. Errors end the stream with a Failed event instead of raising;
+        memory and tool errors are mapped into the assistant's tree first (`errors.from_layer`)."""
         try:
-            yield from self._turn(request, session, approve)
+            yield from self._checked_turn(request, session, approve)
         except AssistantError as exc:
-            yield Failed(message=str(exc), error=type(exc).__name__)
+            yield Failed(message=str(exc), error=type(exc).__name__, exit_code=exc.exit_code)
 
     async def astream(self, request: str, session: str = "default", **kwargs: Any) -> AsyncIterator[Event]:
         """`stream()` for asyncio apps: the blocking turn runs in a worker thread."""
@@ -234,7 +269,7 @@ class Assistant:
         routed: Routed | None = None
         recalled: tuple[RecalledMemory, ...] = ()
         artifacts = []
-        for event in self._turn(request, session, kwargs.get("approve")):
+        for event in self._checked_turn(request, session, kwargs.get("approve")):
             if isinstance(event, Routed):
                 routed = event
             elif isinstance(event, Recalled):
@@ -265,7 +300,10 @@ class Assistant:
                 if summary_due(session, closing=True):
                     try:
                         self._write([self._summary_memory(session)])
-                    except Exception:  # noqa: BLE001 - closing must not fail on a summary; the turns are stored
+                    except MemoryFailure as exc:
+                        # Closing goes on (the turns are stored; the summary is rebuilt from them
+                        # at the next close), but not silently.
+                        log.warning("could not write the summary of session %r: %s", name, exc)
                         continue
                     self.sessions.save(session)
             self._touched.clear()
@@ -278,6 +316,16 @@ class Assistant:
         self.close()
 
     # -- the turn -------------------------------------------------------------------------------
+    def _checked_turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
+        """`_turn`, with the memory and tools layers' errors raised as AssistantErrors."""
+        try:
+            yield from self._turn(request, session_name, approve)
+        except Exception as exc:
+            mapped = from_layer(exc)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+
     def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
         started = time.perf_counter()
         request = validate_request(request, self.settings.max_request_chars)
@@ -418,7 +466,16 @@ class Assistant:
             with self._write_lock:
                 if self._writer is None:
                     self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="throughline-remember")
-                self._pending = (self._writer.submit(self._write, batch), batch)
+                try:
+                    ticket: str | None = self._kept.keep(batch)  # durable before the reply is shown: a kill loses nothing
+                except DataDirError as exc:  # the write itself may still work: try it, and say what is at risk
+                    log.warning("%s; this turn's memories are only in memory until they are stored", exc)
+                    ticket = None
+                self._pending = (self._writer.submit(self._write_kept, batch, ticket), batch, ticket)
+
+    def _write_kept(self, batch: list["Memory"], ticket: str | None) -> None:
+        self._write(batch)
+        self._kept.done(ticket)
 
     def _recover_turns(self, session: Session) -> None:
         """Once per session and process: rewrite recent turns a crash kept out of long-term memory."""

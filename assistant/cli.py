@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from assistant import errors
-from assistant.errors import AssistantError, InputError
+from assistant.errors import AssistantError, ConfigError, InputError
 
 EXIT_INTERRUPTED = 130
 EXIT_BUG = 70
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     forget = mcommand("forget", "delete memories by id")
     forget.add_argument("ids", nargs="+")
-    export = mcommand("export", "write every memory as JSON Lines (to FILE or stdout)")
+    export = mcommand("export", "write every memory as JSON Lines (to FILE, or stdout when FILE is - or absent)")
     export.add_argument("file", nargs="?")
     imp = mcommand("import", "read memories from a JSON Lines FILE ('-' for stdin)")
     imp.add_argument("file")
@@ -145,13 +145,26 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def _quietly(work: Callable[[], None]) -> Callable[[], None]:
+def _in_background(work: Callable[[], None], failures: list[BaseException]) -> Callable[[], None]:
+    """`work` for a helper thread: what it raises is kept in `failures` for the main thread to
+    report (a thread's exception would otherwise print a traceback, or nothing)."""
     def run() -> None:
         try:
             work()
-        except Exception:  # noqa: BLE001 - the turn loads again and reports the error
-            pass
+        except BaseException as exc:  # handed to the main thread, which reports it
+            failures.append(exc)
     return run
+
+
+def _report_background(failures: list[BaseException]) -> None:
+    """Say what the loading thread met. Called after a turn that succeeded (it loaded the model
+    again itself): the earlier failure is worth a warning, not an error; a turn that failed
+    reports its own error instead."""
+    for exc in failures:
+        known = errors.from_layer(exc)
+        what = str(known) if known is not None else f"internal error: {type(exc).__name__}: {exc}"
+        print(f"assistant: warning: loading the model in the background failed ({what}); the turn loaded it again",
+              file=sys.stderr)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -161,9 +174,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with _assistant(args) as bot:
         # Load the model while memory opens and the request is routed and recalled; the turn
         # waits for it (and reports a failed load itself).
-        threading.Thread(target=_quietly(bot.load_model), name="load-model", daemon=True).start()
+        loading: list[BaseException] = []
+        loader = threading.Thread(target=_in_background(bot.load_model, loading), name="load-model", daemon=True)
+        loader.start()
         if args.json:
-            _print_json(bot.ask(text, session=args.session).to_json())
+            reply = bot.ask(text, session=args.session)  # a load that fails again fails the turn, which raises
+            loader.join()
+            _report_background(loading)
+            _print_json(reply.to_json())
             return 0
         streamed = False
         # With nobody at a terminal to say yes, pass no approver: the chain then says how to run
@@ -175,8 +193,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 streamed = True
             elif isinstance(event, Failed):
-                raise errors.from_name(event.error, event.message)
+                print(f"\nassistant: error: {event.message}" if streamed else f"assistant: error: {event.message}",
+                      file=sys.stderr)
+                return event.exit_code
             elif isinstance(event, Finished):
+                loader.join()
+                _report_background(loading)
                 print("" if streamed else event.text)
                 print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
     return 0
@@ -220,23 +242,16 @@ def cmd_memory_doctor(args: argparse.Namespace) -> int:
         raise InputError("memory doctor checks an embedded store; a Chroma server is checked on the server")
     report = doctor(settings.data_dir / "memory", repair=args.repair)
     if args.json:
-        _print_json({"path": str(report.path), "healthy": report.healthy, "problems": list(report.problems),
-                     "actions": list(report.actions), "moved_to": str(report.moved_to) if report.moved_to else None})
+        _print_json({"path": str(report.path), "healthy": report.healthy, "condition": report.condition,
+                     "problems": list(report.problems), "actions": list(report.actions),
+                     "moved_to": str(report.moved_to) if report.moved_to else None})
     else:
-        print(f"{report.path}: {'healthy' if report.healthy else 'problems found'}")
-        for line in report.problems:
-            print(f"  problem: {line}")
-        for line in report.actions:
-            print(f"  done: {line}")
-        if report.moved_to:
-            print(f"  the broken store was moved to {report.moved_to}")
-        if not report.healthy and not args.repair:
-            print("  run `assistant memory doctor --repair` to fix it")
+        print(report)
     return 0 if report.healthy else 1
 
 
 def cmd_memory(args: argparse.Namespace) -> int:
-    from memory import Memory, MemoryStoreError
+    from memory import ImportFileError, Memory, MemoryStoreError
 
     if args.memory_command == "doctor":
         return cmd_memory_doctor(args)
@@ -272,16 +287,19 @@ def cmd_memory(args: argparse.Namespace) -> int:
                     print(f"assistant: no memory with id {i}", file=sys.stderr)
                 return 1 if missing else 0
             elif action == "export":
-                if args.file:
+                if args.file and args.file != "-":  # '-' is stdout, as `import -` is stdin
                     count = store.export_jsonl(Path(args.file))
                 else:
                     count = store.export_jsonl(sys.stdout)
                 print(f"exported {count} memories", file=sys.stderr)
             elif action == "import":
-                source = sys.stdin if args.file == "-" else Path(args.file)
+                source = sys.stdin.buffer if args.file == "-" else Path(args.file)
                 if isinstance(source, Path) and not source.is_file():
                     raise InputError(f"no file at {source}")
-                count = store.import_jsonl(source)
+                try:
+                    count = store.import_jsonl(source, max_chars=bot.settings.max_request_chars)
+                except ImportFileError as exc:
+                    raise InputError(str(exc)) from None
                 print(f"imported {count} memories", file=sys.stderr)
             elif action == "stats":
                 stats = store.stats()
@@ -345,7 +363,6 @@ def cmd_tools(args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     from assistant.exporting import export_session
-    from assistant.session_admin import exists
     from assistant.sessions import SessionStore
 
     settings = _settings(args)
@@ -359,7 +376,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         for s in sessions:
             print(f"{s.name}\t{len(s.turns)} turns\t{len(s.artifacts)} artifacts\t{s.updated_at}")
         return 0
-    if not exists(store, args.name):
+    if not store.exists(args.name):
         raise InputError(f"no session named {args.name!r}; `assistant sessions list` shows them")
     text = export_session(store.load(args.name), args.format)
     if args.output:
@@ -418,10 +435,25 @@ COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "sessions"
             "tools": cmd_tools, "mcp": cmd_mcp, "serve": cmd_serve, None: cmd_tui}
 
 
+def _check_utf8(argv: Sequence[str]) -> None:
+    """Python hands non-UTF-8 bytes in argv over as lone surrogates; say so instead of failing later."""
+    for number, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise ConfigError(f"argument {number} ({shown!r}) is not UTF-8 text; pass text, or put the data in a file") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
+    try:
+        _check_utf8(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     parser = build_parser()
     args = parser.parse_args(argv)
-    debug = os.environ.get("ASSISTANT_DEBUG") == "1"
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:

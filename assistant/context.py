@@ -42,6 +42,18 @@ def _escape(text: str) -> str:
     return text.replace("<", "‹").replace(">", "›")
 
 
+_BARE = re.compile(r"[\w.:+-]+")
+
+
+def _attr(value: object) -> str:
+    """An attribute value that cannot end its tag: bare when it is one plain word, else on one
+    line, in double quotes, with angle brackets and quotes replaced."""
+    text = str(value)
+    if _BARE.fullmatch(text):
+        return text
+    return '"' + _escape(" ".join(text.split())).replace('"', "'") + '"'
+
+
 def _truncate(text: str, tokens: int, count: TokenCounter) -> str:
     if count(text) <= tokens:
         return text
@@ -56,16 +68,17 @@ def _truncate(text: str, tokens: int, count: TokenCounter) -> str:
 
 
 def render_memory(memory: RecalledMemory, text: str) -> str:
-    where = f" session={memory.session}" if memory.session else ""
-    when = f" date={memory.created_at[:10]}" if memory.created_at else ""
-    return f'<memory kind={memory.kind}{where}{when} score={memory.score:.2f}>\n{_escape(text)}\n</memory>'
+    """Every attribute goes through `_attr`: a memory's session, kind or date can come from an
+    imported file and must not close the fence either."""
+    where = f" session={_attr(memory.session)}" if memory.session else ""
+    when = f" date={_attr(memory.created_at[:10])}" if memory.created_at else ""
+    return f"<memory kind={_attr(memory.kind)}{where}{when} score={memory.score:.2f}>\n{_escape(text)}\n</memory>"
 
 
 def render_artifact(artifact: Artifact, text: str) -> str:
-    title = _escape(artifact.title).replace('"', "'")
     return (
-        f'<artifact id={artifact.id} kind={artifact.kind} route={artifact.route} v={artifact.version} '
-        f'title="{title}">\n{_escape(text)}\n</artifact>'
+        f"<artifact id={_attr(artifact.id)} kind={_attr(artifact.kind)} route={_attr(artifact.route)} "
+        f'v={_attr(artifact.version)} title="{_attr(artifact.title).strip(chr(34))}">\n{_escape(text)}\n</artifact>'
     )
 
 

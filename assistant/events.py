@@ -125,6 +125,7 @@ class Finished:
 class Failed:
     message: str
     error: str  # the error class name, e.g. "ModelServerUnreachable"
+    exit_code: int = 1  # the error's `exit_code` (assistant.errors): 2 input/config, 3 memory, 4 model, 5 tool
 
 
 Event = Union[

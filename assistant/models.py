@@ -28,6 +28,7 @@ from assistant.errors import (
     AssistantError,
     ConfigError,
     ModelError,
+    ModelServerFault,
     ModelServerUnreachable,
     ModelUnavailable,
     UnknownModelSpec,
@@ -85,12 +86,26 @@ def parse_model_spec(spec: str) -> ModelSpec:
 
 
 def build_chat_model(
-    spec: str | ModelSpec, *, max_new_tokens: int = 512, temperature: float = 0.0, dtype: str | None = None
+    spec: str | ModelSpec,
+    *,
+    max_new_tokens: int = 512,
+    temperature: float = 0.0,
+    dtype: str | None = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 120.0,
 ) -> Any:
     """A LangChain `BaseChatModel` for `spec`. Cheap: weights load and connections open on first use.
-    `dtype` is the decoding precision of local transformers models (bundled, hf:); servers ignore it."""
+    `dtype` is the decoding precision of local transformers models (bundled, hf:); servers ignore it.
+    Server clients give up after `connect_timeout` s connecting and `read_timeout` s of silence
+    (before the reply or in the middle of a stream) instead of their defaults (~10 min)."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
-    builders = {"bundled": _bundled, "hf": _hf, "openai": _openai, "ollama": _ollama, "llamacpp": _llamacpp}
+    if parsed.backend in ("openai", "ollama"):
+        import httpx
+
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        model = (_openai if parsed.backend == "openai" else _ollama)(parsed, max_new_tokens, temperature, timeout)
+        return model
+    builders = {"bundled": _bundled, "hf": _hf, "llamacpp": _llamacpp}
     model = builders[parsed.backend](parsed, max_new_tokens, temperature)
     if dtype is not None and parsed.backend in ("bundled", "hf"):
         model.dtype = dtype
@@ -164,8 +179,8 @@ def _hub_offline() -> bool:
     return any(flag in ("1", "true", "yes", "on") for flag in flags)
 
 
-def _openai(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
-    ChatOpenAI = _extra("langchain_openai", "ChatOpenAI", "openai", spec)
+def _openai(spec: ModelSpec, max_new_tokens: int, temperature: float, timeout: Any) -> Any:
+    from langchain_openai import ChatOpenAI  # a core dependency: the way to any capable model
     base_url = spec.base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key and not base_url:
@@ -178,17 +193,19 @@ def _openai(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
         api_key=api_key or "not-needed",
         temperature=temperature,
         max_tokens=max_new_tokens,
-        max_retries=1,
+        max_retries=0,  # a retry would double the wait the timeouts promise
+        timeout=timeout,
         stream_usage=True,
     )
 
 
-def _ollama(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
+def _ollama(spec: ModelSpec, max_new_tokens: int, temperature: float, timeout: Any) -> Any:
     ChatOllama = _extra("langchain_ollama", "ChatOllama", "ollama", spec)
     host = os.environ.get("OLLAMA_HOST", "").strip()
     base_url = (host if "://" in host else f"http://{host}") if host else OLLAMA_DEFAULT_URL
     return _translating(ChatOllama)(
-        model=spec.target, base_url=base_url, temperature=temperature, num_predict=max_new_tokens
+        model=spec.target, base_url=base_url, temperature=temperature, num_predict=max_new_tokens,
+        client_kwargs={"timeout": timeout},
     )
 
 
@@ -216,19 +233,27 @@ def _translating(cls: type) -> type:
 
     class Translating(cls):  # type: ignore[valid-type, misc]
         def _generate(self, *args: Any, **kwargs: Any) -> Any:
-            with model_errors(self):
+            with model_errors(self, server_call=True):
                 return super()._generate(*args, **kwargs)
 
         def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            with model_errors(self):
-                yield from super()._stream(*args, **kwargs)
+            with model_errors(self, server_call=True):
+                chunks = 0
+                for chunk in super()._stream(*args, **kwargs):
+                    chunks += 1
+                    yield chunk
+                if not chunks:  # a body that is no event stream at all (HTML, plain JSON) parses as nothing
+                    raise ModelServerFault(
+                        f"the model server at {server_url(self)} answered with no stream of reply chunks; "
+                        "check that it is an OpenAI-compatible server"
+                    )
 
         async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
-            with model_errors(self):
+            with model_errors(self, server_call=True):
                 return await super()._agenerate(*args, **kwargs)
 
         async def _astream(self, *args: Any, **kwargs: Any) -> Any:
-            with model_errors(self):
+            with model_errors(self, server_call=True):
                 async for chunk in super()._astream(*args, **kwargs):
                     yield chunk
 
@@ -246,14 +271,23 @@ def server_url(model: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def model_errors(where: Any = None) -> Iterator[None]:
-    """Re-raise model client errors inside the block as our errors. `where`: a URL or a chat model."""
+def model_errors(where: Any = None, *, server_call: bool = False) -> Iterator[None]:
+    """Re-raise model client errors inside the block as our errors. `where`: a URL or a chat model.
+
+    With `server_call` the block is only a server client's call, so *any* failure in it (a reply
+    that is not JSON, a JSON of the wrong shape, an HTTP 5xx) is the server's: `ModelServerFault`."""
     try:
         yield
     except AssistantError:
         raise
     except Exception as exc:
-        translated = translate_model_error(exc, where if isinstance(where, str | None) else server_url(where))
+        url = where if isinstance(where, str | None) else server_url(where)
+        translated = translate_model_error(exc, url)
+        if translated is None and server_call:
+            translated = ModelServerFault(
+                f"the model server at {url or 'the configured URL'} sent a reply that could not be used "
+                f"({_reason(_causes(exc))}); check that it is an OpenAI-compatible server and that it is healthy"
+            )
         if translated is None:
             raise
         raise translated from exc
@@ -277,6 +311,8 @@ def translate_model_error(exc: BaseException, url: str | None = None) -> Assista
         return ModelError(f"the model server at {where} refused the request (HTTP {status}); check OPENAI_API_KEY")
     if status == 404:
         return ModelUnavailable(f"the model server at {where} has no such model or endpoint (HTTP 404)")
+    if isinstance(status, int) and status >= 500:
+        return ModelServerFault(f"the model server at {where} failed (HTTP {status}); check its logs, or retry")
     return None
 
 
@@ -302,4 +338,4 @@ def _reason(chain: list[BaseException]) -> str:
         if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
             return "timed out"
     deepest = chain[-1]
-    return " ".join(str(deepest).split())[:120] or type(deepest).__name__
+    return f"{type(deepest).__name__}: {' '.join(str(deepest).split())[:120]}"

@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from memory import MemoryStore
 
 
-def exists(store: SessionStore, name: str) -> bool:
-    return store._path(name).exists()
-
-
 def rename(store: SessionStore, old: str, new: str) -> Session:
     """The session `old` saved as `new`, its workspace moved and artifact paths updated."""
     new = new.strip()
@@ -30,13 +26,13 @@ def rename(store: SessionStore, old: str, new: str) -> Session:
         raise InputError("a session needs a name")
     if new == old:
         return store.load(old)
-    if exists(store, new) or store._path(new) == store._path(old):
+    if store.exists(new):
         raise InputError(f"a session named {new!r} already exists; pick another name")
     session = store.load(old)
     moved = _move_workspace(store, old, new)
     session = replace(session, name=new, artifacts=[_rebased(a, moved) for a in session.artifacts])
     store.save(session)
-    _remove(store._path(old))
+    store.delete(old)
     return session
 
 
@@ -49,7 +45,7 @@ def delete(store: SessionStore, name: str, *, memories: MemoryStore | None = Non
         forgotten = memories.delete(ids) if ids else 0
     workspace = store.workspaces / store.workspace(name).name
     shutil.rmtree(workspace, ignore_errors=True)
-    _remove(store._path(name))
+    store.delete(name)
     return forgotten
 
 
@@ -59,7 +55,7 @@ def fork(store: SessionStore, name: str, at_turn: int, new: str) -> Session:
     source = store.load(name)
     if not 0 <= at_turn < len(source.turns):
         raise InputError(f"session {name!r} has no turn {at_turn + 1}")
-    if exists(store, new):
+    if store.exists(new):
         raise InputError(f"a session named {new!r} already exists; pick another name")
     turns = [replace(t, events=list(t.events)) for t in source.turns[: at_turn + 1]]
     made = {e["artifact"]["id"] for t in turns for e in t.events if e.get("event") == "ArtifactSaved"}
@@ -84,7 +80,7 @@ def fork(store: SessionStore, name: str, at_turn: int, new: str) -> Session:
 def free_name(store: SessionStore, base: str) -> str:
     """`base`, or `base 2`, `base 3`… — the first name no session has yet."""
     name, n = base, 1
-    while exists(store, name):
+    while store.exists(name):
         n += 1
         name = f"{base} {n}"
     return name
@@ -115,10 +111,3 @@ def _inside(path: Path, directory: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise DataDirError(f"cannot remove {path}: {exc.strerror or exc}") from None

@@ -9,7 +9,10 @@ as files in the session's workspace, where tools and the person can open them.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,12 +24,26 @@ from pathlib import Path
 from assistant.errors import DataDirError
 from assistant.events import Artifact
 
+log = logging.getLogger(__name__)
 MAX_TURNS_KEPT = 40
 _EXTENSIONS = {"code": ".py", "draft": ".md", "output": ".txt", "analysis": ".md", "table": ".csv", "note": ".md"}
 
 
-def safe_name(name: str) -> str:
-    """A filesystem-safe, stable rendering of a user or session name."""
+def slug(name: str, width: int = 40) -> str:
+    """A readable, filesystem-safe rendering of a name (lossy: for reading, never for identity)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip())[:width].strip("._-")
+
+
+def disk_name(name: str) -> str:
+    """A user's or session's file/dir name: readable slug + a hash of the exact name, so
+    "bob smith" and "bob_smith", two all-Cyrillic names or two long names sharing 64 characters
+    never share a file."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug(name) or 'n'}-{digest}"
+
+
+def legacy_name(name: str) -> str:
+    """The lossy name earlier versions used on disk; read once to migrate."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip())[:64].strip("._")
     return cleaned or "default"
 
@@ -64,26 +81,35 @@ class Session:
 
 
 class SessionStore:
-    """Sessions of one user under `<data_dir>/sessions/<user>/` and workspaces under `workspaces/`."""
+    """Sessions of one user under `<data_dir>/sessions/<user>/` and workspaces under `workspaces/`
+    (each name on disk is `disk_name`: slug + hash; dirs from the lossy scheme are migrated)."""
 
     def __init__(self, data_dir: Path, user: str) -> None:
-        self.root = Path(data_dir) / "sessions" / safe_name(user)
-        self.workspaces = Path(data_dir) / "workspaces" / safe_name(user)
+        self.root = Path(data_dir) / "sessions" / disk_name(user)
+        self.workspaces = Path(data_dir) / "workspaces" / disk_name(user)
         self.user = user
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.workspaces.mkdir(parents=True, exist_ok=True)
+            self._migrate(Path(data_dir))
         except OSError as exc:
-            raise DataDirError(
-                f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
-            ) from None
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise DataDirError(
+                    f"cannot create the data dir {data_dir}: {exc.strerror or exc}; pick another with --data-dir"
+                ) from None
+            # A read-only data dir: its memory can still be searched and exported; a turn that
+            # must write its session fails then, with DataDirError.
+            log.warning("the data dir %s is read-only (%s): sessions cannot be saved", data_dir, exc.strerror)
 
     def _path(self, name: str) -> Path:
-        return self.root / f"{safe_name(name)}.json"
+        return self.root / f"{disk_name(name)}.json"
 
     def workspace(self, name: str) -> Path:
-        path = self.workspaces / safe_name(name)
-        path.mkdir(parents=True, exist_ok=True)
+        path = self.workspaces / disk_name(name)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create the workspace {path}: {exc.strerror or exc}; check the data dir") from None
         return path
 
     def load(self, name: str) -> Session:
@@ -106,6 +132,32 @@ class SessionStore:
             self._set_aside(name)
             return Session(name=name, user=self.user)
 
+    def _migrate(self, data_dir: Path) -> None:
+        """Move this user's sessions (and their workspaces) from the lossy names of earlier
+        versions. Each file says whose and which session it is, so a dir two users shared is
+        split by its files; a file another user wrote stays for that user's migration."""
+        old_root = data_dir / "sessions" / legacy_name(self.user)
+        old_spaces = data_dir / "workspaces" / legacy_name(self.user)
+        if old_root == self.root or not old_root.is_dir():
+            return
+        for file in sorted(old_root.glob("*.json")):
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+                name = data["name"] if data["user"] == self.user else None
+            except (ValueError, KeyError, TypeError):
+                continue  # damaged: left where it is, for the person to inspect
+            if not isinstance(name, str) or self._path(name).exists():
+                continue
+            old_space, new_space = old_spaces / file.stem, self.workspaces / disk_name(name)
+            if old_space.is_dir() and not new_space.exists():
+                os.replace(old_space, new_space)
+                for artifact in data.get("artifacts", []):
+                    if isinstance(artifact.get("path"), str) and artifact["path"].startswith(str(old_space) + os.sep):
+                        artifact["path"] = str(new_space) + artifact["path"][len(str(old_space)):]
+            _atomic_write(self._path(name), json.dumps(data, ensure_ascii=False, indent=1))
+            file.unlink()
+            log.info("migrated session %r of %r from %s", name, self.user, file)
+
     def save(self, session: Session) -> None:
         session.updated_at = now_iso()
         session.turns = session.turns[-MAX_TURNS_KEPT:]
@@ -116,12 +168,15 @@ class SessionStore:
         sessions = [self.load(name) for name in self._names()]
         return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
 
+    def exists(self, name: str) -> bool:
+        return self._read(name) is not None
+
     def delete(self, name: str) -> bool:
         """Forget a session's record (its workspace files stay); False if there was none."""
         return self._remove(name)
 
-    # -- where records live: one JSON file each. A shared backend (assistant.shared_sessions)
-    # overrides these five so replicas see one another's threads; the rest stays the same.
+    # -- where records live: one JSON file each, named `disk_name(name)`. A shared backend
+    # (assistant.shared_sessions) overrides these five so replicas see one another's threads.
     def _read(self, name: str) -> str | None:
         path = self._path(name)
         return path.read_text(encoding="utf-8") if path.exists() else None
@@ -130,18 +185,36 @@ class SessionStore:
         _atomic_write(self._path(name), payload)
 
     def _names(self) -> list[str]:
-        return [p.stem for p in sorted(self.root.glob("*.json"))]
+        """The sessions' own names, from their files (a file name is a slug and a hash)."""
+        names = []
+        for path in sorted(self.root.glob("*.json")):
+            try:
+                name = json.loads(path.read_text(encoding="utf-8"))["name"]
+            except (OSError, ValueError, KeyError, TypeError):
+                self._set_aside_file(path)
+                continue
+            if isinstance(name, str) and self._path(name) == path:
+                names.append(name)
+        return names
 
     def _set_aside(self, name: str) -> None:
+        self._set_aside_file(self._path(name))
+
+    @staticmethod
+    def _set_aside_file(path: Path) -> None:
         """Keep a damaged record for the person to inspect; the session starts afresh."""
-        path = self._path(name)
-        path.replace(path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}"))
+        moved = path.with_suffix(f".corrupt-{uuid.uuid4().hex[:6]}")
+        path.replace(moved)
+        log.warning("session file %s is damaged; kept it as %s and started the session afresh", path, moved)
 
     def _remove(self, name: str) -> bool:
         path = self._path(name)
-        if not path.exists():
+        try:
+            path.unlink()
+        except FileNotFoundError:
             return False
-        path.unlink()
+        except OSError as exc:
+            raise DataDirError(f"cannot remove {path}: {exc.strerror or exc}") from None
         return True
 
     def save_artifact(
@@ -154,7 +227,7 @@ class SessionStore:
         if path is None:
             directory = self.workspace(session.name) / "artifacts"
             directory.mkdir(parents=True, exist_ok=True)
-            stem = safe_name(title)[:40] or kind
+            stem = slug(title) or kind
             path = str(directory / f"{stem}-v{version}-{artifact_id[:6]}{_EXTENSIONS.get(kind, '.txt')}")
             _atomic_write(Path(path), content)
         artifact = Artifact(

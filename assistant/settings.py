@@ -59,6 +59,8 @@ class Settings:
     auto_approve_tools: tuple = ()
     sandbox: str = "auto"  # generated code: auto (kernel if possible), kernel (required), hook (audit hook only)
     sandbox_network: bool = False  # let sandboxed code reach the network
+    connect_timeout: float = 10.0  # seconds to connect to a model server
+    read_timeout: float = 120.0  # seconds a model server may stay silent (before or during a reply)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -73,6 +75,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     kind = _FIELDS[name].type
     try:
         if name == "data_dir":
+            if not str(value).strip():  # Path("") is the current directory: never a silent choice
+                raise ValueError("it is empty; give a directory, or unset it for the default")
             return Path(os.path.expanduser(str(value)))
         if kind == "bool":
             if isinstance(value, bool):
@@ -111,6 +115,9 @@ def _validated(settings: Settings, where: str) -> Settings:
     for name in ("recall_k", "context_tokens", "max_new_tokens", "max_request_chars"):
         if getattr(settings, name) < 0 or (name != "recall_k" and getattr(settings, name) == 0):
             raise ConfigError(f"{where}: {name} must be a positive number")
+    for name in ("connect_timeout", "read_timeout"):
+        if not getattr(settings, name) > 0:
+            raise ConfigError(f"{where}: {name} must be a positive number of seconds")
     if not 0.0 <= settings.temperature <= 2.0:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
     if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES
@@ -126,13 +133,18 @@ def _validated(settings: Settings, where: str) -> Settings:
     return settings
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The whole config file ({} when there is none)."""
+def read_toml(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """The whole config file: {} when the (default) file is absent, an error when a file the
+    person named (`required`) is."""
     if not path.exists():
+        if required:
+            raise ConfigError(f"ASSISTANT_CONFIG names {path}, which does not exist; create it or unset ASSISTANT_CONFIG")
         return {}
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix it or move it aside") from None
     except OSError as exc:
@@ -159,10 +171,11 @@ def load_settings(
 ) -> Settings:
     """Build settings from every layer. `overrides` are CLI flags / constructor arguments."""
     env = os.environ if environ is None else environ
-    path = config_path or config_file_path(env)
+    named_file = Path(env["ASSISTANT_CONFIG"]) if env.get("ASSISTANT_CONFIG") else None
+    path = config_path or named_file or default_config_path()
     from assistant.tool_config import tool_tables
 
-    whole = read_toml(path)
+    whole = read_toml(path, required=config_path is None and named_file is not None)
     settings = replace(Settings(), **_coerce_all(read_config_file(path, whole), f"config file {path}"),
                        **tool_tables(whole, f"config file {path}"))
     from_env = {

@@ -3,6 +3,12 @@ baseline, side by side in one run.
 
     python bench/bench_memory_scale.py            # 1k, 10k, 100k (~15-25 min on 2 cores)
     python bench/bench_memory_scale.py --quick    # 1k, 10k (~3 min)
+    python bench/bench_memory_scale.py --sizes 10000 --no-baseline    # the store alone
+
+Also, per size: the first search after opening the store in a new process against the searches
+after it (target <= 2x: the mirror and BM25 come from the snapshot `warm()` saved), and, from
+10k up, `assistant ask` end to end with the store's memories against an empty store (target:
+within 10%; the bundled model, 16 new tokens).
 
     baseline  sentence-transformers all-MiniLM-L6-v2 (torch, encode batch 32 = its default) and
               a plain embedded Chroma collection, `add` per 1000 memories; search = encode the
@@ -51,6 +57,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
 TARGET_P50_MS, TARGET_P95_MS, TARGET_INGEST_RATIO, TARGET_FILTER_RATIO = 25.0, 50.0, 3.0, 2.0
+TARGET_FIRST_OVER_WARM, TARGET_ASK_OVER_EMPTY = 2.0, 1.10
+ASK_ROUNDS = 3
 N_QUERIES = 100
 CHUNK = 1000
 OTHER_MAX = 50_000  # the second namespace's size is capped to keep the full run short
@@ -174,7 +182,67 @@ class CachedEmbedder:
 # -- one scale -----------------------------------------------------------------------------------
 
 
-def run_scale(n: int, workdir: Path, baseline: Baseline, embedder, sample: int) -> dict:
+_REOPEN = """
+import json, statistics, sys, time
+from memory import MemoryStore
+from memory.embeddings import default_embedder
+embedder = default_embedder(); embedder.embed(["load the model"])
+queries = json.loads(sys.argv[2])
+t = time.perf_counter(); store = MemoryStore(sys.argv[1], namespace="bench", embedder=embedder)
+opened = time.perf_counter()
+store.search(queries[0], k=10)
+first = time.perf_counter()
+warm = []
+for q in queries[1:]:
+    s = time.perf_counter(); store.search(q, k=10); warm.append(time.perf_counter() - s)
+print(json.dumps({"open_ms": (opened - t) * 1000, "first_search_ms": (first - opened) * 1000,
+                  "warm_p50_ms": statistics.median(warm) * 1000}))
+store.close()
+"""
+
+
+def first_search_after_open(path: Path, queries) -> dict:
+    """Open the store in a new process (as `assistant ask` does) and time its first search
+    against the searches after it: the mirror and BM25 come from the snapshot, not the journal."""
+    import subprocess
+
+    texts = [q for _, q in queries[:21]]
+    done = subprocess.run([sys.executable, "-c", _REOPEN, str(path), json.dumps(texts)], capture_output=True,
+                          text=True, check=True, cwd=HERE.parent)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = {k: round(v, 1) for k, v in out.items()}
+    out["first_over_warm"] = round(out["first_search_ms"] / out["warm_p50_ms"], 2)
+    return out
+
+
+def ask_end_to_end(workdir: Path, n: int) -> dict:
+    """`assistant ask` (the bundled model, 16 new tokens) with the store's n memories against an
+    empty store: the median wall time of ASK_ROUNDS runs each, alternating."""
+    import subprocess
+
+    def data_dir(name: str, store: Path | None) -> Path:
+        d = workdir / name
+        d.mkdir(exist_ok=True)
+        if store is not None and not (d / "memory").exists():
+            (d / "memory").symlink_to(store)
+        return d
+
+    full, empty = data_dir(f"ask{n}", workdir / f"store{n}"), data_dir(f"ask-empty{n}", None)
+    env = {**os.environ, "ASSISTANT_MAX_NEW_TOKENS": "16", "ASSISTANT_USER": "bench", "PYTHONPATH": str(HERE.parent)}
+    times: dict[str, list[float]] = {"with": [], "empty": []}
+    for _ in range(ASK_ROUNDS + 1):  # the first round warms the OS caches and the model cache
+        for label, d in (("with", full), ("empty", empty)):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "assistant.cli", "--data-dir", str(d), "ask", "--json",
+                            "What did Alice plan for the budget report?"], capture_output=True, check=True, env=env,
+                           cwd=HERE.parent)
+            times[label].append(time.perf_counter() - t)
+    with_ms, empty_ms = (statistics.median(times[k][1:]) * 1000 for k in ("with", "empty"))
+    return {"with_ms": round(with_ms), "empty_ms": round(empty_ms), "over_empty": round(with_ms / empty_ms, 3)}
+
+
+def run_scale(n: int, workdir: Path, baseline: Baseline, embedder, sample: int, *, ask: bool = True,
+              with_baseline: bool = True) -> dict:
     from memory import Memory, MemoryStore
 
     texts = make_texts(n, seed=n)
@@ -200,6 +268,19 @@ def run_scale(n: int, workdir: Path, baseline: Baseline, embedder, sample: int) 
                        "first_search_ms": round(cold_ms, 1)}
     print(f"  store     ingest {rate:8.1f}/s   search p50 {lat['p50_ms']:6.2f} ms  p95 {lat['p95_ms']:6.2f} ms  hit@10 {hits:.2f}"
           f"  (first search, building the lexical index: {cold_ms:.0f} ms)", flush=True)
+    store.warm()  # saves the snapshot a later process opens (as the TUI's start-up warm-up does)
+    store.close()
+    result["reopen"] = first_search_after_open(workdir / f"store{n}", queries)
+    print(f"  reopened in a new process: open {result['reopen']['open_ms']:.0f} ms, first search "
+          f"{result['reopen']['first_search_ms']:.1f} ms, warm p50 {result['reopen']['warm_p50_ms']:.1f} ms "
+          f"({result['reopen']['first_over_warm']}x)", flush=True)
+    if ask:
+        result["ask"] = ask_end_to_end(workdir, n)
+        print(f"  assistant ask, median of {ASK_ROUNDS}: {result['ask']['with_ms']:.0f} ms with {n} memories, "
+              f"{result['ask']['empty_ms']:.0f} ms with none ({result['ask']['over_empty']}x)", flush=True)
+    if not with_baseline:
+        return result
+    store = MemoryStore(workdir / f"store{n}", namespace="bench", embedder=embedder)
 
 
     # baseline: ingest, then unfiltered search latency and hit@10
@@ -266,6 +347,8 @@ def main() -> int:
     parser.add_argument("--baseline-sample", type=int, default=10_000,
                         help="above this size the baseline's embedding rate is measured on this many texts")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "memory_scale.json")
+    parser.add_argument("--no-baseline", action="store_true", help="only the store: ingest, search, reopen, ask")
+    parser.add_argument("--ask-min", type=int, default=10_000, help="time `assistant ask` at this size and above")
     args = parser.parse_args()
     sizes = args.sizes or ([1_000, 10_000] if args.quick else [1_000, 10_000, 100_000])
     from memory.embeddings import default_embedder
@@ -280,12 +363,19 @@ def main() -> int:
         baseline = Baseline(workdir)
         for n in sizes:
             print(f"== {n} memories", flush=True)
-            r = run_scale(n, workdir, baseline, embedder, args.baseline_sample)
+            r = run_scale(n, workdir, baseline, embedder, args.baseline_sample, ask=n >= args.ask_min,
+                          with_baseline=not args.no_baseline)
+            report["results"].append(r)
+            slack = 1 + max(r["store"]["noise"], 0.05)
+            if r["reopen"]["first_over_warm"] > TARGET_FIRST_OVER_WARM * slack:
+                failures.append(f"{n}: first search after open {r['reopen']['first_over_warm']}x a warm one")
+            if "ask" in r and r["ask"]["over_empty"] > TARGET_ASK_OVER_EMPTY * slack:
+                failures.append(f"{n}: assistant ask {r['ask']['over_empty']}x an empty store")
+            if args.no_baseline:
+                continue
             ratio = r["store"]["ingest_per_s"] / r["baseline"]["ingest_per_s"]
             r["ingest_ratio"] = round(ratio, 2)
             print(f"  ingest ratio store/baseline: {ratio:.2f}x", flush=True)
-            report["results"].append(r)
-            slack = 1 + max(r["store"]["noise"], 0.05)
             ingest_slack = 1 + max(r["store"]["ingest_noise"], r["baseline"]["ingest_noise"], 0.05)
             if ratio * ingest_slack < TARGET_INGEST_RATIO:
                 failures.append(f"{n}: ingest {ratio:.2f}x < {TARGET_INGEST_RATIO}x")

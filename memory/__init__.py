@@ -7,6 +7,7 @@ Importing this package is cheap: chromadb and the embedding model load on first 
 from memory.doctor import DoctorReport, doctor
 from memory.embeddings import Embedder, default_embedder
 from memory.errors import EmbeddingUnavailable, MemoryStoreError, StoreBusy, StoreCorrupt, StoreUnavailable
+from memory.jsonl import ImportFileError
 from memory.records import Hit, Memory, StoreStats
 from memory.store import MemoryStore
 
@@ -15,6 +16,7 @@ __all__ = [
     "Embedder",
     "EmbeddingUnavailable",
     "Hit",
+    "ImportFileError",
     "Memory",
     "MemoryStore",
     "MemoryStoreError",

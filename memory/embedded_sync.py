@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from memory import chroma_backend as backend
+from memory import snapshot
 from memory.embedded import EmbeddedLog, apply_to_chroma, register_namespace
 from memory.journal import del_record, put_record, replay
 from memory.mirror import Mirror
@@ -42,6 +43,9 @@ class EmbeddedSync:
         self._collection = collection
         self._embed = embed
         self._batch_size = batch_size
+        self._snapshot_file = log.journal.path.with_suffix(".snapshot")
+        self._snapshot_offset: int | None = None  # the journal offset the saved snapshot reflects
+        self._prefetch: snapshot.Prefetch | None = None
 
     # -- the write path --------------------------------------------------------------------------
 
@@ -73,6 +77,12 @@ class EmbeddedSync:
                 log.inode, log.offset = 0, 0  # Chroma lost the collection: replay everything
             self.catch_up()
 
+    def prefetch(self) -> None:
+        """Start loading the snapshot in the background (call before opening Chroma, which takes
+        a while): the first search then finds the mirror ready or nearly so."""
+        if self._snapshot_file.exists():
+            self._prefetch = snapshot.Prefetch(self._snapshot_file, *self.log.journal.identity())
+
     def catch_up(self) -> None:
         """Apply journal records this process has not seen (another process's, or a crash's)."""
         log = self.log
@@ -94,16 +104,43 @@ class EmbeddedSync:
         log.advance(tail.end)
 
     def ensure_mirror(self) -> Mirror:
-        """The mirror, built from the journal on first use (it is the source of truth)."""
+        """The mirror, on first use: from its snapshot plus the journal written since, else built
+        from the whole journal (the source of truth)."""
         if self.mirror is None:
-            state = replay(self.log.journal.read(0).records, self.log.problems)
-            self.mirror = Mirror(m for m in state.values() if m is not None)
+            journal = self.log.journal
+            inode, size = journal.identity()
+            prefetch, self._prefetch = self._prefetch, None
+            loaded = prefetch.take(inode) if prefetch is not None else snapshot.load(self._snapshot_file, inode, size)
+            if loaded is not None:
+                mirror, self._snapshot_offset = loaded
+                tail = journal.read(self._snapshot_offset)
+                self.log.problems.extend(tail.problems)
+                for id, memory in replay(tail.records, self.log.problems).items():
+                    mirror.put(memory) if memory is not None else mirror.delete(id)
+                state = None  # built only if Chroma disagrees: it decodes every row
+            else:
+                self._snapshot_offset = None
+                state = replay(journal.read(0).records, self.log.problems)
+                mirror = Mirror(m for m in state.values() if m is not None)
+            self.mirror = mirror
             collection = self._collection(False)
             with backend.translate_errors(self._place):
                 stored = collection.count() if collection is not None else 0
             if stored != len(self.mirror):
-                self._reconcile(state)
+                self._reconcile(state if state is not None else {m.id: m for m in self.mirror.live()})
         return self.mirror
+
+    def save_snapshot(self, *, force: bool = False) -> None:
+        """Save the mirror for the next open, when there is none yet or the journal has grown
+        `snapshot.REWRITE_AFTER_BYTES` past it (or `force`). Call with the mirror in step with
+        the journal (after a catch-up or a write)."""
+        if self.mirror is None or self.log.inode == 0:
+            return
+        saved = self._snapshot_offset
+        if not force and saved is not None and self.log.offset - saved < snapshot.REWRITE_AFTER_BYTES:
+            return
+        snapshot.save(self._snapshot_file, self.mirror, self.log.inode, self.log.offset)
+        self._snapshot_offset = self.log.offset
 
     def rebuild(self) -> None:
         """For `memory doctor --repair`: rebuild the mirror from the journal and make Chroma and

@@ -61,7 +61,13 @@ class MiniLMEmbedder:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                from sentence_transformers import SentenceTransformer
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise EmbeddingUnavailable(
+                        "the torch embedder needs sentence-transformers: pip install 'throughline[torch-embedder]' "
+                        "(or install onnxruntime, which the default embedder uses)"
+                    ) from exc
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()  # a "Loading weights" bar on stderr each start is noise

@@ -9,9 +9,10 @@ with Chroma (server mode); replacing a memory kills its old row and appends a ne
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from memory.lexical import LexicalIndex
 from memory.records import KINDS, Memory
@@ -57,13 +58,44 @@ def lexical_text(memory: Memory) -> str:
     return f"{text} {title}" if isinstance(title, str) else text
 
 
+class Rows:
+    """The mirror's rows: Memory objects, None for deleted ones, or (loaded from a snapshot) a
+    memory's JSON, decoded on first access: a search reads a few hundred rows of 100k, and
+    unpickling 100k Memory objects would cost seconds."""
+
+    def __init__(self) -> None:
+        self._items: list[Memory | str | None] = []
+
+    def __getitem__(self, row: int) -> Memory | None:
+        item = self._items[row]
+        if isinstance(item, str):
+            item = self._items[row] = Memory.from_dict(json.loads(item))
+        return item
+
+    def __setitem__(self, row: int, memory: Memory | None) -> None:
+        self._items[row] = memory
+
+    def append(self, memory: Memory) -> None:
+        self._items.append(memory)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Memory | None]:
+        return (self[row] for row in range(len(self._items)))
+
+    def __getstate__(self) -> dict:
+        encode = lambda m: json.dumps(m.to_dict(), ensure_ascii=False) if isinstance(m, Memory) else m  # noqa: E731
+        return {"_items": [encode(m) for m in self._items]}
+
+
 class Mirror:
     """Rows of one namespace's memories; row numbers only grow (until the store rebuilds it)."""
 
     def __init__(self, memories: Iterable[Memory] = ()) -> None:
         import numpy as np
 
-        self.rows: list[Memory | None] = []
+        self.rows = Rows()
         self.row_of: dict[str, int] = {}
         self.speaker: list[str | None] = []
         self.speakers: Counter[str] = Counter()

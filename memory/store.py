@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from memory import chroma_backend as backend
-from memory import crash_recovery, searching, transfer, writing
+from memory import crash_recovery, disk, searching, transfer, writing
 from memory.embedded import EmbeddedLog, register_namespace
 from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
-from memory.jsonl import Target, write_jsonl
+from memory.errors import StoreUnavailable
+from memory.jsonl import MAX_TEXT_CHARS, Target, write_jsonl
 from memory.mirror import Mirror, embedding_text
 from memory.records import KINDS, Hit, Memory, StoreStats, as_utc, check_kind
 from memory.retrieval import DEFAULT_WEIGHTS, Weights
@@ -80,7 +81,11 @@ class MemoryStore:
         self._marker: Path | None = None
         self.recovered: str | None = None
         """What was repaired at open, when a process had died with this store open (else None)."""
+        self.read_only = False
+        """True when the data dir is on a read-only disk: a temporary copy is searched and exported."""
         if self.path is not None:
+            if self.path.is_dir() and not disk.writable(self.path):
+                self.path, self.read_only = disk.read_only_copy(self.path), True
             backend.prepare_dir(self.path)
             timeout = LOCK_TIMEOUT_S if lock_timeout is None else lock_timeout
             self.recovered = crash_recovery.recover_after_crash(self.path, self.embedder, timeout)
@@ -88,6 +93,7 @@ class MemoryStore:
             self._sync = EmbeddedSync(
                 self._log, self.path, namespace, self._where, self._open_collection, self._embed, self._batch_size
             )
+            self._sync.prefetch()
             with self._log.locked():  # two processes creating a fresh dir at once race in Chroma's migration
                 self._marker = crash_recovery.mark_open(self.path)
                 self._closing = weakref.finalize(self, crash_recovery.mark_closed, self._marker)
@@ -109,6 +115,7 @@ class MemoryStore:
 
     def add_many(self, memories: Iterable[Memory]) -> list[str]:
         """Store `memories` in batches; returns their ids in order once all are durable."""
+        self._check_writable()
         memories = [self._own(memory) for memory in memories]
         latest = list({memory.id: memory for memory in memories}.values())  # the last of a repeated id wins
         batch = self._batch_size()
@@ -122,6 +129,7 @@ class MemoryStore:
 
     def delete(self, ids: Iterable[str]) -> int:
         """Forget the memories with these ids everywhere they are indexed; returns how many there were."""
+        self._check_writable()
         ids = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
         if not ids:
             return 0
@@ -133,12 +141,14 @@ class MemoryStore:
         """Forget one memory everywhere (Chroma, journal, lexical index); False if there was none."""
         return self.delete([id]) == 1
 
-    def import_jsonl(self, source: Target) -> int:
-        """Add the memories of a JSON Lines export (path or text file) to this namespace.
+    def import_jsonl(self, source: Target, *, max_chars: int = MAX_TEXT_CHARS) -> int:
+        """Add the memories of a JSON Lines export (path, text or binary file) to this namespace.
 
-        Ids are kept, so importing the same file twice changes nothing. The records' own
-        namespace is ignored: they land in this store's namespace."""
-        return transfer.import_jsonl(self.add_many, source)
+        All or nothing on bad input: the whole file is checked first and one bad line (names
+        in `ImportFileError`) imports nothing. Ids are kept (a record without one gets an id
+        derived from its content), so importing the same file twice changes nothing. The
+        records' own namespace is ignored: they land in this store's namespace."""
+        return transfer.import_jsonl(self.add_many, source, max_chars)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -260,9 +270,14 @@ class MemoryStore:
             self._sync.catch_up()
             if self._collection(create=False) is not None:
                 self._mirror().lexical.build()
+                if isinstance(self._sync, EmbeddedSync):
+                    self._sync.save_snapshot()  # the next process opens it instead of rebuilding
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""
+        if isinstance(self._sync, EmbeddedSync) and self._client_obj is not None:
+            with self._thread_lock:
+                self._sync.save_snapshot()
         client, self._client_obj, self._collection_obj = self._client_obj, None, None
         self._sync.mirror = None
         if self._log is not None and client is not None:
@@ -271,6 +286,8 @@ class MemoryStore:
             client.close()
         if self._marker is not None:
             self._closing()  # this process no longer holds the store open
+        if self.read_only and client is not None:
+            disk.remove_copy(self.path)
 
     def __enter__(self) -> "MemoryStore":
         return self
@@ -308,6 +325,13 @@ class MemoryStore:
             if create and self.path is not None:
                 register_namespace(self.path, self.namespace)
         return self._collection_obj
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreUnavailable(
+                f"the memory store {self._where} is on a read-only disk: it can be searched and exported "
+                "(`assistant memory export FILE`), not written; make it writable or pick another --data-dir"
+            )
 
     def _own(self, memory: Memory) -> Memory:
         if not isinstance(memory, Memory):

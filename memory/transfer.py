@@ -11,24 +11,41 @@ from pathlib import Path
 from typing import Any, Callable
 
 from memory import chroma_backend as backend
-from memory.jsonl import Target, read_jsonl
+from memory.errors import MemoryStoreError
+from memory.jsonl import MAX_TEXT_CHARS, Target, check_jsonl, records, replayable
 from memory.records import Memory
 
 IMPORT_CHUNK = 1024
 
 
-def import_jsonl(add_many: Callable[[list[Memory]], list[str]], source: Target) -> int:
-    """Feed an export to `add_many` in chunks (a big file never sits in memory whole), each
-    record re-homed to the importing store's namespace; returns how many were added."""
-    imported = 0
-    chunk: list[Memory] = []
-    for memory in read_jsonl(source):
-        chunk.append(dataclasses.replace(memory, namespace=None))
-        if len(chunk) >= IMPORT_CHUNK:
-            imported += len(add_many(chunk))
-            chunk = []
-    if chunk:
-        imported += len(add_many(chunk))
+def import_jsonl(add_many: Callable[[list[Memory]], list[str]], source: Target, max_chars: int = MAX_TEXT_CHARS) -> int:
+    """Feed an export to `add_many` in chunks, each record re-homed to the importing store's
+    namespace; returns how many were added.
+
+    The whole file is checked first: one bad line (malformed, not UTF-8, empty or over-long
+    text) imports nothing and raises `ImportFileError` naming the bad lines. If the store fails
+    part-way, its error says how many records (through which line) were stored; records keep
+    their ids (or get content-derived ones), so importing the file again is safe."""
+    name = str(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", "the import")
+    with replayable(source) as opener:
+        check_jsonl(opener, str(name), max_chars)
+        imported, through = 0, 0
+        chunk: list[Memory] = []
+        try:
+            with opener() as fp:
+                for number, memory, _ in records(fp, max_chars):
+                    chunk.append(dataclasses.replace(memory, namespace=None))
+                    if len(chunk) >= IMPORT_CHUNK:
+                        imported += len(add_many(chunk))
+                        through, chunk = number, []
+                if chunk:
+                    imported += len(add_many(chunk))
+        except MemoryStoreError as exc:
+            stored = f"the first {imported} records (through line {through})" if imported else "no records"
+            raise type(exc)(
+                f"{exc} — {stored} of {name} were stored before this; fix the cause and import the file again "
+                "(records keep their ids, so nothing is duplicated)"
+            ) from exc
     return imported
 
 

@@ -18,6 +18,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
     """Every test gets its own data dir; the model cache stays shared so the bundled model is
     converted once per machine, as it is for users."""
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "config.toml").touch()  # a named config file must exist (an empty one is all defaults)
     monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "config.toml"))
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in ("ASSISTANT_DATA_DIR", "ASSISTANT_CONFIG", "ASSISTANT_CACHE_DIR"):

@@ -87,7 +87,9 @@ def read_file(path: str, workspace: str | Path) -> str:
     resolved = _resolve(path, root)
     rel = _relative(resolved, root)
     try:
-        fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; a
+        # regular file ignores it (checked below before any read).
+        fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise WorkspaceError(f"{rel!r} does not exist in the workspace") from None
     except OSError as exc:

@@ -287,7 +287,8 @@ class LocalChatModel(BaseChatModel):
                 self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,
                 threads=threads, cache=self._prefix_cache,
             )
-        except Exception as exc:
+        except (RuntimeError, MemoryError, OSError) as exc:  # torch's failures (out of memory, bad shapes);
+            # anything else (TypeError, KeyError, ...) is a bug of ours and surfaces as one
             raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod

@@ -13,6 +13,7 @@ notification and in the transcript; the app keeps running.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -33,6 +34,7 @@ from assistant.tui.backend import AssistantFactory, Backend, failure
 from assistant.tui.config import TuiConfig, load_tui_config
 from assistant.tui.screens.chat import ChatScreen
 
+log = logging.getLogger(__name__)
 PREFS_FILE = "tui.json"
 EXIT_GRACE_S = 2.0
 
@@ -119,8 +121,11 @@ class ThroughlineApp(App[int]):
         try:
             bot.route("hello")
             bot.store.warm()  # the search index, so the first request does not build it
-        except Exception as exc:  # the first turn will report it in full; note it now
-            self.post_message(self.ModelProgress(f"memory warm-up failed: {failure(exc).message}", -1.0))
+        except Exception as exc:  # the first turn meets it again and reports it in full; say it now
+            failed = failure(exc)
+            if failed.exit_code == 70:  # a bug, not a known failure: keep its traceback for the log
+                log.exception("warming up the router and memory failed")
+            self.post_message(self.ModelProgress(f"warm-up failed: {failed.message}", -1.0))
 
     def _progress(self, stage: str, fraction: float | None) -> None:
         """The Assistant's progress callback; called from worker threads."""
@@ -233,12 +238,23 @@ def run_tui(settings: Settings | None = None, *, session: str | None = None, fas
     choose_renderer(tui_config.images)  # may ask the terminal: only possible before the app starts
     app = ThroughlineApp(settings=settings, session=session, tui_config=tui_config)
     result = app.run() or 0
+    return leave(app.backend, app.turn_threads, result, fast_exit=fast_exit)
+
+
+def leave(backend: Backend, turn_threads: set[threading.Thread], result: int, *, fast_exit: bool) -> int:
+    """End the UI's work: close the assistant (pending memory writes, summaries, the store), or,
+    when a turn is stuck inside one long model step and would hold the process open, wait a
+    bounded time for the memory writes and keep what is left on disk for the next start
+    (`Assistant.abandon`) — only then end the process."""
     deadline = time.monotonic() + EXIT_GRACE_S
-    while app.turn_threads and time.monotonic() < deadline:
+    while turn_threads and time.monotonic() < deadline:
         time.sleep(0.05)  # a cancelled turn stops at its next token and closes its stream
-    stuck = bool(app.turn_threads)  # still inside one long model step: it would hold the process open
-    if not stuck:
-        app.backend.close()
+    stuck = bool(turn_threads)
+    if stuck:
+        if backend.built is not None:
+            backend.built.abandon(EXIT_GRACE_S)
+    else:
+        backend.close()
     if fast_exit or stuck:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError
+from assistant.errors import from_layer
 from assistant.events import Failed, Token
 
 if TYPE_CHECKING:
@@ -75,9 +75,10 @@ def load_tool_renderers(bot: Any) -> None:
 
 def failure(exc: BaseException) -> Failed:
     """An exception as the Failed event a face shows; bugs are labelled as such, not hidden."""
-    if isinstance(exc, AssistantError):
-        return Failed(message=str(exc), error=type(exc).__name__)
-    return Failed(message=f"internal error: {type(exc).__name__}: {exc}", error=type(exc).__name__)
+    known = from_layer(exc)
+    if known is not None:
+        return Failed(message=str(known), error=type(known).__name__, exit_code=known.exit_code)
+    return Failed(message=f"internal error: {type(exc).__name__}: {exc}", error=type(exc).__name__, exit_code=70)
 
 
 def drive_turn(

@@ -229,6 +229,18 @@ def test_a_turn_a_crash_kept_out_of_memory_is_written_when_its_session_reopens(t
     out = subprocess.run([sys.executable, "-c", CRASH_AFTER_REPLY, str(data)], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and "Noted: blue." in out.stdout, out.stderr[-2000:]
+    import shutil
+
+    from assistant.sessions import SessionStore
+
+    kept = SessionStore(data, "alice").load("home").turns[0].memory_id
+    shutil.copytree(data, tmp_path / "old")  # as an older version left it: no pending writes kept
+    shutil.rmtree(tmp_path / "old" / "pending")
+    new, _ = make_bot(tmp_path, ["ok"])  # this version kept the turn's memories on disk: stored at open
+    assert new.store.get(kept) is not None
+    new.close()
+    shutil.rmtree(data)
+    shutil.move(tmp_path / "old", data)
     bot, _ = make_bot(tmp_path, ["ok"])
     session = bot.sessions.load("home")
     [turn] = session.turns  # the session file kept the turn…

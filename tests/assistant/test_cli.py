@@ -13,13 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, input: bytes | str | None = None, env: dict | None = None, timeout: float = 240):
+def run_cli(*args: str, input: bytes | str | None = None, env: dict | None = None, timeout: float = 240, cwd=None):
     base = {k: v for k, v in os.environ.items() if k != "ASSISTANT_DEBUG"}
     full_env = {**base, **(env or {})}
     data = input.encode() if isinstance(input, str) else input
     proc = subprocess.run(
         [sys.executable, "-m", "assistant.cli", *args], input=data, capture_output=True,
-        env=full_env, timeout=timeout, cwd=ROOT,
+        env={**full_env, "PYTHONPATH": str(ROOT)}, timeout=timeout, cwd=cwd or ROOT,
     )
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 

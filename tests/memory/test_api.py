@@ -16,6 +16,7 @@ def test_all_is_sorted_and_exact():
         "Embedder",
         "EmbeddingUnavailable",
         "Hit",
+        "ImportFileError",
         "Memory",
         "MemoryStore",
         "MemoryStoreError",

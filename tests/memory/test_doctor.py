@@ -24,7 +24,8 @@ def test_a_healthy_store(tmp_path, fake_embedder):
     assert report.healthy and report.problems == ()
     assert report.namespaces == {"alice": 3, "bob": 3}
     assert "healthy" in str(report)
-    assert doctor(tmp_path / "nothing-here").healthy
+    missing = doctor(tmp_path / "nothing-here")  # a missing store is said to be missing, not "healthy"
+    assert not missing.healthy and missing.condition == "missing" and "no memory store" in str(missing)
 
 
 def test_a_corrupt_database_is_moved_aside_and_rebuilt(tmp_path, fake_embedder):

@@ -64,7 +64,7 @@ def test_failures_become_failed_events():
     seen: list[Any] = []
     drive_turn(Backend(None, broken, lambda *a: None), "hi", "s", emit=seen.append,  # type: ignore[arg-type]
                cancelled=lambda: False, approve=None)
-    assert seen == [Failed("no server at http://127.0.0.1:9/v1", "ModelServerUnreachable")]
+    assert seen == [Failed("no server at http://127.0.0.1:9/v1", "ModelServerUnreachable", exit_code=4)]
 
     class Buggy(FakeBot):
         def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -74,4 +74,4 @@ def test_failures_become_failed_events():
     seen.clear()
     drive_turn(backend_for(Buggy([])), "hi", "s", emit=seen.append, cancelled=lambda: False, approve=None)
     assert seen[0] == Token("partial")
-    assert seen[1].error == "KeyError" and "internal error" in seen[1].message
+    assert seen[1].error == "KeyError" and "internal error" in seen[1].message and seen[1].exit_code == 70

@@ -56,3 +56,27 @@ def test_python_dash_m_assistant_tui_exits_on_a_bad_config(tmp_path):
                          env=env, timeout=60)
     assert out.returncode == 2
     assert "max_new_tokens" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_bug_in_the_warm_up_is_logged_with_its_traceback(tmp_path, caplog):
+    """Issue #14: the warm-up's failures are not reduced to a toast; a bug keeps its traceback."""
+    import logging
+
+    from assistant.settings import load_settings
+    from assistant.tui.app import ThroughlineApp
+
+    class Bot:
+        def load_model(self):
+            pass
+
+        def route(self, text):
+            raise KeyError("a bug in routing")
+
+    app = ThroughlineApp(settings=load_settings(data_dir=tmp_path / "d"), assistant_factory=lambda s, p: Bot(),
+                         preload=False)
+    posted = []
+    app.post_message = posted.append
+    with caplog.at_level(logging.ERROR, logger="assistant.tui.app"):
+        app._preload()
+    assert any(r.exc_info and "warming up" in r.getMessage() for r in caplog.records)
+    assert any("warm-up failed" in getattr(m, "stage", "") and "KeyError" in m.stage for m in posted)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from assistant.tui.app import ThroughlineApp
 
 ROUTES = ("/write", "/code", "/analyze", "/chat")
-MODEL_ERRORS = ("ModelError", "ModelServerUnreachable", "ModelUnavailable", "UnknownModelSpec")
+MODEL_EXIT_CODE = 4  # assistant.errors.ModelError and its subclasses
 LOCAL_COMMANDS = {"/help": "app.help", "/new": "new_session", "/sessions": "sessions",
                   "/memory": "app.memory", "/context": "toggle_context", "/quit": "app.quit",
                   "/export": "export('md')"}
@@ -264,7 +264,7 @@ class ChatScreen(ThreadScreen):
             self.panel.add_artifact(event.artifact)
         elif isinstance(event, Failed):
             self.app.show_error(event)
-            if event.error in MODEL_ERRORS:
+            if event.exit_code == MODEL_EXIT_CODE:
                 self.app.model_state = "error"
         await reply.show(event, model_ready=self.app.model_state == "ready")
 

@@ -195,7 +195,7 @@ class ThreadScreen(Screen):
     def action_export(self, fmt: str = "md") -> None:
         """Write the thread as Markdown or JSON into <data dir>/exports/ and say where."""
         from assistant.exporting import export_session
-        from assistant.sessions import safe_name
+        from assistant.sessions import disk_name
 
         name = self.session_name
         if name is None:
@@ -204,7 +204,7 @@ class ThreadScreen(Screen):
             session = self.app.backend.get().sessions.load(name)
             folder = self.app.settings.data_dir / "exports"
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{safe_name(name)}.{fmt}"
+            path = folder / f"{disk_name(name)}.{fmt}"
             path.write_text(export_session(session, "json" if fmt == "json" else "md"), encoding="utf-8")
         except OSError as exc:
             self.app.call_from_thread(self.notify, f"Export failed: {exc.strerror or exc}", severity="error")

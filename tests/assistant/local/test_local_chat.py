@@ -56,7 +56,7 @@ class Scripted:
 
     def __call__(self, input_ids, **kwargs):
         if self.fail_after is not None and self.calls >= self.fail_after:
-            raise RuntimeError("scripted failure")
+            raise getattr(self, "failure", RuntimeError)("scripted failure")
         logits = torch.zeros(1, 1, self.vocab)
         logits[0, -1, self.script[min(self.calls, len(self.script) - 1)]] = 1.0
         self.calls += 1
@@ -145,6 +145,13 @@ def test_errors_surface_as_model_errors_after_the_text_so_far(tokenizer):
         for chunk in chat.stream([HumanMessage("hi")]):
             pieces.append(chunk.content)
     assert "".join(pieces) == "Hello there"
+
+
+def test_a_bug_below_the_model_is_not_reported_as_a_model_failure(tokenizer):
+    chat, model = _scripted_chat(tokenizer, "Hello there friend", fail_after=1)
+    model.failure = TypeError  # a programming error, not the model failing
+    with pytest.raises(TypeError, match="scripted failure"):
+        list(chat.stream([HumanMessage("hi")]))
 
 
 def test_unknown_dtype_is_a_model_error(tokenizer):

@@ -1,0 +1,61 @@
+"""The mirror + BM25 snapshot (issue #14): a reopened store searches from it instead of rebuilding
+from the journal, sees every write made after it, and ignores a snapshot that does not fit."""
+
+from __future__ import annotations
+
+from memory import Memory, MemoryStore
+from memory import mirror as mirror_module
+from memory.embedded import journal_path
+from memory.journal import Journal
+
+TEXTS = [f"entry {i}: the {w} report mentions {w} figures" for i, w in
+         enumerate(["sales", "revenue", "churn", "hiring", "budget", "travel"] * 5)]
+
+
+def _ids(hits):
+    return [h.memory.id for h in hits]
+
+
+def _open(path, embedder):
+    return MemoryStore(path, namespace="alice", embedder=embedder)
+
+
+def test_a_reopened_store_searches_from_its_snapshot_and_sees_later_writes(tmp_path, fake_embedder, monkeypatch):
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+        store.warm()
+        expected = _ids(store.search("churn figures", k=5))
+    snapshot = journal_path(path.resolve(), "alice").with_suffix(".snapshot")
+    assert snapshot.exists()
+
+    with _open(path, fake_embedder) as store:  # a later process writes without rewriting the snapshot
+        added = store.add(Memory("the zebra budget was approved", kind="fact"))
+        gone = store.search("churn figures", k=1)[0].memory.id
+        store.forget(gone)
+
+    built = []
+    original = mirror_module.Mirror.__init__
+    monkeypatch.setattr(mirror_module.Mirror, "__init__", lambda self, *a: (built.append(1), original(self, *a))[1])
+    with _open(path, fake_embedder) as store:
+        assert store.search("zebra budget", k=1)[0].memory.id == added
+        found = _ids(store.search("churn figures", k=30))
+        assert gone not in found and set(expected) - {gone} <= set(found)
+        assert store._sync._snapshot_offset is not None
+    assert built == []  # no mirror was built from the journal: it came from the snapshot
+
+
+def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        ids = store.add_many([Memory(t, kind="fact") for t in TEXTS])
+        store.warm()
+    journal = Journal(journal_path(path.resolve(), "alice"))
+    journal.rewrite(journal.read(0).records)  # as a compaction does: the same records in a new file
+    with _open(path, fake_embedder) as store:
+        assert store.search("budget figures", k=3)
+        assert store._sync._snapshot_offset is None  # rebuilt from the journal
+    snapshot = journal.path.with_suffix(".snapshot")
+    snapshot.write_bytes(b"garbage")
+    with _open(path, fake_embedder) as store:
+        assert sorted(m.id for m in store._sync.ensure_mirror().live()) == sorted(ids)
