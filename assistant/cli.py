@@ -139,9 +139,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     text = _text_arg(args.text)
     with _assistant(args) as bot:
-        # Load the model while memory opens and the request is routed and recalled; the turn
-        # waits for it (and reports a failed load itself).
+        # Load the model while memory opens (index, embedder) and the router fits, each in its
+        # own thread: the turn waits for both (and reports a failed load itself).
         threading.Thread(target=_quietly(bot.load_model), name="load-model", daemon=True).start()
+        threading.Thread(target=_quietly(lambda: bot.warm(text)), name="warm-turn", daemon=True).start()
         if args.json:
             _print_json(bot.ask(text, session=args.session).to_json())
             return 0
