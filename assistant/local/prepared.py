@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant.local.bundled import Progress, report_progress
 
-FORMAT = "2"  # bump when the saved layout changes (2: measured kernel plans, int8 layers)
+FORMAT = "3"  # bump when the saved layout changes (2: measured kernel plans, int8 layers; 3: auto without int8)
 _META_KEY = "throughline"
 
 log = logging.getLogger(__name__)
