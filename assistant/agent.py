@@ -163,6 +163,21 @@ class Assistant:
         if callable(ensure):
             ensure(progress=self.progress)
 
+    def warm(self, request: str | None = None) -> None:
+        """What a turn needs besides the model, now: memory opened with its search index and
+        embedder, and the router fitted unless `request` names its route by prefix. `assistant ask`
+        runs this in a thread while the model loads in another, so they overlap, not add up."""
+        from memory import MemoryStoreError
+
+        if request is None or self.router.route(request).why != "prefix":
+            self.router.warm()
+        try:
+            store = self._memory()
+            store.warm()
+            store.embedder.embed(["warm"])
+        except MemoryStoreError as exc:
+            raise MemoryFailure(str(exc)) from exc
+
     @property
     def store(self) -> "MemoryStore":
         """The long-term memory, with every finished turn written (see `flush`)."""

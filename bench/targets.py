@@ -31,6 +31,26 @@ def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
     }
 
 
+def machine(**extra: object) -> dict:
+    """The CPU every figure was measured on (model, the features kernels depend on, usable CPUs,
+    whether native bf16 is hidden by ASSISTANT_CPU_CAPABILITY) and the load on it."""
+    import os
+
+    from assistant.local.cpu import cpu_info
+
+    return {**cpu_info().to_json(), "load_average": os.getloadavg(), "python": platform.python_version(), **extra}
+
+
+def print_machine(**extra: object) -> dict:
+    """Print the machine line every bench starts with; returns it for the results file."""
+    from assistant.local.cpu import cpu_info
+
+    info = machine(**extra)
+    print(f"CPU: {cpu_info().describe()}; load average {info['load_average'][0]:.1f} "
+          "(a shared machine: other processes' load is in every figure)", flush=True)
+    return info
+
+
 def spread(samples: list[float]) -> float:
     """Relative spread of repeated measurements: (p90 - p10) / median."""
     if len(samples) < 2:
@@ -89,8 +109,7 @@ def finish(name: str, record: dict, targets: list[Target]) -> int:
     record = {
         **record,
         "targets": [{**asdict(t), "met": t.met, "margin": t.margin} for t in targets],
-        "machine": {"python": platform.python_version(), "machine": platform.machine(),
-                    "cpus": __import__("os").cpu_count()},
+        "machine": machine(),
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,9 @@ _NUMBERS_ASKED = re.compile(r"\b(?:add|include|with|use|using|mention|put in|wor
                             r"(?:numbers|figures|results|stats|statistics|findings|growth|data|analysis)\b", re.I)
 _MENTION = re.compile(r"\b(?:mention|include|cover|talk about|refer to|highlight)\s+(?:that\s+|the\s+)?"
                       r"([^,.;:!?\n]{3,60}?)(?=\s+(?:and|but|in|with)\b|[,.;:!?\n]|$)", re.I)
+PARAGRAPH_WORDS = 150
+_BY_RULE = {"sentence length", "formal tone", "figures", "no preamble"}  # what `enforce` fixes without loss
+_TRIM_FACTOR = 1.5  # over a limit by more than this, trimming would drop too much: a revision does better
 _STOPWORDS = {"the", "a", "an", "our", "my", "your", "their", "its", "of", "to", "and", "in", "on", "for", "that"}
 
 
@@ -107,6 +110,9 @@ def make_brief(request: str, memories: Sequence[RecalledMemory], previous: Artif
     elif previous and re.search(r"\blonger\b|\bexpand\b|\bmore detail", text):
         found.setdefault("min_words", round(previous_words * 1.3))
         reasons.append(f"Longer than before: at least {found['min_words']} words (it was {previous_words}).")
+    elif re.search(r"\b(?:a|one|single)[\s-]+(?:short\s+)?paragraph\b", text):
+        found.setdefault("max_words", PARAGRAPH_WORDS)
+        reasons.append(f"One paragraph: at most {PARAGRAPH_WORDS} words.")
     elif re.search(r"\b(?:keep it (?:short|brief)|brief|short (?:intro|introduction|email|note|paragraph|post|bio|summary|message))\b", text):
         found.setdefault("max_words", 120)
         reasons.append("Short: at most 120 words.")
@@ -231,6 +237,16 @@ def _has_number(text: str, number: str) -> bool:
 
 def failed(checks: Sequence[Check]) -> list[Check]:
     return [c for c in checks if not c.ok]
+
+
+def fixable_by_rule(check: Check, brief: Brief, text: str) -> bool:
+    """Whether `enforce` makes `check` pass without losing much: splitting sentences, formal
+    spelling, appending figures, dropping a preamble; trimming only a text a little over its limit."""
+    if check.name == "length" and brief.max_words:
+        return words_of(text) <= brief.max_words * _TRIM_FACTOR
+    if check.name == "sentences" and brief.max_sentences:
+        return len(sentences_of(text)) <= max(brief.max_sentences + 1, brief.max_sentences * _TRIM_FACTOR)
+    return check.name in _BY_RULE
 
 
 def enforce(text: str, brief: Brief) -> tuple[str, list[str]]:

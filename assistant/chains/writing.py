@@ -7,8 +7,12 @@
   being revised); for a long piece (an essay, an article, a report) a capable model writes the outline
   itself first. The bundled small model never gets the extra call: each costs seconds there.
 - One draft call. The review is deterministic (word/sentence counts, reading level, tone marks,
-  required figures). Only when a check fails is there one revision call; the better of the two by
-  the checks is kept, and `enforce` makes the hard requirements true (length, figures, tone).
+  required figures). A failed check that a rule fixes without loss (a text a little too long, long
+  sentences, contractions, missing figures, a preamble) is fixed by `enforce`; only a check rules
+  cannot fix gets one revision call, and only when the turn's time budget leaves room for it (each
+  model pass costs seconds on the bundled model: a blog intro took 48 s with every pass). The
+  better of draft and revision by the checks is kept, and `enforce` makes the hard requirements
+  true. So the text streamed first is, most of the time, the one the person keeps.
 - Every answer is a draft artifact. A follow-up on the draft ("make it shorter", "more formal",
   "update the intro with the numbers") rewrites the latest draft and saves it as its next version,
   with a diff against the previous version.
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generator
 
@@ -33,6 +38,7 @@ from assistant.chains.review import (
     Check,
     enforce,
     failed,
+    fixable_by_rule,
     make_brief,
     review,
     words_of,
@@ -60,6 +66,7 @@ _LONG_FORM = re.compile(r"\b(?:essay|article|blog post|report|speech|chapter|whi
                         r"(?![^.?!]*\b(?:intro|introduction|title|paragraph|sentence)\b)", re.I)
 _PASTED = re.compile(r":\s*\S+(?:\s+\S+){11,}")
 PROSE_OPTIONS = {"repetition_penalty": 1.1}
+BUDGET_S = 15.0  # a writing turn's model time; a revision runs only when it fits (estimated as the draft's time)
 
 
 def draft_to_revise(run: ChainRun) -> Artifact | None:
@@ -93,6 +100,8 @@ def _token_budget(model, brief: Brief) -> dict:
 
 @dataclass
 class WritingChain(PromptChain):
+    budget_s: float = BUDGET_S
+
     def artifacts(self, run: ChainRun, text: str) -> tuple[NewArtifact, ...]:
         """The draft, when a model that calls tools wrote it in the tool loop instead of `run`."""
         previous = draft_to_revise(run)
@@ -102,17 +111,23 @@ class WritingChain(PromptChain):
     def run(self, run: ChainRun, messages: "list[BaseMessage]") -> Generator[Event, None, ChainResult]:
         from langchain_core.messages import AIMessage, HumanMessage
 
+        started = time.monotonic()
         previous = draft_to_revise(run)
         brief = make_brief(run.request, run.memories, previous, other_artifacts(run, self.name))
         plan = yield from self._outline(run, brief, previous)
         model = tuned(run.model, **_token_budget(run.model, brief))
         asked = [*messages[:-1], HumanMessage(self._ask(run.request, brief, previous, plan))]
+        drafting = time.monotonic()
         text, tokens = yield from stream_model(model, asked)
         draft = text.strip()
+        draft_s = time.monotonic() - drafting
         checks = yield from self._review(draft, brief, "draft")
         best, best_failed = draft, failed(checks)
         shown = draft  # the text the person saw last
-        if best_failed:
+        needs_model = [c for c in best_failed if not fixable_by_rule(c, brief, draft)]  # the rest: `enforce`
+        if needs_model and time.monotonic() - started + draft_s > self.budget_s:
+            yield Token(f"\n\n**Review:** {_describe(best_failed)}. No time for a revision; kept the draft.\n")
+        elif needs_model:
             fixes = " ".join(dict.fromkeys(c.fix for c in best_failed))
             yield Token(f"\n\n**Review:** {_describe(best_failed)}. Revising.\n\n")
             again = [*asked, AIMessage(draft), HumanMessage(f"Revise your text. {fixes} Output only the revised text.")]

@@ -4,13 +4,17 @@ The agent needs only this surface: `LocalChatModel` (a LangChain chat model), th
 and convert the bundled model, and `DTYPES`, the kernel choices. Everything else here (the Llama
 forward, kernels, prepared weights, the KV-prefix cache, the chat template) is the engine's own, so
 it can be read, measured and replaced without touching `assistant/`. Names resolve on first access:
-importing this package never imports torch.
+importing this package never imports torch. `ASSISTANT_CPU_CAPABILITY` (see `cpu`) is applied here.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
+
+from assistant.local.cpu import apply_forced_capability
+
+apply_forced_capability()  # before anything here imports torch: torch reads it once, on load
 
 _WHERE = {
     "DTYPES": "assistant.local.kernels",

@@ -30,7 +30,8 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from assistant.local.kernels import DTYPES, Linear, head_for, linear_for, load_linear, save_linear
+from assistant.local.kernels import DTYPES, Linear, by_rows, head_for, linear_for, load_linear, save_linear
+from assistant.local.tuning import KernelPlan, measure_plan
 
 __all__ = [
     "DTYPES",
@@ -111,11 +112,13 @@ class LlamaRunner:
     kernels. q/k/v and gate/up are fused so a layer is 4 matrix products.
     """
 
-    def __init__(self, model: Any, dtype: str = "auto", *, release: bool = False) -> None:
+    def __init__(self, model: Any, dtype: str = "auto", *, release: bool = False, plan: KernelPlan | None = None) -> None:
         """With `release`, each layer's source weights are dropped from `model` as soon as they are
         packed: resident memory then holds one copy of the weights, not the fp32 model as well
-        (the model cannot run its own forward afterwards)."""
+        (the model cannot run its own forward afterwards). With dtype "auto" the kernels are
+        `plan`'s, measured here when not given (`assistant.local.tuning`)."""
         config = model.config
+        self.plan = (plan or _measure(model)) if dtype == "auto" else None
         heads = config.num_attention_heads
         self._shape(
             heads=heads, kv_heads=config.num_key_value_heads,
@@ -132,7 +135,8 @@ class LlamaRunner:
             # which stays mapped (and resident) for as long as any view of it lives.
             self.norm = model.model.norm.weight.detach().float().clone()
             self.embed = model.model.embed_tokens.weight.detach().float().clone()
-            self.head = head_for(model.lm_head.weight, dtype)
+            head = model.lm_head.weight
+            self.head = by_rows(head, self.plan.head, self.plan.head) if self.plan else head_for(head, dtype)
             if release:
                 _release(model)  # what the runner kept (embeddings, norms) stays alive through it
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
@@ -156,6 +160,7 @@ class LlamaRunner:
         facts = {
             "heads": self.heads, "kv_heads": self.kv_heads, "head_dim": self.head_dim, "eps": self.eps,
             "intermediate": self.intermediate, "dtype": self.dtype, "layers": len(self.layers), "kinds": kinds,
+            "plan": self.plan.to_json() if self.plan else None,
         }
         return tensors, facts
 
@@ -176,6 +181,7 @@ class LlamaRunner:
         ]
         runner.norm, runner.embed, runner.inv_freq = tensors["norm"], tensors["embed"], tensors["inv_freq"]
         runner.head = load_linear(kinds["head"], "head", tensors)
+        runner.plan = KernelPlan.from_json(facts["plan"]) if facts.get("plan") else None
         runner._cos, runner._sin = runner._rope_table(256)
         return runner
 
@@ -195,16 +201,17 @@ class LlamaRunner:
         )
 
     def _layer(self, layer: Any, dtype: str) -> _Layer:
-        attn, mlp = layer.self_attn, layer.mlp
-        qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
-        gate_up = torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight])
+        qkv, out, gate_up, down = _layer_weights(layer)
+        plan = self.plan
+
+        def linear(weight: torch.Tensor) -> Linear:
+            return by_rows(weight, *plan.layers) if plan else linear_for(weight, dtype)
+
         return _Layer(
             attn_norm=layer.input_layernorm.weight.detach().float().clone(),
-            qkv=linear_for(qkv, dtype),
-            out=linear_for(attn.o_proj.weight, dtype),
+            qkv=linear(qkv), out=linear(out),
             mlp_norm=layer.post_attention_layernorm.weight.detach().float().clone(),
-            gate_up=linear_for(gate_up, dtype),
-            down=linear_for(mlp.down_proj.weight, dtype),
+            gate_up=linear(gate_up), down=linear(down),
         )
 
     def _rope_table(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,6 +288,27 @@ class _LlamaSession:
         self.length = end
         last = F.rms_norm(x[-1:], (x.shape[-1],), r.norm, r.eps)
         return r.head(last)[0].float()
+
+
+def _layer_weights(layer: Any) -> list[torch.Tensor]:
+    """A layer's four matrices as the runner multiplies them: q/k/v and gate/up fused."""
+    attn, mlp = layer.self_attn, layer.mlp
+    return [torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]).detach(), attn.o_proj.weight.detach(),
+            torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]).detach(), mlp.down_proj.weight.detach()]
+
+
+_PLANS: dict[tuple, KernelPlan] = {}  # one measurement per shape of model and process
+
+
+def _measure(model: Any) -> KernelPlan:
+    """The kernel plan for `model` on this CPU, timed on its first layer and its head."""
+    layers = model.model.layers
+    sample, head = _layer_weights(layers[0]), model.lm_head.weight.detach()
+    key = (tuple(tuple(w.shape) for w in sample), tuple(head.shape), len(layers))
+    if key not in _PLANS:
+        _PLANS[key] = plan = measure_plan(sample, head, len(layers))
+        logging.getLogger(__name__).info("kernels measured in %.1f s: %s", plan.measured_s, plan.describe())
+    return _PLANS[key]
 
 
 def _release(module: Any) -> None:

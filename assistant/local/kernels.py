@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 DTYPES = ("auto", "float32", "bfloat16", "int4", "int8")
-"""`auto` keeps each layer's real precision (int4 where the weights are 4-bit groups, else bf16
-on CPUs with native bf16, else fp32); the others force one kind for every linear layer."""
+"""`auto` is measured: `assistant.local.tuning` times the `KINDS` on this CPU and keeps the fastest
+per kind of matrix and shape; the others force one kind for every linear layer."""
 
 _GROUP = 32  # GGUF Q4_0/Q4_1/Q8_0 block size, and the int4 kernel's group size
 
@@ -70,20 +70,40 @@ class _Int4:
 
 
 class _Int8Dynamic:
-    """fbgemm's dynamic int8 linear: int8 per-row weights, activations quantised per call."""
+    """fbgemm's dynamic int8 linear: int8 per-row weights, activations quantised per call.
 
-    def __init__(self, weight: torch.Tensor) -> None:
-        w = weight.detach().float()
-        scale = (w.abs().amax(1) / 127).clamp_min(1e-12)
+    fbgemm's packed form is opaque, so the saved form is the int8 codes and row scales, packed again
+    on load (~0.1 s for the bundled model)."""
+
+    def __init__(self, codes: torch.Tensor, scale: torch.Tensor) -> None:
+        self.codes, self.scale = codes.contiguous(), scale.float().contiguous()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # quantized tensors are deprecated in favour of torchao
-            qweight = torch.quantize_per_channel(
-                w, scale.double(), torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8
+            qweight = torch._make_per_channel_quantized_tensor(
+                self.codes, self.scale.double(), torch.zeros(codes.shape[0], dtype=torch.long), 0
             )
             self.packed = torch.ops.quantized.linear_prepack(qweight, None)
 
+    @classmethod
+    def from_weight(cls, weight: torch.Tensor) -> "_Int8Dynamic":
+        w = weight.detach().float()
+        scale = (w.abs().amax(1) / 127).clamp_min(1e-12)
+        codes = (w / scale[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+        return cls(codes, scale)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized.linear_dynamic(x.float(), self.packed, True)
+
+
+class _ByRows:
+    """One kernel for a single row (a decoded token), another for many (a prompt): the fastest of
+    each is often not the same (a matrix-vector product is memory-bound, a prompt's is not)."""
+
+    def __init__(self, one: Linear, many: Linear) -> None:
+        self.one, self.many = one, many
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.one(x) if x.shape[0] == 1 else self.many(x)
 
 
 class _Int8Split:
@@ -129,38 +149,54 @@ def _int4_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     return codes.view_as(weight), scale.squeeze(-1), low.squeeze(-1), error
 
 
-def _has_native_bf16() -> bool:
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:  # an older or non-x86 torch
-        return False
+KINDS = ("int4", "int8split", "bf16", "fp32")
+"""The kernels `auto` chooses among by measuring (`assistant.local.tuning`): int4 and int8split only
+where they keep the weights exactly (GGUF's 4-bit and 8-bit groups). Not fbgemm's dynamic int8
+(dtype "int8"), though often the fastest: quantising the activations per call changed the bundled
+model's greedy replies against fp32 on 2 of 3 prompts within 16 tokens as the token kernel, and on
+3 of 3 as the prompt kernel (one scale for all of a prompt's rows), where int4 + bf16 kept them."""
+
+
+def kernel(weight: torch.Tensor, kind: str, *, exact: bool = True) -> Linear | None:
+    """`weight` on the `kind` kernel; None when that kind cannot hold it (exactly, with `exact`)."""
+    grouped = weight.shape[1] % _GROUP == 0
+    if kind == "fp32":
+        return _Dense(weight, torch.float32)
+    if kind == "bf16":
+        return _Dense(weight, torch.bfloat16)
+    if kind == "int8":
+        return _Int8Dynamic.from_weight(weight)
+    if kind == "int4" and grouped:
+        codes, scale, low, error = _int4_groups(weight)
+        return _Int4.from_groups(codes, scale, low) if error < 1e-3 or not exact else None
+    if kind == "int8split" and grouped:
+        codes, scale, error = _int8_groups(weight)
+        return _Int8Split.from_groups(codes, scale) if error < 1e-3 or not exact else None
+    return None
+
+
+def by_rows(weight: torch.Tensor, one: str, many: str) -> Linear:
+    """The kernel for `(one, many)` kinds as `assistant.local.tuning` chose them (fp32 if one cannot be built)."""
+    single = kernel(weight, one) or _Dense(weight, torch.float32)
+    if many == one:
+        return single
+    return _ByRows(single, kernel(weight, many) or _Dense(weight, torch.float32))
 
 
 def linear_for(weight: torch.Tensor, dtype: str) -> Linear:
-    """The fastest kernel for `weight` under the `dtype` policy (see `DTYPES`)."""
-    grouped = weight.shape[1] % _GROUP == 0
-    if dtype == "float32" or (dtype == "auto" and not _has_native_bf16()):
+    """`weight` on the kernel a fixed `dtype` asks for (not "auto": that one is measured)."""
+    if dtype == "float32":
         return _Dense(weight, torch.float32)
     if dtype == "int8":
-        return _Int8Dynamic(weight)
-    if dtype in ("int4", "auto") and grouped:
-        codes, scale, low, error = _int4_groups(weight)
-        if dtype == "int4" or error < 1e-3:  # auto: only where packing loses nothing
-            return _Int4.from_groups(codes, scale, low, dense=weight)
+        return _Int8Dynamic.from_weight(weight)
+    if dtype == "int4" and weight.shape[1] % _GROUP == 0:
+        codes, scale, low, _ = _int4_groups(weight)
+        return _Int4.from_groups(codes, scale, low, dense=weight)
     return _Dense(weight, torch.bfloat16)
 
 
 def head_for(weight: torch.Tensor, dtype: str) -> Linear:
-    """The output projection: the widest matrix (vocab x hidden), so its kernel matters most.
-
-    The bundled model's embeddings (tied to it) are GGUF Q8_0, which `_Int8Split` keeps exactly.
-    Dynamic int8 would be faster still but, quantising the activations too, changed the greedy
-    choice at 12 of 398 teacher-forced positions where the exact weights changed it at 3 or 4.
-    """
-    if dtype == "auto" and _has_native_bf16() and weight.shape[1] % _GROUP == 0:
-        codes, scale, error = _int8_groups(weight)
-        if error < 1e-3:
-            return _Int8Split.from_groups(codes, scale)
+    """The output projection under a fixed `dtype`: int4 would not hold its 8-bit weights, so bf16."""
     return linear_for(weight, "bfloat16" if dtype == "int4" else dtype)
 
 
@@ -178,7 +214,12 @@ def save_linear(linear: Linear, prefix: str, out: dict[str, torch.Tensor]) -> st
         save_linear(linear.high, f"{prefix}.high", out)
         save_linear(linear.low, f"{prefix}.low", out)
         return "int8split"
-    raise TypeError(f"{type(linear).__name__} layers cannot be saved")  # fbgemm's opaque int8 packing
+    if isinstance(linear, _Int8Dynamic):
+        out[f"{prefix}.codes"], out[f"{prefix}.scale"] = linear.codes, linear.scale
+        return "int8"
+    if isinstance(linear, _ByRows):
+        return f"rows:{save_linear(linear.one, f'{prefix}.one', out)}:{save_linear(linear.many, f'{prefix}.many', out)}"
+    raise TypeError(f"{type(linear).__name__} layers cannot be saved")
 
 
 def load_linear(kind: str, prefix: str, tensors: dict[str, torch.Tensor]) -> Linear:
@@ -189,4 +230,9 @@ def load_linear(kind: str, prefix: str, tensors: dict[str, torch.Tensor]) -> Lin
         return _Int4(tensors[f"{prefix}.packed"], tensors[f"{prefix}.scales_zeros"], tensors.get(f"{prefix}.dense"))
     if kind == "int8split":
         return _Int8Split(load_linear("int4", f"{prefix}.high", tensors), load_linear("int4", f"{prefix}.low", tensors))
+    if kind == "int8":
+        return _Int8Dynamic(tensors[f"{prefix}.codes"], tensors[f"{prefix}.scale"])
+    if kind.startswith("rows:"):
+        _, one, many = kind.split(":")
+        return _ByRows(load_linear(one, f"{prefix}.one", tensors), load_linear(many, f"{prefix}.many", tensors))
     raise ValueError(f"unknown kind of layer {kind!r}")

@@ -31,8 +31,9 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
-from assistant.local.bundled import Progress
 from assistant.errors import ModelError
+from assistant.local.bundled import Progress
+from assistant.local.cpu import others_running, usable_cpus
 
 if TYPE_CHECKING:  # the decoding module imports torch; load it only with a model
     from assistant.local.decoding import Sampling
@@ -77,24 +78,22 @@ class _StopScanner:
 
 
 def _decode_threads() -> int:
-    """Half the logical CPUs, as llama-cpp-python does. One token's products are too small to split
-    well: OpenMP threads spin at every barrier, and with other work on this 2-core machine two
-    threads decoded 4-9x slower than one (bench/bench_generation.py)."""
-    return max(1, _usable_cpus() // 2)
+    """Without a measured plan: half the logical CPUs, as llama-cpp-python does."""
+    return max(1, usable_cpus() // 2)
 
 
 def _prefill_threads() -> int:
-    """Every CPU this process may use, up to 8: a prompt is one forward pass of large products
-    (480 tokens: 0.81 s on one thread, 0.43-0.53 s on two, here), and when another process holds a
-    core the split costs about what one thread would have taken, not the 4-9x of per-token work."""
-    return max(1, min(8, _usable_cpus()))
+    """Without a measured plan: every CPU this process may use, up to 8 (a prompt is one forward
+    pass of large products)."""
+    return max(1, min(8, usable_cpus()))
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 2
+def _unless_busy(threads: int) -> int:
+    """`threads`, fewer when other work holds the CPUs now: one token's products are small, and
+    OpenMP threads spin at every barrier, so two threads sharing a core with another process
+    decoded 4-9x slower than one on this project's 2-core machine."""
+    free = usable_cpus() - others_running()
+    return max(1, min(threads, free))
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -123,14 +122,17 @@ class LocalChatModel(BaseChatModel):
     repetition_penalty: float = 1.0
     stop: list[str] | None = None
     num_threads: int | None = None
-    """torch intra-op threads per generated token (set in the thread that decodes); None: half the
-    usable CPUs, at least 1."""
+    """torch intra-op threads per generated token (set in the thread that decodes); None: the
+    count measured fastest with the kernels (dtype "auto"), fewer while other processes hold the
+    CPUs; else half the usable CPUs."""
     prefill_threads: int | None = None
-    """torch intra-op threads for reading the prompt; None: the usable CPUs, at most 8."""
+    """torch intra-op threads for reading the prompt; None: the measured count, else the usable
+    CPUs, at most 8."""
     dtype: str = Field(default_factory=lambda: os.environ.get(DTYPE_ENV, "auto") or "auto")
     """Precision of a Llama-architecture model's linear layers while decoding, one of
-    `assistant.local.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" needs the loader's
-    fp32 weights to find the bundled model's exact 4-bit groups; other architectures decode as loaded."""
+    `assistant.local.decoding.DTYPES` (default $ASSISTANT_DTYPE, else "auto"). "auto" measures the
+    kernels on this CPU when the weights are first prepared (`assistant.local.tuning`) and needs the
+    loader's fp32 weights to find the bundled model's exact groups; other architectures decode as loaded."""
 
     keep_weights: bool = False
     """Keep the loader's fp32 model usable after its weights are packed for decoding (to compare
@@ -197,6 +199,18 @@ class LocalChatModel(BaseChatModel):
             return False
         self._runner, self._tokenizer, self._stop_ids = found.runner, found.tokenizer, found.stop_ids
         return True
+
+    @property
+    def plan(self) -> Any:
+        """The measured kernel plan (`assistant.local.tuning.KernelPlan`) once loaded with dtype "auto"."""
+        return getattr(self._runner, "plan", None)
+
+    def threads(self) -> tuple[int, int]:
+        """(prompt, per token) torch threads for the next generation."""
+        plan = self.plan
+        prefill = self.prefill_threads or (plan.prefill_threads if plan else _prefill_threads())
+        decode = self.num_threads or _unless_busy(plan.decode_threads if plan else _decode_threads())
+        return prefill, decode
 
     def _use_threads(self) -> None:
         import torch
@@ -281,7 +295,7 @@ class LocalChatModel(BaseChatModel):
         """The decoded token ids; a failure inside the model surfaces as one `ModelError`."""
         from assistant.local.decoding import decode_tokens
 
-        threads = (self.prefill_threads or _prefill_threads(), self.num_threads or _decode_threads())
+        threads = self.threads()
         try:
             yield from decode_tokens(
                 self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,

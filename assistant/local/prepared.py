@@ -8,7 +8,8 @@ processes read it and need neither transformers nor the fp32 weights — `assist
 answering seconds sooner and never holds two copies of the weights.
 
 The file name carries what the packed layout depends on: the decoding dtype, torch's version and
-the CPU capability torch dispatches to. It is written under a temporary name and renamed, so a
+the CPU capability torch and oneDNN dispatch to. With dtype `auto` the file also records the
+kernel plan measured on this CPU (`assistant.local.tuning`) and the CPU's model and features. It is written under a temporary name and renamed, so a
 crash never leaves a half file; a file that will not load is ignored and rewritten by the next
 full load.
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from assistant.local.bundled import Progress, report_progress
 
-FORMAT = "1"  # bump when the saved layout changes
+FORMAT = "3"  # bump when the saved layout changes (2: measured kernel plans, int8 layers; 3: auto without int8)
 _META_KEY = "throughline"
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ class PreparedCache:
 def prepared_path(folder: Path, dtype: str) -> Path:
     import torch
 
-    capability = torch.backends.cpu.get_cpu_capability()
-    return folder / f"prepared-{dtype}-torch{torch.__version__}-{capability}-v{FORMAT}.safetensors"
+    from assistant.local.cpu import capability_key
+
+    return folder / f"prepared-{dtype}-torch{torch.__version__}-{capability_key()}-v{FORMAT}.safetensors"
 
 
 def write_prepared(runner: Any, stop_ids: frozenset[int], path: Path) -> None:

@@ -298,3 +298,13 @@ def test_the_same_question_answered_twice_is_recalled_once(tmp_path):
     turns = [m for m in reply.recalled if m.kind == "turn"]
     assert len(turns) == 1 and "The shed is blue." in turns[0].text
     assert fake.last_text.count("The shed is blue.") == 1
+
+
+def test_warming_prepares_memory_and_fits_the_router_only_when_the_request_needs_it(tmp_path):
+    bot, _ = make_bot(tmp_path, ["Hi."])
+    with bot:
+        bot.warm("/chat hello there")
+        assert bot._store is not None  # memory opened (index and embedder warmed) before the turn
+        assert bot.router._model is None  # a prefix names the route: nothing to fit
+        bot.warm("plot revenue by month from sales.csv")
+        assert bot.router._model is not None

@@ -104,6 +104,34 @@ def test_a_failed_check_gets_one_revision_call_with_the_fix():
     assert "**Final version**" not in streamed  # the revision shown is the final text
 
 
+def test_a_draft_a_rule_can_fix_costs_no_revision_call():
+    draft = "Rain is coming today. The sun returns tomorrow. Bring a coat."  # 11 words, a little over 8
+    events, result, fake = drive("Write a weather note in at most 8 words", [draft, "never asked"])
+    assert len(fake.prompts) == 1
+    assert result.text == "Rain is coming today. The sun returns tomorrow."
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert "Revising" not in streamed and "**Final version** (trimmed to the length)" in streamed
+
+
+def test_a_revision_runs_only_when_the_time_budget_leaves_room_for_it():
+    long = "This is a very long draft that goes on and on about the weather and many other things today."
+    session = Session("s", "u")
+    fake = RecordingFakeChat(responses=[long, "never asked"])
+    run = ChainRun(request="Write a note under 10 words about the weather", session=session,
+                   workspace=__import__("pathlib").Path("/nonexistent"), model=fake)
+    chain = writing_chain()
+    chain.budget_s = 0.0
+    events, result = drain(chain.run(run, [SystemMessage("You write."), HumanMessage(run.request)]))
+    assert len(fake.prompts) == 1 and words_of(result.text) <= 10
+    assert "No time for a revision; kept the draft." in "".join(e.text for e in events if isinstance(e, Token))
+
+
+def test_a_one_paragraph_request_has_a_paragraph_s_length():
+    brief = make_brief("Write a one-paragraph blog intro about our move to Lisbon", [], None, [])
+    assert brief.max_words == 150 and "One paragraph: at most 150 words." in brief.requirements()
+    assert make_brief("Write a paragraph about our year", [], None, []).max_words == 150
+
+
 def test_when_the_revision_still_fails_the_rules_finish_the_job():
     long = "One two three four five six. Seven eight nine ten eleven twelve. Thirteen fourteen."
     events, result, fake = drive("Write it in at most 8 words", [long, long])

@@ -184,19 +184,21 @@ def test_greedy_loop_equals_generate(bundled, runner_kind):
 
 
 @pytest.mark.model
-def test_default_precision_packs_the_bundled_weights_exactly(bundled):
-    """The bundled GGUF's Q4_1 layers and Q8_0 embeddings go back into 4-bit kernels losslessly."""
+def test_default_precision_stays_close_to_the_bundled_weights(bundled):
+    """`auto` picks by speed among kernels that keep the weights exactly (int4, int8split) or nearly
+    (int8: per-row weights and per-call activations, ~1% here; bf16)."""
     model, tokenizer = bundled
     runner = build_runner(model, "auto")
     assert isinstance(runner, LlamaRunner)
     layer = model.model.layers[0].mlp.gate_proj
     x = torch.randn(2, layer.in_features)
     exact = x.bfloat16().float() @ layer.weight.T
-    packed = runner.layers[0].gate_up(x)[:, : layer.out_features].float()
-    assert (packed - exact).norm() / exact.norm() < 0.01  # bf16 rounding of output and scales only
+    for rows in (1, 2):  # a token's kernel and a prompt's may differ
+        packed = runner.layers[0].gate_up(x[:rows])[:, : layer.out_features].float()
+        assert (packed - exact[:rows]).norm() / exact[:rows].norm() < 0.03
     head = runner.head(x[:, : model.config.hidden_size]).float()
     exact_head = x[:, : model.config.hidden_size].bfloat16().float() @ model.lm_head.weight.T
-    assert (head - exact_head).norm() / exact_head.norm() < 0.01
+    assert (head - exact_head).norm() / exact_head.norm() < 0.03
     prompt = _prompt(tokenizer, PROMPTS[0])
     reply = tokenizer.decode(list(decode_tokens(runner, prompt, max_new_tokens=12, stop_ids=frozenset({2}))))
     assert "Paris" in reply

@@ -72,6 +72,7 @@ def test_prepared_weights_decode_exactly_as_the_runner_they_came_from(bundled_ru
     write_prepared(runner, frozenset({2}), path)
     again, stop_ids = read_prepared(path)
     assert isinstance(again, LlamaRunner) and stop_ids == frozenset({2})
+    assert again.plan is not None and again.plan == runner.plan  # the measured kernel choice is kept
     prompt = tokenizer.apply_chat_template(CONVERSATIONS[2], add_generation_prompt=True)
     with torch.inference_mode():
         assert torch.equal(runner.session(len(prompt)).feed(prompt), again.session(len(prompt)).feed(prompt))
@@ -148,10 +149,10 @@ print("transformers" in sys.modules)
     assert "Paris" in reply and imported == "False"
 
 
-def test_a_dtype_whose_kernels_cannot_be_saved_loads_in_full_without_complaint(model_copy, caplog):
+def test_int8_weights_are_prepared_too_and_answer_the_same(model_copy):
     cache = PreparedCache(lambda progress: model_copy)
-    chat = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, dtype="int8", max_new_tokens=8)
-    model, _ = chat.ensure_loaded()
-    assert model is not None and not list(model_copy.glob("prepared-*"))
-    assert "could not keep" not in caplog.text
-    assert chat.invoke(QUESTION).content.strip()
+    first = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, dtype="int8", max_new_tokens=8)
+    model, _ = first.ensure_loaded()
+    assert model is not None and prepared_path(model_copy, "int8").is_file()
+    second = LocalChatModel(loader=_must_not_load, prepared=cache, dtype="int8", max_new_tokens=8)
+    assert second.invoke(QUESTION).content == first.invoke(QUESTION).content

@@ -1,0 +1,153 @@
+"""`auto` means measured: the kernels and thread counts that decode fastest on this CPU.
+
+What is fastest differs by machine. On a Xeon with native bf16 (avx512_bf16, AMX) the int4
+kernels with bf16 activations beat fbgemm's int8; on one without, they are 2.5x slower than it,
+and two threads beat one by 1.7x when nothing else runs. So when the prepared weights are built,
+every candidate kernel (`kernels.KINDS`) is timed on the model's own matrices — one layer's four
+and the output head — for a single row (a decoded token) and a prompt's rows, on 1..usable CPUs
+threads, a few milliseconds a sample. Candidates are measured interleaved (A, B, C, A, B, C, …)
+and compared by medians, so load from other processes falls on all of them alike. The plan is
+saved with the prepared weights, with the CPU it was measured on (`assistant.local.prepared`).
+
+Importing this module imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from assistant.local.cpu import cpu_info, others_running
+from assistant.local.kernels import KINDS, Linear, kernel
+
+PROMPT_ROWS = 128  # a typical prompt's length in this project (system prompt, recalled memories, request)
+SAMPLE_S = 0.004  # each timing sample lasts at least this long
+ROUNDS = (3, 7)  # at least, at most: more while the budget lasts
+BUDGET_S = 2.0
+MAX_THREADS = 8
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """What `auto` decodes with: kinds of kernel per matrix role and shape, and thread counts."""
+
+    layers: tuple[str, str]  # (one row, many rows) for the layers' four matrices
+    head: str  # the output head (only ever fed one row)
+    decode_threads: int
+    prefill_threads: int
+    cpu: dict[str, Any] = field(default_factory=dict, compare=False)  # CpuInfo.to_json() of the machine
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)  # median per candidate
+    measured_s: float = field(default=0.0, compare=False)
+    others_running: int = field(default=0, compare=False)  # other runnable tasks when measured (load)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "KernelPlan":
+        return cls(
+            layers=(str(data["layers"][0]), str(data["layers"][1])), head=str(data["head"]),
+            decode_threads=int(data["decode_threads"]), prefill_threads=int(data["prefill_threads"]),
+            cpu=dict(data.get("cpu") or {}), timings_ms={k: float(v) for k, v in (data.get("timings_ms") or {}).items()},
+            measured_s=float(data.get("measured_s") or 0.0), others_running=int(data.get("others_running") or 0),
+        )
+
+    def describe(self) -> str:
+        one, many = self.layers
+        return (f"layers {one} (token) / {many} (prompt), head {self.head}, "
+                f"{self.decode_threads} decode / {self.prefill_threads} prompt thread(s)")
+
+
+def measure_plan(layer: Sequence[torch.Tensor], head: torch.Tensor, n_layers: int, *,
+                 threads: Sequence[int] | None = None, budget_s: float = BUDGET_S) -> KernelPlan:
+    """Time every candidate on `layer` (one layer's weight matrices: qkv, out, gate_up, down) and
+    `head`, and keep the fastest; a layer counts `n_layers` times in a token's cost."""
+    started = time.perf_counter()
+    info, busy = cpu_info(), others_running()
+    counts = list(threads or range(1, min(MAX_THREADS, info.usable_cpus) + 1))
+    layer_kernels = _candidates(layer)
+    head_kernels = _candidates([head])
+    one = [torch.randn(1, w.shape[1]) for w in layer]
+    many = [torch.randn(PROMPT_ROWS, w.shape[1]) for w in layer]
+    head_in = [torch.randn(1, head.shape[1])]
+    cells: dict[str, Cell] = {}
+    for count in counts:  # every thread count in the same rounds too: load drifts between them alike
+        cells.update({f"layer one {kind} t{count}": (count, _call(ks, one)) for kind, ks in layer_kernels.items()})
+        cells.update({f"layer many {kind} t{count}": (count, _call(ks, many)) for kind, ks in layer_kernels.items()})
+        cells.update({f"head {kind} t{count}": (count, _call(ks, head_in)) for kind, ks in head_kernels.items()})
+    before = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            timings = interleaved(cells, budget_s)
+    finally:
+        torch.set_num_threads(before)
+
+    def best(role: str, count: int, kinds: Sequence[str]) -> tuple[float, str]:
+        return min((timings[f"{role} {kind} t{count}"], kind) for kind in kinds)
+
+    decode = {c: n_layers * best("layer one", c, list(layer_kernels))[0] + best("head", c, list(head_kernels))[0]
+              for c in counts}
+    prefill = {c: n_layers * best("layer many", c, list(layer_kernels))[0] for c in counts}
+    decode_threads = min(decode, key=decode.__getitem__)
+    prefill_threads = min(prefill, key=prefill.__getitem__)
+    return KernelPlan(
+        layers=(best("layer one", decode_threads, list(layer_kernels))[1],
+                best("layer many", prefill_threads, list(layer_kernels))[1]),
+        head=best("head", decode_threads, list(head_kernels))[1],
+        decode_threads=decode_threads, prefill_threads=prefill_threads, cpu=info.to_json(),
+        timings_ms={k: round(v * 1000, 4) for k, v in timings.items()},
+        measured_s=round(time.perf_counter() - started, 2), others_running=busy,
+    )
+
+
+Cell = tuple[int, Callable[[], object]]  # (torch threads, one call)
+
+
+def interleaved(cells: dict[str, Cell], budget_s: float = BUDGET_S) -> dict[str, float]:
+    """Median seconds per call of each cell, sampled in turn (round-robin, the order rotating),
+    for ROUNDS[0] rounds and then more while `budget_s` lasts, up to ROUNDS[1]."""
+    started = time.perf_counter()
+    reps = {}
+    for name, (threads, call) in cells.items():  # warm-up (page faults, oneDNN set-up), samples' size
+        torch.set_num_threads(threads)
+        call()
+        t = time.perf_counter()
+        call()
+        reps[name] = max(1, math.ceil(SAMPLE_S / max(time.perf_counter() - t, 1e-6)))
+    samples: dict[str, list[float]] = {name: [] for name in cells}
+    names = list(cells)
+    for round_no in range(ROUNDS[1]):
+        if round_no >= ROUNDS[0] and time.perf_counter() - started > budget_s:
+            break
+        shift = round_no % len(names)
+        for name in names[shift:] + names[:shift]:
+            (threads, call), n = cells[name], reps[name]
+            torch.set_num_threads(threads)
+            t = time.perf_counter()
+            for _ in range(n):
+                call()
+            samples[name].append((time.perf_counter() - t) / n)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _candidates(weights: Sequence[torch.Tensor]) -> dict[str, list[Linear]]:
+    """Each kind that can hold every one of `weights` (exactly, for the grouped kinds)."""
+    found = {}
+    for kind in KINDS:
+        kernels = [kernel(w, kind) for w in weights]
+        if all(k is not None for k in kernels):
+            found[kind] = kernels
+    return found
+
+
+def _call(kernels: list[Linear], inputs: list[torch.Tensor]) -> Callable[[], object]:
+    def run() -> None:
+        for k, x in zip(kernels, inputs):
+            k(x)
+    return run

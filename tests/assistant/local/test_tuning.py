@@ -1,0 +1,105 @@
+"""The measured kernel choice (`auto`): candidates, interleaved timing, the plan's saved form, threads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from assistant.local import cpu
+from assistant.local.kernels import KINDS, by_rows, kernel, load_linear, save_linear
+from assistant.local.tuning import KernelPlan, interleaved, measure_plan
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _grouped(rows: int, cols: int, levels: int) -> torch.Tensor:
+    """A matrix whose groups of 32 hold evenly spaced values from a range of `levels`, both ends
+    in each group: exact in int4 (GGUF Q4_1) for 16 levels, in int8split (Q8_0) for 255 around 0."""
+    codes = torch.randint(0, levels, (rows, cols // 32, 32)).float()
+    codes[..., 0], codes[..., 1] = 0, levels - 1
+    scale = (torch.rand(rows, cols // 32, 1) + 0.5) / 100
+    offset = (levels - 1) // 2 if levels > 16 else 3
+    return ((codes - offset) * scale).view(rows, cols)
+
+
+def test_grouped_kinds_are_candidates_only_where_they_keep_the_weights_exactly():
+    four_bit, noise = _grouped(64, 64, 16), torch.randn(64, 64)
+    assert kernel(four_bit, "int4") is not None and kernel(noise, "int4") is None
+    assert kernel(noise, "int4", exact=False) is not None
+    assert kernel(_grouped(64, 64, 255), "int8split") is not None and kernel(noise, "int8split") is None
+    for kind in ("int8", "bf16", "fp32"):
+        assert kernel(noise, kind) is not None
+
+
+def test_the_plan_picks_among_the_kernels_that_hold_the_weights_and_records_the_cpu():
+    layer = [_grouped(96, 64, 16), _grouped(64, 32, 16), _grouped(128, 64, 16), _grouped(64, 64, 16)]
+    head = torch.randn(256, 64)
+    plan = measure_plan(layer, head, n_layers=4, threads=[1], budget_s=0.0)
+    assert plan.layers[0] in KINDS and plan.layers[1] in KINDS
+    assert plan.head in ("bf16", "fp32")  # the head's random weights fit no grouped kind exactly
+    assert plan.decode_threads == plan.prefill_threads == 1
+    assert plan.cpu["usable_cpus"] >= 1 and "features" in plan.cpu
+    assert {"head bf16 t1", "layer one int4 t1", "layer many fp32 t1"} <= set(plan.timings_ms)
+    assert not any(name.startswith("head int4") for name in plan.timings_ms)
+    assert not any(" int8 " in name for name in plan.timings_ms)  # dynamic int8 costs quality: never auto
+    assert KernelPlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
+
+
+def test_interleaved_timing_tells_a_slower_call_from_a_faster_one():
+    cells = {"slow": (1, lambda: time.sleep(0.003)), "fast": (1, lambda: None)}
+    medians = interleaved(cells, budget_s=0.0)
+    assert medians["slow"] >= 0.003 > medians["fast"]
+
+
+@pytest.mark.parametrize("kinds", [("int8", "int8"), ("int4", "int8"), ("int8split", "bf16"), ("fp32", "int4")])
+def test_every_measured_kernel_saves_and_loads_to_the_same_results(kinds):
+    weight = _grouped(64, 64, 16)
+    linear = by_rows(weight, *kinds)
+    tensors: dict[str, torch.Tensor] = {}
+    kind = save_linear(linear, "w", tensors)
+    again = load_linear(kind, "w", tensors)
+    for rows in (1, 5):
+        x = torch.randn(rows, 64)
+        assert torch.equal(linear(x), again(x))
+        exact = x @ weight.T
+        assert (again(x).float() - exact).norm() / exact.norm() < 0.02
+
+
+def test_decoding_threads_give_way_to_other_work(monkeypatch):
+    from assistant.local import local_chat
+
+    monkeypatch.setattr(local_chat, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(local_chat, "others_running", lambda: 0)
+    assert local_chat._unless_busy(2) == 2
+    monkeypatch.setattr(local_chat, "others_running", lambda: 1)
+    assert local_chat._unless_busy(2) == 1
+    monkeypatch.setattr(local_chat, "others_running", lambda: 5)
+    assert local_chat._unless_busy(2) == 1
+
+
+def test_forcing_the_capability_hides_native_bf16_from_torch_and_onednn():
+    script = (
+        "import assistant.local, torch, os\n"
+        "from assistant.local.cpu import cpu_info, capability_key\n"
+        "print(torch.backends.cpu.get_cpu_capability(), os.environ['ONEDNN_MAX_CPU_ISA'], cpu_info().native_bf16,"
+        " capability_key())\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), cpu.FORCE_ENV: "avx2"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-1500:]
+    capability, isa, native, key = out.stdout.split()
+    assert (capability, isa, native) == ("AVX2", "AVX2_VNNI", "False")
+    assert key == "AVX2-avx2_vnni"  # a prepared file measured so is not reused unforced
+
+
+def test_an_unknown_forced_capability_is_ignored_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setenv(cpu.FORCE_ENV, "avx9000")
+    assert cpu.apply_forced_capability() is None
+    assert "ignoring ASSISTANT_CPU_CAPABILITY=avx9000" in caplog.text
+    assert cpu.cpu_info().forced is None
