@@ -89,6 +89,8 @@ CUE_WEIGHT = 2.0         # logits per unit of cue evidence
 CALIBRATION = 0.6        # divides the summed logits so that scores match observed accuracy
 TASK_CUE = 1.5           # cues this strong name a task: they let a follow-up switch routes
 FOLLOW_UP_PRIOR = 0.5    # a follow-up's score: this, plus the rest times the text's own fit
+SAFE_ROUTE = "chat"      # where an unsure request goes: a general answer costs less than a wrong artifact
+SAFE_BELOW = 0.55        # a specialist with less than this probability, chat the runner-up: chat
 CACHE_VERSION = "routing-v1"   # bump when instruction() changes what gets embedded
 
 
@@ -192,6 +194,59 @@ def _softmax(z: "np.ndarray") -> "np.ndarray":
     return e / e.sum(-1, keepdims=True)
 
 
+def _safe_choice(names: Sequence[str], probs: "np.ndarray", below: float = SAFE_BELOW) -> str:
+    """The most likely route, except that an unsure pick between a specialist and chat goes to chat.
+
+    `SAFE_BELOW` is measured, not guessed: `cross_validated` + bench/bench_routing.py's calibration
+    line pick the threshold with the fewest cross-validated errors on the examples, counting a
+    question sent to a specialist as twice as bad as a task sent to chat (a general question
+    answered by the coding chain comes back as a code artifact; a task answered in chat can be
+    asked again with its prefix)."""
+    import numpy as np
+
+    order = np.argsort(probs)[::-1]
+    best = names[int(order[0])]
+    if SAFE_ROUTE in names and best != SAFE_ROUTE and len(order) > 1 and names[int(order[1])] == SAFE_ROUTE \
+            and float(probs[order[0]]) < below:
+        return SAFE_ROUTE
+    return best
+
+
+def cross_validated(examples: Mapping[str, Sequence[str]], embedder: "Embedder", folds: int = 5
+                    ) -> tuple[tuple[str, ...], list[tuple[str, "np.ndarray"]]]:
+    """(route names, [(true route, probabilities)]) for every example, each predicted by a model fitted
+    on the other folds: what calibration is measured on."""
+    import numpy as np
+
+    names = tuple(examples)
+    texts = {n: [t.strip() for t in examples[n] if t.strip()] for n in names}
+    vectors = {n: np.asarray(embedder.embed([instruction(t) for t in texts[n]]), dtype=np.float32) for n in names}
+    cues = {n: np.array([cue_vector(t) for t in texts[n]], dtype=np.float32) for n in names}
+    out: list[tuple[str, np.ndarray]] = []
+    for fold in range(folds):
+        keep = {n: np.arange(len(texts[n])) % folds != fold for n in names}
+        model = _Model(names, [vectors[n][keep[n]] for n in names], [cues[n][keep[n]] for n in names])
+        for n in names:
+            for i in np.nonzero(~keep[n])[0]:
+                out.append((n, _softmax(model.logits(vectors[n][i], cues[n][i]))))
+    return names, out
+
+
+def calibrate_safe_below(names: Sequence[str], predictions: Sequence[tuple[str, "np.ndarray"]],
+                         grid: Sequence[float] = tuple(x / 100 for x in range(30, 91, 5))) -> float:
+    """The threshold for `_safe_choice` with the least cost on cross-validated predictions: a
+    question (chat) sent to a specialist costs 2, any other miss 1; ties go to the lower value."""
+    def cost(below: float) -> float:
+        total = 0.0
+        for truth, probs in predictions:
+            guess = _safe_choice(names, probs, below)
+            if guess != truth:
+                total += 2.0 if truth == SAFE_ROUTE else 1.0
+        return total
+
+    return min(grid, key=lambda below: (cost(below), below))
+
+
 # -- the router -------------------------------------------------------------------------------
 
 class Router:
@@ -258,7 +313,8 @@ class Router:
             target = target if target in model.names else current
             fit = float(probs[model.names.index(target)])
             return Route(target, round(FOLLOW_UP_PRIOR + (1 - FOLLOW_UP_PRIOR) * fit, 4), "follow-up", request)
-        return Route(best, round(float(probs.max()), 4), "similarity", request)
+        best = _safe_choice(model.names, probs)
+        return Route(best, round(float(probs[model.names.index(best)]), 4), "similarity", request)
 
     # -- internals -----------------------------------------------------------------------------
 
