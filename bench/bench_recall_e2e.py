@@ -102,18 +102,18 @@ def first_person(question: str, user: str, other: str) -> str:
     for name, subject, obj, possessive in ((user, "I", "me", "my"), (other, "you", "you", "your")):
         first = re.escape(name.split()[0])
         q = re.sub(rf"\b{first}'s\b", possessive, q)
-        q = re.sub(rf"(\b(?:to|with|for|from|about|by|at|of|and|than|did|does|do|has|have|help|helped|"
-                   rf"give|gave|tell|told|ask|asked|invite|invited|meet|met|support|supports)\s+){first}\b",
+        q = re.sub(rf"(\b(?:to|with|for|from|about|by|at|of|and|than|help|helped|give|gave|tell|told|ask|asked|"
+                   rf"invite|invited|meet|met|support|supports)\s+){first}\b",
                    rf"\g<1>{obj}", q)
         q = re.sub(rf"\b{first}\b", subject, q)
     q = re.sub(r"\bI (is|was|has|does)\b", lambda m: "I " + {"is": "am", "was": "was", "has": "have",
                                                            "does": "do"}[m.group(1)], q)
     q = re.sub(r"\b(is|was|has|does) I\b", lambda m: {"is": "am", "was": "was", "has": "have",
-                                                       "does": "do"}[m.group(1)] + " I", q)
+                                                       "does": "do"}[m.group(1).lower()] + " I", q, flags=re.I)
     q = re.sub(r"\byou (is|was|has|does)\b", lambda m: "you " + {"is": "are", "was": "were", "has": "have",
                                                                "does": "do"}[m.group(1)], q)
     q = re.sub(r"\b(is|was|has|does) you\b", lambda m: {"is": "are", "was": "were", "has": "have",
-                                                         "does": "do"}[m.group(1)] + " you", q)
+                                                         "does": "do"}[m.group(1).lower()] + " you", q, flags=re.I)
     return q[:1].upper() + q[1:]
 
 
@@ -193,11 +193,48 @@ def evaluate(conversation: dict, workdir: Path, limit: int | None) -> dict:
     return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms}
 
 
+def calibrate(data: list[dict], workdir: Path, recall_floor: float = 0.95) -> None:
+    """Print the relevance thresholds the labelled set calls for (see assistant.agent): the top-16
+    hits of conversation 0's questions, labelled by whether they hold an evidence line, plus
+    conversation 1's questions asked of conversation 0's memory (every hit unrelated)."""
+    bot, lines, user, other = replay(data[0], workdir)
+    store = bot.store
+    labelled: list[tuple[float, tuple[str, ...], bool]] = []
+    for index, conversation in ((0, data[0]), (1, data[1])):
+        conv = conversation["conversation"]
+        for item in conversation["qa"]:
+            if item.get("category") not in CATEGORIES or not item.get("evidence"):
+                continue
+            evidence = [lines[e] for e in item["evidence"] if e in lines] if index == 0 else []
+            question = first_person(item["question"], conv["speaker_a"], conv["speaker_b"])
+            for hit in store.search(question, k=16):
+                similarity = hit.score if hit.similarity is None else hit.similarity
+                labelled.append((similarity, tuple(hit.sources), any(holds(hit.memory.text, e) for e in evidence)))
+    bot.close()
+    relevant = sum(label for _, _, label in labelled)
+    vector_only = sum(label for _, sources, label in labelled if not {"bm25", "speaker", "time"} & set(sources))
+    print(f"labelled set: {len(labelled)} hits, {relevant} relevant, {vector_only} of them found by the vector alone")
+    best = None
+    for lexical in [x / 100 for x in range(0, 41, 2)]:
+        kept = [(label, "time" in src or (sim >= lexical if {"bm25", "speaker"} & set(src) else sim >= 0.4))
+                for sim, src, label in labelled]
+        tp = sum(1 for label, keep in kept if label and keep)
+        fp = sum(1 for label, keep in kept if keep and not label)
+        precision, recall = tp / max(1, tp + fp), tp / max(1, relevant)
+        print(f"  lexical >= {lexical:.2f}: precision {precision:.3f} recall {recall:.3f}")
+        if recall >= recall_floor and (best is None or precision > best[1]):
+            best = (lexical, precision, recall)
+    if best:
+        print(f"best lexical threshold keeping >= {recall_floor:.0%} of the relevant hits: {best[0]:.2f} "
+              f"(precision {best[1]:.3f}, recall {best[2]:.3f})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, nargs="*", default=None)
     parser.add_argument("--questions", type=int, default=None, help="at most this many questions a conversation")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "recall_e2e.json")
+    parser.add_argument("--calibrate", action="store_true", help="print the relevance thresholds instead")
     args = parser.parse_args()
     logging.disable(logging.INFO)   # bm25s logs every index build at DEBUG
     path = dev_file("locomo-dev.json")
@@ -205,6 +242,10 @@ def main() -> int:
         print("locomo-dev.json not found (../shared/data or $THROUGHLINE_DEV_DATA): skipped")
         return 0
     data = json.loads(path.read_text(encoding="utf-8"))
+    if args.calibrate:
+        with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
+            calibrate(data, Path(tmp))
+        return 0
     chosen = args.conversations if args.conversations is not None else list(range(len(data)))
     totals = {"e2e": 0, "store10": 0, "evidence": 0, "questions": 0}
     relevance = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
