@@ -17,7 +17,9 @@ Boundaries between the built-in chains (chains/examples/*.txt follow them):
 - writing:  prose for a reader, made or reworked: emails, letters, essays, stories, poems, blog
   posts, cover letters, CVs, speeches, social posts, product copy, names and slogans; summaries
   of *text* (articles, emails, transcripts), proofreading, rewording, tone, translation. A blog
-  post *about* Python, or a cover letter for a data-analyst job, is writing.
+  post *about* Python, or a cover letter for a data-analyst job, is writing. All creative work is
+  writing: scripts and screenplays of scenes ("a script of …"), roleplay, fan fiction, riddles,
+  lyrics, characters, worlds, and tabletop or video-game content.
 - coding:   the deliverable or the subject is code: writing, fixing, explaining, reviewing or
   running programs in any language, SQL, regexes, shell, build/CI config, tracebacks,
   algorithms, tooling (git, pip, docker). "Write a Python script / SQL query to ..." is coding
@@ -28,10 +30,16 @@ Boundaries between the built-in chains (chains/examples/*.txt follow them):
   formulas, statistics concepts (p-values, confidence intervals). Asking for the *result*
   ("plot sales by month") is analysis; asking for a *program* ("write a script that plots
   sales") is coding. "Summarise this dataset" is analysis; "summarise this article" is writing.
+  A question about data is analysis even when it names a model or a method ("train a classifier
+  on the passenger data and report its accuracy").
 - chat:     conversation and general knowledge: greetings, thanks, small talk, history,
   geography, science, health, food, travel, everyday tech trouble ("my laptop won't turn on"),
   concepts outside the three domains, advice, recommendations, opinions, questions about the
-  assistant. Facts that happen to be numbers ("what is the GDP of Japan?") are chat.
+  assistant. Facts that happen to be numbers ("what is the GDP of Japan?") are chat. A question
+  about a subject (law, medicine, biology, physics, economics, history, a novel, a painting) is
+  chat unless it asks for code, a document or an analysis of data — a physics question with a
+  number in it too. When the router is unsure between chat and a specialist, it answers chat
+  (`SAFE_BELOW`, calibrated on cross-validated examples).
 
 Similarity (bench/bench_routing.py measures it against plain 1-nearest-example):
 - One query embedding. For "Instruction: <pasted payload>" only the instruction is embedded: the
@@ -197,8 +205,7 @@ def _softmax(z: "np.ndarray") -> "np.ndarray":
 def _safe_choice(names: Sequence[str], probs: "np.ndarray", below: float = SAFE_BELOW) -> str:
     """The most likely route, except that an unsure pick between a specialist and chat goes to chat.
 
-    `SAFE_BELOW` is measured, not guessed: `cross_validated` + bench/bench_routing.py's calibration
-    line pick the threshold with the fewest cross-validated errors on the examples, counting a
+    `SAFE_BELOW` is measured, not guessed: `assistant.routing_calibration` picks the threshold with the fewest cross-validated errors on the examples, counting a
     question sent to a specialist as twice as bad as a task sent to chat (a general question
     answered by the coding chain comes back as a code artifact; a task answered in chat can be
     asked again with its prefix)."""
@@ -210,41 +217,6 @@ def _safe_choice(names: Sequence[str], probs: "np.ndarray", below: float = SAFE_
             and float(probs[order[0]]) < below:
         return SAFE_ROUTE
     return best
-
-
-def cross_validated(examples: Mapping[str, Sequence[str]], embedder: "Embedder", folds: int = 5
-                    ) -> tuple[tuple[str, ...], list[tuple[str, "np.ndarray"]]]:
-    """(route names, [(true route, probabilities)]) for every example, each predicted by a model fitted
-    on the other folds: what calibration is measured on."""
-    import numpy as np
-
-    names = tuple(examples)
-    texts = {n: [t.strip() for t in examples[n] if t.strip()] for n in names}
-    vectors = {n: np.asarray(embedder.embed([instruction(t) for t in texts[n]]), dtype=np.float32) for n in names}
-    cues = {n: np.array([cue_vector(t) for t in texts[n]], dtype=np.float32) for n in names}
-    out: list[tuple[str, np.ndarray]] = []
-    for fold in range(folds):
-        keep = {n: np.arange(len(texts[n])) % folds != fold for n in names}
-        model = _Model(names, [vectors[n][keep[n]] for n in names], [cues[n][keep[n]] for n in names])
-        for n in names:
-            for i in np.nonzero(~keep[n])[0]:
-                out.append((n, _softmax(model.logits(vectors[n][i], cues[n][i]))))
-    return names, out
-
-
-def calibrate_safe_below(names: Sequence[str], predictions: Sequence[tuple[str, "np.ndarray"]],
-                         grid: Sequence[float] = tuple(x / 100 for x in range(30, 91, 5))) -> float:
-    """The threshold for `_safe_choice` with the least cost on cross-validated predictions: a
-    question (chat) sent to a specialist costs 2, any other miss 1; ties go to the lower value."""
-    def cost(below: float) -> float:
-        total = 0.0
-        for truth, probs in predictions:
-            guess = _safe_choice(names, probs, below)
-            if guess != truth:
-                total += 2.0 if truth == SAFE_ROUTE else 1.0
-        return total
-
-    return min(grid, key=lambda below: (cost(below), below))
 
 
 # -- the router -------------------------------------------------------------------------------

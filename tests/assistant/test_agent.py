@@ -295,5 +295,6 @@ def test_a_turn_is_remembered_as_two_memories_that_say_who_spoke(tmp_path):
     assert [(m.metadata["speaker"], m.text) for m in turns] == [
         ("user", "User: remember that my bike is green"), ("assistant", "Assistant: Noted: your bike is green.")]
     assert turns[1].metadata["reply_to"] == turns[0].id == bot.sessions.load("s").turns[0].memory_id
-    hits = bot.store.search("what colour did I say my bike is?", k=2)
-    assert "speaker" in hits[0].sources   # "I" speaks as the user: the speaker signal fires
+    hits = bot.store.search("what colour did I say my bike is?", k=3)
+    said = next(h for h in hits if h.memory.kind == "turn" and h.memory.metadata["speaker"] == "user")
+    assert "speaker" in said.sources   # "I" speaks as the user: the speaker signal fires

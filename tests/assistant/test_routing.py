@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant.routing import (
-    BUILTIN_ROUTES, SAFE_BELOW, Route, Router, _safe_choice, calibrate_safe_below, cross_validated, is_follow_up,
-    load_examples, split_prefix,
+    BUILTIN_ROUTES, SAFE_BELOW, Route, Router, _safe_choice, is_follow_up, load_examples, split_prefix,
 )
+from assistant.routing_calibration import calibrate_safe_below, cross_validated
 from assistant.routing_cues import CUES, TERMS, _words, cue_vector
 from memory.embeddings import default_embedder
 
