@@ -40,8 +40,15 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, "float | None"], None]
 log = logging.getLogger(__name__)
+
+# Relevance thresholds. The lexical one is derived on a labelled relevance set
+# (bench/bench_recall_e2e.py --calibrate: the top-16 hits of LoCoMo dev conversation 0's questions,
+# labelled by whether they hold an evidence line, plus conversation 1's questions asked of
+# conversation 0's memory, all unrelated): the best precision that keeps 95% of the relevant hits.
+# That set has too few relevant hits found by the vector alone to set the other one (it prints how
+# many); it stays where "Hi!" against unrelated notes (0.25-0.35 with MiniLM) stays out.
 MIN_RECALL_SCORE = 0.4
-MIN_LEXICAL_RECALL_SCORE = 0.1
+MIN_LEXICAL_RECALL_SCORE = 0.16
 TURN_MEMORY_CHARS = 2000
 ARTIFACT_MEMORY_CHARS = 1500
 
@@ -84,13 +91,26 @@ def _one_version_each(hits: list) -> list:
     return kept
 
 
-def _turn_memory(turn: TurnRecord, session: str) -> "Memory":
-    """A turn as long-term memory; under the record's memory id once it has one."""
+REPLY_SUFFIX = "-reply"
+
+
+def _turn_memories(turn: TurnRecord, session: str) -> list["Memory"]:
+    """A turn as long-term memory: what the user said and what the assistant said, one memory each,
+    with who said it. Retrieval weighs the speaker ("what did I say about…" looks at the user's
+    lines, "what did you suggest…" at the assistant's), a short memory says one thing for the vector,
+    and neighbouring rows of a session lift each other, so the pair still comes back together.
+    The request keeps the record's memory id; the reply's is that id plus REPLY_SUFFIX."""
+    from datetime import timedelta
+
     from memory import Memory
 
     ids = {"id": turn.memory_id} if turn.memory_id else {}
-    return Memory(text=f"User: {turn.request}\nAssistant: {turn.reply}"[:TURN_MEMORY_CHARS], kind="turn",
-                  session=session, metadata={"route": turn.route}, **ids)
+    request = Memory(text=f"User: {turn.request}"[:TURN_MEMORY_CHARS], kind="turn", session=session,
+                     metadata={"route": turn.route, "speaker": "user"}, **ids)
+    reply = Memory(text=f"Assistant: {turn.reply}"[:TURN_MEMORY_CHARS], kind="turn", session=session,
+                   metadata={"route": turn.route, "speaker": "assistant", "reply_to": request.id},
+                   id=request.id + REPLY_SUFFIX, created_at=request.created_at + timedelta(milliseconds=1))
+    return [request, reply]
 
 
 class Assistant:
@@ -423,7 +443,7 @@ class Assistant:
 
         # The last turns are in the prompt's history already (and the newest may still be being
         # written): recall looks past them.
-        in_history = {t.memory_id for t in session.turns[-3:] if t.memory_id}
+        in_history = {i for t in session.turns[-3:] if t.memory_id for i in (t.memory_id, t.memory_id + REPLY_SUFFIX)}
         in_history.add(summary_id(self.settings.user, session.name))  # this thread's own summary is news to no one
         try:
             hits = self._memory().search(text, k=self.settings.recall_k + len(in_history))
@@ -438,7 +458,7 @@ class Assistant:
             for hit in _one_version_each(hits)
             if hit.memory.id not in in_history and _related(hit)
         ]
-        return recalled[: self.settings.recall_k]
+        return recalled[: self.settings.recall_k]   # the context builder's budget decides how many fit
 
     def _remember(self, session: Session, artifacts: list) -> list["Memory"]:
         """The memories of a turn (the session's last record): the turn, its artifacts, any stated
@@ -446,9 +466,8 @@ class Assistant:
         from memory import Memory
 
         record = session.turns[-1]
-        turn = _turn_memory(record, session.name)
-        record.memory_id = turn.id
-        batch = [turn]
+        batch = _turn_memories(record, session.name)
+        record.memory_id = batch[0].id
         for artifact in artifacts:
             batch.append(Memory(
                 text=f"{artifact.kind} '{artifact.title}' (v{artifact.version}):\n{artifact.content}"[:ARTIFACT_MEMORY_CHARS],
@@ -506,7 +525,7 @@ class Assistant:
             store = self.store
             missing = [turn for turn in recent if store.get(turn.memory_id) is None]
             if missing:
-                store.add_many([_turn_memory(turn, session.name) for turn in missing])
+                store.add_many([m for turn in missing for m in _turn_memories(turn, session.name)])
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
 

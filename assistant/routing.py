@@ -17,7 +17,9 @@ Boundaries between the built-in chains (chains/examples/*.txt follow them):
 - writing:  prose for a reader, made or reworked: emails, letters, essays, stories, poems, blog
   posts, cover letters, CVs, speeches, social posts, product copy, names and slogans; summaries
   of *text* (articles, emails, transcripts), proofreading, rewording, tone, translation. A blog
-  post *about* Python, or a cover letter for a data-analyst job, is writing.
+  post *about* Python, or a cover letter for a data-analyst job, is writing. All creative work is
+  writing: scripts and screenplays of scenes ("a script of …"), roleplay, fan fiction, riddles,
+  lyrics, characters, worlds, and tabletop or video-game content.
 - coding:   the deliverable or the subject is code: writing, fixing, explaining, reviewing or
   running programs in any language, SQL, regexes, shell, build/CI config, tracebacks,
   algorithms, tooling (git, pip, docker). "Write a Python script / SQL query to ..." is coding
@@ -28,10 +30,16 @@ Boundaries between the built-in chains (chains/examples/*.txt follow them):
   formulas, statistics concepts (p-values, confidence intervals). Asking for the *result*
   ("plot sales by month") is analysis; asking for a *program* ("write a script that plots
   sales") is coding. "Summarise this dataset" is analysis; "summarise this article" is writing.
+  A question about data is analysis even when it names a model or a method ("train a classifier
+  on the passenger data and report its accuracy").
 - chat:     conversation and general knowledge: greetings, thanks, small talk, history,
   geography, science, health, food, travel, everyday tech trouble ("my laptop won't turn on"),
   concepts outside the three domains, advice, recommendations, opinions, questions about the
-  assistant. Facts that happen to be numbers ("what is the GDP of Japan?") are chat.
+  assistant. Facts that happen to be numbers ("what is the GDP of Japan?") are chat. A question
+  about a subject (law, medicine, biology, physics, economics, history, a novel, a painting) is
+  chat unless it asks for code, a document or an analysis of data — a physics question with a
+  number in it too. When the router is unsure between chat and a specialist, it answers chat
+  (`SAFE_BELOW`, calibrated on cross-validated examples).
 
 Similarity (bench/bench_routing.py measures it against plain 1-nearest-example):
 - One query embedding. For "Instruction: <pasted payload>" only the instruction is embedded: the
@@ -89,6 +97,8 @@ CUE_WEIGHT = 2.0         # logits per unit of cue evidence
 CALIBRATION = 0.6        # divides the summed logits so that scores match observed accuracy
 TASK_CUE = 1.5           # cues this strong name a task: they let a follow-up switch routes
 FOLLOW_UP_PRIOR = 0.5    # a follow-up's score: this, plus the rest times the text's own fit
+SAFE_ROUTE = "chat"      # where an unsure request goes: a general answer costs less than a wrong artifact
+SAFE_BELOW = 0.55        # a specialist with less than this probability, chat the runner-up: chat
 CACHE_VERSION = "routing-v1"   # bump when instruction() changes what gets embedded
 
 
@@ -192,6 +202,23 @@ def _softmax(z: "np.ndarray") -> "np.ndarray":
     return e / e.sum(-1, keepdims=True)
 
 
+def _safe_choice(names: Sequence[str], probs: "np.ndarray", below: float = SAFE_BELOW) -> str:
+    """The most likely route, except that an unsure pick between a specialist and chat goes to chat.
+
+    `SAFE_BELOW` is measured, not guessed: `assistant.routing_calibration` picks the threshold with the fewest cross-validated errors on the examples, counting a
+    question sent to a specialist as twice as bad as a task sent to chat (a general question
+    answered by the coding chain comes back as a code artifact; a task answered in chat can be
+    asked again with its prefix)."""
+    import numpy as np
+
+    order = np.argsort(probs)[::-1]
+    best = names[int(order[0])]
+    if SAFE_ROUTE in names and best != SAFE_ROUTE and len(order) > 1 and names[int(order[1])] == SAFE_ROUTE \
+            and float(probs[order[0]]) < below:
+        return SAFE_ROUTE
+    return best
+
+
 # -- the router -------------------------------------------------------------------------------
 
 class Router:
@@ -258,7 +285,8 @@ class Router:
             target = target if target in model.names else current
             fit = float(probs[model.names.index(target)])
             return Route(target, round(FOLLOW_UP_PRIOR + (1 - FOLLOW_UP_PRIOR) * fit, 4), "follow-up", request)
-        return Route(best, round(float(probs.max()), 4), "similarity", request)
+        best = _safe_choice(model.names, probs)
+        return Route(best, round(float(probs[model.names.index(best)]), 4), "similarity", request)
 
     # -- internals -----------------------------------------------------------------------------
 

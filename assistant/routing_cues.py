@@ -15,8 +15,73 @@ def _rx(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
 
 
 def _words(*words: str) -> str:
-    return r"\b(?:" + "|".join(words) + r")\b"
+    # Lookarounds rather than \b, so that terms ending in a symbol ("c++", "c#") can match.
+    return r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)"
 
+
+# The word lists of the lexical cues. Every term must occur in some routing example (tested):
+# a term no example has is a rule nobody measured.
+TERMS: dict[str, tuple[str, ...]] = {
+    "programming-language": (
+        "python", "javascript", "typescript", "java", "kotlin", "swift", "rust", "golang", r"c\+\+", "c#", "ruby",
+        "php", "perl", "bash", "shell", "powershell", "react", "vue", "angular", r"node(?:\.js)?", "django", "flask",
+        "fastapi", r"express(?:\.js)?", "rails", "pandas", "numpy", "matplotlib", "selenium", "terraform", "nginx",
+        "vba", "assembly", "scala", "haskell", "lua", "matlab", "sql", "html", "css", "graphql", "regex",
+    ),
+    "programming-words": (
+        "code", "coding", "function", "functions", "method", "script", "program", "snippet", "compile", "compiler",
+        "syntax", "bug", "debug", "debugging", "refactor", "unit tests?", "pytest", "regular expression",
+        "algorithm", "recursion", "api", "endpoint", "query", "database", "git", "commit", "repo", "docker",
+        "kubernetes", "yaml", "json", "npm", "pip", "virtual environment", "library", "framework", "variable",
+        "loop", "array", "integer", "pointer", "class", "interface", "thread", "async", "dependency injection",
+        "design patterns?", "object[- ]oriented", "oop", "data structures?", "linked list", r"hash ?map",
+        "closure", "decorator", "generator", "metaclass", "inheritance", "polymorphism", "big o",
+        "time complexity", "memory leak", "programming", "developer",
+    ),
+    "data-source": (
+        "data", "dataset", "datasets", "csv", "xlsx?", "spreadsheet", "excel", "google sheets", "table", "column",
+        "columns", "rows", "cells?", "the attached", "export", "log file", "survey (?:data|results|responses)",
+    ),
+    "chart": (
+        "chart", "graph", "plot", "plots", "histogram", r"scatter ?plot", "heatmap", r"box ?plot", "pie",
+        r"visuali[sz]\w*", "dashboard",
+    ),
+    "statistics": (
+        "average", "mean", "median", "mode", "standard deviation", "variance", "quartiles?", "percentiles?",
+        "interquartile", r"correlat\w+", "regression", "trends?", r"forecast\w*", r"statistic\w*",
+        r"significan\w+", "p-value", "confidence interval", "margin of error", "sample size", "probability",
+        "distribution", "outliers?", r"anomal\w+", "percentage", "percent", "growth rate", "pivot", "cohort",
+        "churn", "retention", "funnel", "conversion rates?", "roi", "kpis?", "year over year", "yoy",
+        "calculate", "compute", "solve",
+    ),
+    "prose-form": (
+        "e-?mails?", "letter", "essay", "story", "stories", "poem", "poetry", "haiku", "sonnet", "limerick",
+        "ballad", "villanelle", "lyrics", "song", "rap", "verse", "speech", "toast", "eulogy", "obituary", "vows",
+        "cover letter", "resume", "résumé", "cv", "bio", "blog(?: post)?", "article", "caption", "captions",
+        "tagline", "slogan", "headlines?", "subject line", "newsletter", "press release", "review", "message",
+        "card", "monologue", "dialogue", "scene", "chapter", "novel", "fairy tale", "outline", "paragraph",
+        "sentence", "intro", "introduction", "conclusion", "abstract", "copy", "announcement", "invitation",
+        "apology", "reply", "text message", "wording", "tone", "grammar", "spelling", "typos?",
+    ),
+    "prose-edit": (
+        "rewrite", "rephrase", "reword", "paraphrase", "proofread", "polish", "edit",
+        "shorten", "condense", r"summari[sz]e", "summary", r"tl;?dr", "translate", "translation", "draft",
+        "compose",
+    ),
+    "creative-form": (
+        "roleplay", "role-play", "pretend you are", "fan ?fiction", "crossover", "sitcom", "sketch",
+        "episode", "encounter", "quest", "campaign", "d&d", "dnd", "rpg", "tabletop", "riddles?", "jokes?",
+        "lore", "characters?", "villain", "plot twists?", "greentext", "backstory", "fictional", "imagine",
+        "ode", "playlist", "trailer", "lyrics",
+    ),
+    "subject-words": (
+        "law", "legal", "illegal", "court", "crime", "felony", "rights", "constitution", "history", "war",
+        "empire", "revolution", "century", "economy", "inflation", "recession", "central bank", "disease",
+        "symptoms?", "cells?", "immune system", "evolution", "species", "physics", "force", "energy",
+        "gravity", "chemical", "reactions?", "planets?", "philosophy", "religion", "symboli[sz]e", "themes?",
+        "significance", "masterpiece", "painting", "painted", "symphony",
+    ),
+}
 
 _ASK = _words("write", "create", "implement", "build", "generate", "make", "code", "draft", "compose", "give me",
               "show me", "need", "want", "turn", "convert")
@@ -39,33 +104,11 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ("code-deliverable", 2.0, _rx(_ASK + r"(?:\W+\w+){0,3}?\W+(?:script|function|program|class|method|query|sql|"
                                   r"regex|app|bot|component|endpoint|api|unit tests?|module|cli|macro|dockerfile|"
                                   r"config|hook|decorator|server|game|one-liner|schema|workflow|pipeline)s?\b")),
-    ("programming-language", 1.0, _rx(_words(
-        "python", "javascript", "typescript", "java", "kotlin", "swift", "rust", "golang", r"c\+\+", "c#", "ruby",
-        "php", "perl", "bash", "shell", "powershell", "react", "vue", "angular", r"node(?:\.js)?", "django", "flask",
-        "fastapi", r"express(?:\.js)?", "rails", "pandas", "numpy", "matplotlib", "selenium", "terraform", "nginx",
-        "vba", "assembly", "scala", "haskell", "lua", "matlab", "sql", "html", "css", "graphql", "regex"))),
-    ("programming-words", 1.0, _rx(_words(
-        "code", "coding", "function", "functions", "method", "script", "program", "snippet", "compile", "compiler",
-        "syntax", "bug", "debug", "debugging", "refactor", "unit tests?", "pytest", "regular expression",
-        "algorithm", "recursion", "api", "endpoint", "query", "database", "git", "commit", "repo", "docker",
-        "kubernetes", "yaml", "json", "npm", "pip", "virtual environment", "library", "framework", "variable",
-        "loop", "array", "integer", "pointer", "class", "interface", "thread", "async", "dependency injection",
-        "design patterns?", "object[- ]oriented", "oop", "data structures?", "linked list", r"hash ?map",
-        "closure", "decorator", "generator", "metaclass", "inheritance", "polymorphism", "big o",
-        "time complexity", "memory leak", "programming", "developer"))),
-    ("data-source", 1.5, _rx(_words(
-        "data", "dataset", "datasets", "csv", "xlsx?", "spreadsheet", "excel", "google sheets", "table", "column",
-        "columns", "rows", "cells?", "the attached", "export", "log file", "survey (?:data|results|responses)"))),
-    ("chart", 1.5, _rx(_words(
-        "chart", "graph", "plot", "plots", "histogram", r"scatter ?plot", "heatmap", r"box ?plot", "pie",
-        r"visuali[sz]\w*", "dashboard"))),
-    ("statistics", 1.0, _rx(_words(
-        "average", "mean", "median", "mode", "standard deviation", "variance", "quartiles?", "percentiles?",
-        "interquartile", r"correlat\w+", "regression", "trends?", r"forecast\w*", r"statistic\w*",
-        r"significan\w+", "p-value", "confidence interval", "margin of error", "sample size", "probability",
-        "distribution", "outliers?", r"anomal\w+", "percentage", "percent", "growth rate", "pivot", "cohort",
-        "churn", "retention", "funnel", "conversion rates?", "roi", "kpis?", "year over year", "yoy",
-        "calculate", "compute", "solve"))),
+    ("programming-language", 1.0, _rx(_words(*TERMS["programming-language"]))),
+    ("programming-words", 1.0, _rx(_words(*TERMS["programming-words"]))),
+    ("data-source", 1.5, _rx(_words(*TERMS["data-source"]))),
+    ("chart", 1.5, _rx(_words(*TERMS["chart"]))),
+    ("statistics", 1.0, _rx(_words(*TERMS["statistics"]))),
     ("group-by", 1.0, _rx(r"\b(?:by|per|each) (?:month|week|day|hour|year|quarter|region|country|state|city|"
                           r"category|department|product|channel|customer|age group|device|store|team|gender)s?\b"
                           r"|\bbreak(?:\s*it)?\s*down\b|\bbreakdown\b|\bover time\b|\bover the (?:last|past)\b")),
@@ -76,21 +119,16 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
                                    r"article|post|caption|tagline|slogan|headline|newsletter|press release|review|"
                                    r"message|note|card|monologue|dialogue|scene|chapter|novel|outline|paragraph|"
                                    r"intro|introduction|conclusion|announcement|invitation|apology|reply|ad)s?\b")),
-    ("prose-form", 1.0, _rx(_words(
-        "e-?mails?", "letter", "essay", "story", "stories", "poem", "poetry", "haiku", "sonnet", "limerick",
-        "ballad", "villanelle", "lyrics", "song", "rap", "verse", "speech", "toast", "eulogy", "obituary", "vows",
-        "cover letter", "resume", "résumé", "cv", "bio", "blog(?: post)?", "article", "caption", "captions",
-        "tagline", "slogan", "headlines?", "subject line", "newsletter", "press release", "review", "message",
-        "card", "monologue", "dialogue", "scene", "chapter", "novel", "fairy tale", "outline", "paragraph",
-        "sentence", "intro", "introduction", "conclusion", "abstract", "copy", "announcement", "invitation",
-        "apology", "reply", "text message", "wording", "tone", "grammar", "spelling", "typos?"))),
-    ("prose-edit", 1.5, _rx(_words(
-        "rewrite", "re-write", "rephrase", "reword", "paraphrase", "proofread", "proof-read", "polish", "edit",
-        "shorten", "condense", r"summari[sz]e", "summary", r"tl;?dr", "translate", "translation", "draft",
-        "compose"))),
+    ("prose-form", 1.0, _rx(_words(*TERMS["prose-form"]))),
+    ("prose-edit", 1.5, _rx(_words(*TERMS["prose-edit"]))),
     ("prose-style", 1.0, _rx(r"\bmake (?:this|it|my)\b.*\b(?:sound|polite|formal|friendly|professional|concise|"
                              r"warmer|punchier)\b|\b(?:in|into|to) (?:french|spanish|german|italian|japanese|chinese|"
                              r"english|portuguese|british english|plain english)\b")),
+    ("creative-form", 1.5, _rx(_words(*TERMS["creative-form"]))),
+    ("media-script", 2.0, _rx(r"\b(?:screenplay|teleplay|script (?:of|about|where|in which)\b|script for (?:an? |the |my |our )?"
+                              r"(?:\w+[ -]){0,3}?(?:video|film|movie|episode|scene|play|skit|sketch|show|podcast|ad|"
+                              r"advert|commercial|trailer|radio|comic|intro)s?\b)")),
+    ("subject-words", 1.0, _rx(_words(*TERMS["subject-words"]))),
     ("social", 2.0, _rx(r"^\s*(?:hi|hello|hey|yo|good (?:morning|evening|night|afternoon)|thanks|thank you|thx|"
                         r"bye|cheers)\b(?!.*\b(?:write|code|plot|data|function)\b).{0,40}$")),
     ("everyday-question", 0.5, _rx(r"^\s*(?:who|when|where|why|is it|are there|can you recommend|should i|do you|"

@@ -102,10 +102,15 @@ class CachedModel(BaseChatModel):
         return self.inner._llm_type
 
     def _key(self, messages: list[BaseMessage], kwargs: dict) -> str:
-        return json.dumps([[m.type, str(m.content)] for m in messages] + [sorted(kwargs.items())], default=str)
+        return json.dumps([[m.type, str(m.content)] if hasattr(m, "type") else m for m in messages]
+                          + [sorted(kwargs.items())], default=str)
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
-        key = self._key(messages, kwargs)
+        if float(kwargs.get("temperature") or 0) > 0:   # a sample is not a greedy answer: never cached
+            self.calls += 1
+            yield from self.inner._stream(messages, stop=stop, **kwargs)
+            return
+        key = self._key(messages + [stop], kwargs)
         if key in self.answers:
             self.hits += 1
             yield ChatGenerationChunk(message=AIMessageChunk(content=self.answers[key]))
@@ -119,6 +124,18 @@ class CachedModel(BaseChatModel):
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return generate_from_stream(self._stream(messages, stop=stop, **kwargs))
+
+
+def cached_bundled_model(tokens: int) -> CachedModel:
+    """The bundled model, loaded, behind the greedy cache; sampling seeded so runs repeat."""
+    import torch
+
+    from assistant.models import build_chat_model
+
+    torch.manual_seed(0)
+    inner = build_chat_model("bundled", max_new_tokens=tokens)
+    inner.ensure_loaded()
+    return CachedModel(inner=inner, model_name=inner.model_name, max_new_tokens=tokens)
 
 
 def passes(code: str, request: str, workspace: Path) -> bool:
@@ -153,14 +170,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "coding.json")
     args = parser.parse_args()
 
-    import torch
-
-    from assistant.models import build_chat_model
-
-    torch.manual_seed(0)  # repairs that repeat themselves are retried with sampling: make that reproducible
-    inner = build_chat_model("bundled", max_new_tokens=args.tokens)
-    inner.ensure_loaded()
-    model = CachedModel(inner=inner, model_name=inner.model_name, max_new_tokens=args.tokens)
+    model = cached_bundled_model(args.tokens)
+    inner = model.inner
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

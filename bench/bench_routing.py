@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/bench_routing.py [--threads N] [--out bench/results/routing.json]
 
-For each held-out file in tests/data: accuracy per route and overall, a confusion matrix, and
-route() latency p50/p95 after warm-up, for the Router and for the baseline measured in the same
-run (embed the whole request, take the route of the single most similar example). Writes a JSON
-record and exits 1 if the router's accuracy on any file is below 0.95.
+Data sets, each named with what it is: the dev half of real labelled requests
+(../shared/data/routing-dev.jsonl; skipped when absent), a check set of everyday questions for the
+chat route (the real set has none; written here, so in-distribution), and tests/data's held-out
+files (in-distribution). For each: accuracy per route and overall, a confusion matrix, and
+route() latency p50/p95 after warm-up, for the Router and two baselines measured in the same run
+over the same examples, whole requests embedded: 1-nearest-example and nearest-centroid. Writes a
+JSON record and exits 1 if the router's accuracy on any set is below 0.95.
 """
 
 from __future__ import annotations
@@ -28,10 +31,36 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from assistant.routing import Router, load_examples  # noqa: E402
+from bench.devdata import dev_file  # noqa: E402
 from memory.embeddings import default_embedder  # noqa: E402
 
-HELD_OUT = [ROOT / "tests" / "data" / name for name in ("route_heldout.jsonl", "route_heldout2.jsonl")]
+IN_DISTRIBUTION = "written by this project and tuned against: in-distribution"
+
+
+def data_sets() -> list[tuple[str, Path | None, str]]:
+    """(name, path, what it is): the real dev requests first, then this project's own sets."""
+    return [
+        ("routing-dev.jsonl", dev_file("routing-dev.jsonl"),
+         "real requests from public benchmarks (MBPP, InfiAgent-DABench, Arena-Hard, MT-Bench): dev half"),
+        ("route_chat_checks.jsonl", ROOT / "bench" / "data" / "route_chat_checks.jsonl",
+         "everyday questions written for this bench, never used as examples: in-distribution"),
+        ("route_heldout.jsonl", ROOT / "tests" / "data" / "route_heldout.jsonl", IN_DISTRIBUTION),
+        ("route_heldout2.jsonl", ROOT / "tests" / "data" / "route_heldout2.jsonl", IN_DISTRIBUTION),
+    ]
 THRESHOLD = 0.95
+
+
+class NearestCentroid:
+    """The second baseline: the route whose mean example embedding is closest (whole texts)."""
+
+    def __init__(self, examples: dict[str, list[str]], embedder) -> None:
+        self.embedder = embedder
+        self.names = list(examples)
+        centroids = np.stack([embedder.embed(texts).mean(0) for texts in examples.values()])
+        self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+    def route(self, text: str) -> str:
+        return self.names[int(np.argmax(self.centroids @ self.embedder.embed([text])[0]))]
 
 
 class NearestExample:
@@ -115,27 +144,32 @@ def main() -> int:
     print(f"routing: {sum(record['examples'].values())} examples {record['examples']}, "
           f"torch threads {record['torch_threads']}")
     print(f"warm-up: {cold_s:.2f} s embedding the examples, {cached_s:.3f} s from the cache")
-    for path in HELD_OUT:
-        if not path.exists():
-            print(f"{path.name}: missing, skipped")
+    centroid = NearestCentroid(examples, embedder)
+    for name, path, note in data_sets():
+        if path is None or not path.exists():
+            print(f"\n{name}: not found, skipped")
             continue
         items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        items = [{"text": i["text"], "route": i.get("route") or i["label"]} for i in items]
         ours = evaluate("router", items, lambda t: router.route(t).name, routes)
         base = evaluate("1-NN", items, baseline.route, routes)
-        print(f"\n{path.name} ({len(items)} requests)")
-        show(ours, routes)
-        show(base, routes)
+        cent = evaluate("centroid", items, centroid.route, routes)
+        present = [r for r in routes if sum(ours["confusion"][r].values())]
+        print(f"\n{name} ({len(items)} requests; {note})")
+        for result in (ours, base, cent):
+            show(result, present)
         ratio = (1 - base["accuracy"]) / max(1e-9, 1 - ours["accuracy"])
         print(f"  errors: router {len(ours['misses'])}, 1-NN {len(base['misses'])} "
-              f"(x{ratio:.1f} fewer); latency p50 ratio router/1-NN "
-              f"{ours['latency_ms']['p50'] / base['latency_ms']['p50']:.2f}")
+              f"(x{ratio:.1f} fewer), centroid {len(cent['misses'])} (the baselines' latency is not comparable: "
+              f"the embedder has just seen the same texts)")
         print("  confusion (rows: truth, columns: router)")
-        print("    " + "".join(f"{r:>10}" for r in routes))
-        for truth in routes:
+        print("    " + " " * 10 + "".join(f"{r:>10}" for r in routes))
+        for truth in present:
             print(f"    {truth:<10}" + "".join(f"{ours['confusion'][truth][g]:>10}" for g in routes))
         for miss in ours["misses"]:
             print(f"  miss: {miss['route']} -> {miss['got']}: {miss['text']!r}")
-        record["files"].append({"file": path.name, "router": ours, "baseline_1nn": base})
+        record["files"].append({"file": name, "note": note, "router": ours, "baseline_1nn": base,
+                                "baseline_centroid": cent})
         failed |= ours["accuracy"] < THRESHOLD
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -73,8 +73,10 @@ class _Segment:
         self.df: Counter[str] = Counter()
         for toks in tokens:
             self.df.update(set(toks))
-        self.index = bm25s.BM25(method="lucene")
-        self.index.index([list(t) for t in tokens], show_progress=False)
+        self.index = None   # rows of stop words only ("hi", "ok then") give bm25s nothing to index
+        if self.df:
+            self.index = bm25s.BM25(method="lucene")
+            self.index.index([list(t) for t in tokens], show_progress=False)
 
 
 class LexicalIndex:
@@ -125,6 +127,8 @@ class LexicalIndex:
         if not counts or self._n == 0:
             return out
         for segment in self._segments:
+            if segment.index is None:
+                continue
             seg_scores = None
             for tok, count in counts.items():
                 tid = segment.index.vocab_dict.get(tok)

@@ -224,7 +224,7 @@ def _doctest_examples(text: str) -> list[str]:
         for example in found:
             source = "".join(">>> " + line + "\n" if i == 0 else "... " + line + "\n"
                              for i, line in enumerate(example.source.rstrip("\n").splitlines()))
-            want = example.want
+            want = re.sub(r"^\s*(?:\"\"\"|\'\'\')\s*\n?\Z", "", example.want, flags=re.M)  # a docstring's closing quotes
             if in_prose:  # in prose the expected output is one line; the next line is more prose
                 want = want.splitlines(keepends=True)[0] if want else want
             examples.append(source + want)

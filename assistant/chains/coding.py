@@ -26,6 +26,7 @@ from assistant.chains.base import (
     short_title,
     stream_model,
 )
+from assistant.chains.completion import Stub, can_continue, complete, find_stub
 from assistant.chains.fences import (  # noqa: F401  (re-exported: the coding chain's helpers)
     code_blocks,
     ensure_fenced,
@@ -114,6 +115,9 @@ class CodingChain(PromptChain):
         from tools.code_tests import extract_tests
 
         suite = extract_tests(run.request)
+        stub = find_stub(run.request) if can_continue(run.model) else None
+        if stub is not None:
+            return (yield from self._complete(run, messages, suite, stub))
         asked = with_test_hint(messages, suite)
         text, tokens = yield from fenced_stream(stream_model(run.model, asked))
         text = self.finish(text)
@@ -140,6 +144,11 @@ class CodingChain(PromptChain):
             final = replace_code(text, raw, code) if code != raw else text
             return ChainResult(final + "\n\n" + note, self.artifacts(run, final), tokens)
 
+        return (yield from self._report(run, attempts, suite, tokens))
+
+    def _report(self, run: ChainRun, attempts: list[Attempt], suite: "TestSuite", tokens: int
+                ) -> Generator[Event, None, ChainResult]:
+        """The best attempt that ran, with what happened, as the answer and its artifacts."""
         best = max(attempts, key=lambda a: a.score)
         report = outcome_text(best, attempts, suite)
         yield Token("\n\n" + report)
@@ -151,6 +160,22 @@ class CodingChain(PromptChain):
             NewArtifact(kind="output", title=f"{title} run", content=output_artifact(title, best, attempts, suite)),
         )
         return ChainResult(text=final + "\n\n" + report, artifacts=artifacts, tokens=tokens)
+
+    def _complete(self, run: ChainRun, messages: "list[BaseMessage]", suite: "TestSuite", stub: Stub
+                  ) -> Generator[Event, None, ChainResult]:
+        """A function to finish: candidates continued from its stub, the examples choose, repairs follow."""
+        attempts, tokens, stopped = yield from complete(run, stub, suite)
+        best = attempts[0]
+        yield Token("\n" + best.answer)
+        if best.report is None:   # no examples to run, or nobody approved running them
+            note = "\n\n" + not_run_note(stopped, suite) if stopped else ""
+            yield Token(note)
+            return ChainResult(best.answer + note, self.artifacts(run, best.answer), tokens)
+        if not best.report.ok and self.max_repairs:
+            retry = Attempt(best.code, best.answer, best.source, best.fixes)
+            more, _, tokens = yield from self._check(run, messages, suite, retry, tokens)
+            attempts = [*attempts, *more[1:]]   # more[0] re-ran the kept candidate
+        return (yield from self._report(run, attempts, suite, tokens))
 
     def _check(
         self, run: ChainRun, messages: "list[BaseMessage]", suite: "TestSuite", attempt: Attempt, tokens: int,

@@ -307,12 +307,20 @@ class LocalChatModel(BaseChatModel):
 
     @staticmethod
     def _encode(tokenizer: Any, messages: list[BaseMessage]) -> list[int]:
-        """The prompt's token ids: the chat template's, or plain "role: text" lines without one."""
-        chat = to_chat_dicts(messages)
-        if getattr(tokenizer, "chat_template", None):
+        """The prompt's token ids: the chat template's, or plain "role: text" lines without one.
+        A last message from the assistant is a reply already begun: the model continues it instead of
+        answering anew; alone, it is plain text to continue (the coding chain's function stubs)."""
+        begun = str(messages[-1].text) if messages and messages[-1].type == "ai" else ""
+        if begun and len(messages) == 1:   # nothing before it: plain text to continue, no chat template
+            ids = tokenizer(begun)
+            return [int(t) for t in (ids["input_ids"] if hasattr(ids, "keys") else ids)]
+        chat = to_chat_dicts(messages[:-1] if begun else messages)
+        if getattr(tokenizer, "chat_template", None) and not begun:
             ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+        elif begun and getattr(tokenizer, "chat_template", None):
+            ids = tokenizer(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False) + begun)
         else:
-            ids = tokenizer("".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant: ")
+            ids = tokenizer("".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant: " + begun)
         if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding here
             ids = ids["input_ids"]
         return [int(t) for t in ids]

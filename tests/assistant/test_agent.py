@@ -295,8 +295,8 @@ def test_the_same_question_answered_twice_is_recalled_once(tmp_path):
     bot.close()
     again, fake = make_bot(tmp_path, ["Blue."])
     reply = again.ask("/chat what colour is the garden shed?", session="four")
-    turns = [m for m in reply.recalled if m.kind == "turn"]
-    assert len(turns) == 1 and "The shed is blue." in turns[0].text
+    answers = [m for m in reply.recalled if m.kind == "turn" and "The shed is blue." in m.text]
+    assert len(answers) == 1
     assert fake.last_text.count("The shed is blue.") == 1
 
 
@@ -308,3 +308,15 @@ def test_warming_prepares_memory_and_fits_the_router_only_when_the_request_needs
         assert bot.router._model is None  # a prefix names the route: nothing to fit
         bot.warm("plot revenue by month from sales.csv")
         assert bot.router._model is not None
+
+
+def test_a_turn_is_remembered_as_two_memories_that_say_who_spoke(tmp_path):
+    bot, _ = make_bot(tmp_path, ["Noted: your bike is green.", "ok"])
+    bot.ask("/chat remember that my bike is green", session="s")
+    turns = sorted(bot.store.all(kind="turn"), key=lambda m: m.created_at)
+    assert [(m.metadata["speaker"], m.text) for m in turns] == [
+        ("user", "User: remember that my bike is green"), ("assistant", "Assistant: Noted: your bike is green.")]
+    assert turns[1].metadata["reply_to"] == turns[0].id == bot.sessions.load("s").turns[0].memory_id
+    hits = bot.store.search("what colour did I say my bike is?", k=3)
+    said = next(h for h in hits if h.memory.kind == "turn" and h.memory.metadata["speaker"] == "user")
+    assert "speaker" in said.sources   # "I" speaks as the user: the speaker signal fires

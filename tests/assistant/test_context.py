@@ -88,3 +88,27 @@ def test_the_budget_breakdown_names_each_part_and_block():
     empty = ContextBuilder(2000).build(system_prompt="SYS", request="hi", session=Session(name="s", user="u"),
                                        route="chat")
     assert empty.budget.used == 0 == empty.context_tokens and empty.budget.items == ()
+
+
+def test_a_fresh_thread_gives_the_memories_the_whole_budget_and_a_busy_one_keeps_room_for_history():
+    memories = [_memory(f"note {i}: the shed key hangs behind door number {i}", 0.9 - i / 100) for i in range(40)]
+    fresh = ContextBuilder(1200).build(system_prompt="SYS", request="where is the key?",
+                                       session=Session(name="s", user="u"), route="chat", memories=memories)
+    busy_session = Session(name="s", user="u")
+    busy_session.turns = [TurnRecord(request="tell me a long story " * 20, reply="once upon a time " * 40, route="chat")] * 3
+    busy = ContextBuilder(1200).build(system_prompt="SYS", request="where is the key?",
+                                      session=busy_session, route="chat", memories=memories)
+    assert len(fresh.memories) > len(busy.memories) >= 1
+    assert fresh.context_tokens > 1200 * 0.8          # the budget, not a fixed count, decided
+    assert len(busy.messages) == 1 + 6 + 1            # all three recent turns still fit
+
+
+def test_a_draft_in_the_session_is_not_also_recalled_into_the_prompt():
+    session = _session()
+    recalled = RecalledMemory(id="m1", text="draft 'Intro' (v1):\nSales grew in Q3.", kind="artifact", score=0.9,
+                              session="q3", created_at="2026-05-07T00:00:00")
+    built = ContextBuilder(2000).build(system_prompt="SYS", request="update the intro", session=session,
+                                       route="writing", memories=[recalled, _memory("Alice likes short intros")])
+    assert "a1" in [a.id for a in built.artifacts]
+    assert [m.id for m in built.memories] == ["Alice "]
+    assert built.messages[0].content.count("Sales grew in Q3.") == 1

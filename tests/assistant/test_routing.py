@@ -6,12 +6,17 @@ from the examples in assistant/chains/examples/ and never copied into them."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from assistant.routing import BUILTIN_ROUTES, Route, Router, is_follow_up, load_examples, split_prefix
+from assistant.routing import (
+    BUILTIN_ROUTES, SAFE_BELOW, Route, Router, _safe_choice, is_follow_up, load_examples, split_prefix,
+)
+from assistant.routing_calibration import calibrate_safe_below, cross_validated
+from assistant.routing_cues import CUES, TERMS, _words, cue_vector
 from memory.embeddings import default_embedder
 
 DATA = Path(__file__).parents[1] / "data"
@@ -340,9 +345,60 @@ def test_no_cache_dir_computes_in_memory(embedder, tmp_path, monkeypatch):
 def test_example_files():
     examples = load_examples()
     assert sorted(examples) == sorted(BUILTIN_ROUTES)
-    assert all(80 <= len(texts) <= 160 for texts in examples.values())
+    assert all(80 <= len(texts) <= 260 for texts in examples.values())
     assert any("\n" in text for text in examples["coding"])            # the \n escape
     assert not any(text.startswith("#") for texts in examples.values() for text in texts)
+
+
+def test_every_cue_term_occurs_in_some_example():
+    """A cue term no example contains is a rule nobody measured: its weight per route is counted
+    from the examples that fire it, so with none it only adds the smoothing prior's noise."""
+    examples = [text for texts in load_examples().values() for text in texts]
+    unused = [
+        (name, term) for name, terms in TERMS.items() for term in terms
+        if not any(re.search(_words(term), text, re.IGNORECASE) for text in examples)
+    ]
+    assert unused == []
+
+
+def test_cue_terms_ending_in_a_symbol_match():
+    fired = dict(zip([name for name, _, _ in CUES], cue_vector("How do I overload an operator in C++ or C#?")))
+    assert fired["programming-language"] > 0
+
+
+@pytest.mark.parametrize(
+    ("probs", "expected"),
+    [
+        ((0.50, 0.45, 0.03, 0.02), "chat"),      # unsure between coding and chat: the safe answer
+        ((0.70, 0.25, 0.03, 0.02), "coding"),    # sure enough
+        ((0.50, 0.02, 0.45, 0.03), "coding"),    # unsure, but between two specialists
+        ((0.30, 0.60, 0.05, 0.05), "chat"),
+    ],
+)
+def test_unsure_between_chat_and_a_specialist_goes_to_chat(probs, expected):
+    import numpy as np
+
+    assert _safe_choice(("coding", "chat", "writing", "analysis"), np.array(probs)) == expected
+
+
+def test_safe_threshold_is_the_calibrated_one(embedder):
+    """SAFE_BELOW is what calibration on cross-validated example predictions picks (update both
+    together when the examples change)."""
+    names, predictions = cross_validated(load_examples(), embedder, folds=5)
+    assert calibrate_safe_below(names, predictions) == pytest.approx(SAFE_BELOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A script of a heist gone wrong in a bakery, told by the getaway driver", "writing"),
+        ("Write a script that deletes files older than 30 days", "coding"),
+        ("What is the difference between civil disobedience and a riot?", "chat"),
+        ("Which county has the highest turnout in elections.csv?", "analysis"),
+    ],
+)
+def test_boundaries_on_requests_written_apart(router, text, expected):
+    assert router.route(text).name == expected
 
 
 @pytest.mark.parametrize("name", HELD_OUT)

@@ -143,11 +143,12 @@ def test_a_thread_across_writing_coding_analysis_and_a_new_process(tmp_path, mon
     assert {"review_draft", "diff_texts"} <= {t.name for t in update["tools"]}
     bot.close()
 
-    # 5. a new process over the same data: the Q3 conclusion is recalled from long-term memory
+    # 5. a new process over the same data, a new thread: the Q3 conclusion is recalled from long-term
+    # memory (in thread q3 itself it is in the prompt as the session's artifact, and not twice)
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_MAX_NEW_TOKENS": "48",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", "--json", "--session", "q3", "What did we conclude about Q3?"],
+        [sys.executable, "-m", "assistant.cli", "ask", "--json", "--session", "q3-later", "What did we conclude about Q3?"],
         capture_output=True, text=True, env=env, timeout=600, cwd=Path(__file__).resolve().parents[2],
     )
     assert out.returncode == 0, out.stderr[-2000:]

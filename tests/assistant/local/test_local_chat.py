@@ -285,3 +285,14 @@ def test_the_configured_dtype_reaches_the_local_model(tmp_path):
     settings = load_settings(config_path=tmp_path / "none.toml", environ={}, dtype="float32",
                              data_dir=tmp_path / "data")
     assert Assistant(settings=settings).model.dtype == "float32"
+
+
+def test_a_begun_reply_is_continued_and_alone_it_is_plain_text(tokenizer):
+    from langchain_core.messages import AIMessage
+
+    stub = 'def double(x):\n    """Twice x."""\n   '
+    assert LocalChatModel._encode(tokenizer, [AIMessage(stub)]) == tokenizer(stub)["input_ids"]   # no chat template
+    asked = [HumanMessage("Complete it")]
+    begun = LocalChatModel._encode(tokenizer, [*asked, AIMessage("Sure:")])
+    fresh = LocalChatModel._encode(tokenizer, asked)
+    assert begun[: len(fresh)] == fresh and tokenizer.decode(begun[len(fresh):]) == "Sure:"
