@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator
@@ -22,15 +23,17 @@ from assistant.chains.registry import ChainRegistry, default_chains
 from assistant.context import ContextBuilder
 from assistant.errors import AssistantError, DataDirError, MemoryFailure, from_layer
 from assistant.events import (
-    ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token, event_record,
+    ApprovalNeeded, ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token, event_record,
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
+from assistant.memories import REPLY_SUFFIX, artifact_memory, one_version_each, related, turn_memories
 from assistant.pending import PendingWrites
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
 from assistant.settings import Settings, default_cache_dir, load_settings
 from assistant.toolbox import ToolBox
+from tools.confinement import configure as configure_sandbox, summary as sandbox_summary
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -40,78 +43,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, "float | None"], None]
 log = logging.getLogger(__name__)
-
-# Relevance thresholds. The lexical one is derived on a labelled relevance set
-# (bench/bench_recall_e2e.py --calibrate: the top-16 hits of LoCoMo dev conversation 0's questions,
-# labelled by whether they hold an evidence line, plus conversation 1's questions asked of
-# conversation 0's memory, all unrelated): the best precision that keeps 95% of the relevant hits.
-# That set has too few relevant hits found by the vector alone to set the other one (it prints how
-# many); it stays where "Hi!" against unrelated notes (0.25-0.35 with MiniLM) stays out.
-MIN_RECALL_SCORE = 0.4
-MIN_LEXICAL_RECALL_SCORE = 0.16
-TURN_MEMORY_CHARS = 2000
-ARTIFACT_MEMORY_CHARS = 1500
-
-
-def _related(hit) -> bool:
-    """Ranking is fused (vector, BM25, time, neighbours); whether a hit belongs in the prompt at all is
-    decided on its cosine similarity, on the time the request asked about ("last week"), or on
-    shared rare words with a weaker similarity ("what did we conclude about Q3?" and an analysis
-    that says "Q3 2024 was +25.0%" are only 0.17 apart by MiniLM, but both say Q3)."""
-    similarity = hit.score if getattr(hit, "similarity", None) is None else hit.similarity
-    sources = getattr(hit, "sources", ())
-    if "time" in sources:
-        return True
-    if "bm25" in sources or "speaker" in sources:
-        return similarity >= MIN_LEXICAL_RECALL_SCORE
-    # By vector alone, unrelated chat sits at 0.25-0.35 with MiniLM ("Hi!" against random notes):
-    # without a shared word, only a clearly close memory is worth the prompt tokens.
-    return similarity >= MIN_RECALL_SCORE
-
-
-def _one_version_each(hits: list) -> list:
-    """Hits without repeats, each at its best rank: a memory whose text an earlier hit already says
-    (the same question asked and answered again), and every other version of an artifact (each
-    revision of a draft is a memory; one per session and title, or the same content made twice).
-    Repeats would spend the prompt twice on one thing."""
-    seen: set[tuple] = set()
-    kept = []
-    for hit in hits:
-        memory = hit.memory
-        keys = {("text", memory.text)}
-        if memory.kind == "artifact":
-            title = memory.metadata.get("title")
-            keys.add(("content", memory.text.split("\n", 1)[-1]))  # without the "draft 'title' (v2):" line
-            if title:
-                keys.add(("version", memory.session, title))
-        if keys & seen:
-            continue
-        seen |= keys
-        kept.append(hit)
-    return kept
-
-
-REPLY_SUFFIX = "-reply"
-
-
-def _turn_memories(turn: TurnRecord, session: str) -> list["Memory"]:
-    """A turn as long-term memory: what the user said and what the assistant said, one memory each,
-    with who said it. Retrieval weighs the speaker ("what did I say about…" looks at the user's
-    lines, "what did you suggest…" at the assistant's), a short memory says one thing for the vector,
-    and neighbouring rows of a session lift each other, so the pair still comes back together.
-    The request keeps the record's memory id; the reply's is that id plus REPLY_SUFFIX."""
-    from datetime import timedelta
-
-    from memory import Memory
-
-    ids = {"id": turn.memory_id} if turn.memory_id else {}
-    request = Memory(text=f"User: {turn.request}"[:TURN_MEMORY_CHARS], kind="turn", session=session,
-                     metadata={"route": turn.route, "speaker": "user"}, **ids)
-    reply = Memory(text=f"Assistant: {turn.reply}"[:TURN_MEMORY_CHARS], kind="turn", session=session,
-                   metadata={"route": turn.route, "speaker": "assistant", "reply_to": request.id},
-                   id=request.id + REPLY_SUFFIX, created_at=request.created_at + timedelta(milliseconds=1))
-    return [request, reply]
-
 
 class Assistant:
     def __init__(
@@ -139,8 +70,6 @@ class Assistant:
             from assistant.models import parse_model_spec
 
             parse_model_spec(self.settings.model)  # an unknown spec fails now, not after loading memory
-        from tools.confinement import configure as configure_sandbox
-
         configure_sandbox(self.settings.sandbox, self.settings.sandbox_network)  # run_python's default here
         self.sessions = sessions or SessionStore(self.settings.data_dir, self.settings.user)
         self.chains = chains or default_chains()
@@ -409,6 +338,8 @@ class Assistant:
                 if first_token is None:
                     first_token = (time.perf_counter() - started) * 1000
             else:
+                if isinstance(event, ApprovalNeeded) and not event.sandbox:  # what the person is asked to trust
+                    event = replace(event, sandbox=sandbox_summary())
                 keep(event)
             yield event
         gen_s = time.perf_counter() - t_gen
@@ -455,8 +386,8 @@ class Assistant:
                 session=hit.memory.session, route=hit.memory.metadata.get("route"),
                 created_at=hit.memory.created_at.isoformat(), why=hit.why(),
             )
-            for hit in _one_version_each(hits)
-            if hit.memory.id not in in_history and _related(hit)
+            for hit in one_version_each(hits)
+            if hit.memory.id not in in_history and related(hit)
         ]
         return recalled[: self.settings.recall_k]   # the context builder's budget decides how many fit
 
@@ -466,14 +397,9 @@ class Assistant:
         from memory import Memory
 
         record = session.turns[-1]
-        batch = _turn_memories(record, session.name)
+        batch = turn_memories(record, session.name)
         record.memory_id = batch[0].id
-        for artifact in artifacts:
-            batch.append(Memory(
-                text=f"{artifact.kind} '{artifact.title}' (v{artifact.version}):\n{artifact.content}"[:ARTIFACT_MEMORY_CHARS],
-                kind="artifact", session=session.name,
-                metadata={"route": record.route, "artifact_id": artifact.id, "path": artifact.path, "title": artifact.title},
-            ))
+        batch += [artifact_memory(artifact, session.name, record.route) for artifact in artifacts]
         for fact in extract_facts(record.request):
             # One id per (user, fact key): a restated fact replaces the old one (add upserts by id).
             fact_id = hashlib.sha1(f"{self.settings.user}\0{fact.key}".encode()).hexdigest()[:24]
@@ -525,7 +451,7 @@ class Assistant:
             store = self.store
             missing = [turn for turn in recent if store.get(turn.memory_id) is None]
             if missing:
-                store.add_many([m for turn in missing for m in _turn_memories(turn, session.name)])
+                store.add_many([m for turn in missing for m in turn_memories(turn, session.name)])
         except MemoryStoreError as exc:
             raise MemoryFailure(str(exc)) from exc
 

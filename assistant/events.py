@@ -107,6 +107,7 @@ class ApprovalNeeded:
 
     code: str
     language: str = "python"
+    sandbox: str = ""  # how the code would be confined, in words (tools.confinement.summary())
 
 
 @dataclass(frozen=True)

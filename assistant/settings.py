@@ -54,6 +54,7 @@ class Settings:
     tool_calling: str = "auto"  # a model calls tools itself: auto (if its class can), on, off
     max_tool_steps: int = 8  # model calls per turn in the tool loop
     tool_time_limit: float = 300.0  # seconds per turn in the tool loop
+    tool_token_limit: int = 16000  # tokens the model may generate per turn in the tool loop
     # config.toml tables (assistant/tool_config.py), not flags: [mcp.servers.NAME], [tools] auto_approve
     mcp_servers: tuple = ()
     auto_approve_tools: tuple = ()
@@ -124,8 +125,8 @@ def _validated(settings: Settings, where: str) -> Settings:
         raise ConfigError(f"{where}: dtype must be one of auto, float32, bfloat16, int4, int8")
     if settings.tool_calling not in ("auto", "on", "off"):
         raise ConfigError(f"{where}: tool_calling must be auto, on or off")
-    if settings.max_tool_steps <= 0 or settings.tool_time_limit <= 0:
-        raise ConfigError(f"{where}: max_tool_steps and tool_time_limit must be positive")
+    if settings.max_tool_steps <= 0 or settings.tool_time_limit <= 0 or settings.tool_token_limit <= 0:
+        raise ConfigError(f"{where}: max_tool_steps, tool_time_limit and tool_token_limit must be positive")
     if settings.sandbox not in ("auto", "kernel", "hook"):  # tools.confinement.MODES
         raise ConfigError(f"{where}: sandbox must be one of auto, kernel, hook")
     if not settings.user.strip():

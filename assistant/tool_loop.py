@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 from assistant.chains.base import ChainRun
 from assistant.chains.steps import approval
-from assistant.errors import AssistantError, ConfigError, ToolCallingUnsupported
+from assistant.errors import ConfigError, ToolCallingUnsupported
 from assistant.events import Event, Token, ToolFinished, ToolStarted
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class ToolPolicy:
 class LoopLimits:
     max_steps: int = 8  # model calls
     time_limit: float = 300.0  # seconds for the whole loop, checked between steps
+    max_tokens: int = 16000  # tokens the model may generate in the whole loop, checked between steps
 
 
 def can_call_tools(model: "BaseChatModel", setting: str = "auto") -> bool:
@@ -97,13 +98,12 @@ def run_tool_loop(
     for step in range(limits.max_steps):
         try:
             message, used = yield from _model_step(run.model, model, history, lead="\n\n" if said else "")
-        except AssistantError:
-            raise
         except Exception as exc:
-            if step == 0 and tools and getattr(exc, "status_code", None) in (400, 422):
+            refused = _http_refusal(exc) if step == 0 and tools else None
+            if refused is not None:
                 raise ToolCallingUnsupported(  # vLLM without a tool parser, an Ollama model without tools
-                    f"the model refused the tools it was offered (HTTP {exc.status_code}: "
-                    f"{' '.join(str(exc).split())[:200]}); set tool_calling = \"off\" for it") from exc
+                    f"the model refused the tools it was offered (HTTP {refused.status_code}: "
+                    f"{' '.join(str(refused).split())[:200]}); set tool_calling = \"off\" for it") from exc
             raise
         tokens += used
         history.append(message)
@@ -118,12 +118,26 @@ def run_tool_loop(
         if time.monotonic() > deadline:
             note = f"(Stopped: the tool loop ran past its time limit of {limits.time_limit:g} s.)"
             break
+        if tokens >= limits.max_tokens:
+            note = (f"(Stopped: the model generated {tokens} tokens in the tool loop, past its limit of "
+                    f"{limits.max_tokens}; raise tool_token_limit to let it go on.)")
+            break
     else:
         note = (f"(Stopped: the model was still calling tools after {limits.max_steps} steps; "
                 "raise max_tool_steps to let it go on.)")
     yield Token(("\n\n" if said else "") + note)
     said.append(("\n\n" if said else "") + note)
     return "".join(said), tokens
+
+
+def _http_refusal(exc: BaseException) -> BaseException | None:
+    """The client's HTTP 400/422 error behind `exc` (our translation of it keeps it as the cause)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "status_code", None) in (400, 422):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _model_step(base: "BaseChatModel", model: Any, history: list, lead: str = "") -> Generator[Event, None, tuple[Any, int]]:
@@ -144,7 +158,12 @@ def _model_step(base: "BaseChatModel", model: Any, history: list, lead: str = ""
 
         return AIMessage(content=""), 0
     usage = getattr(whole, "usage_metadata", None) or {}
-    return whole, int(usage.get("output_tokens", 0))
+    if usage.get("output_tokens"):
+        return whole, int(usage["output_tokens"])
+    # A server that reports no usage: about four characters a token, text and call arguments alike.
+    text = whole.content if isinstance(whole.content, str) else ""
+    arguments = "".join(json.dumps(c.get("args", {})) for c in whole.tool_calls)
+    return whole, max(1, (len(text) + len(arguments)) // 4)
 
 
 def _answer_call(run: ChainRun, call: dict[str, Any], by_name: dict[str, "Tool"],

@@ -102,7 +102,8 @@ class ToolBox:
                 yield ToolStarted(name=f"mcp:{server}")
                 yield ToolFinished(name=f"mcp:{server}", error=error)
         policy = ToolPolicy(auto_run=run.auto_run, auto_approve=tuple(self.settings.auto_approve_tools))
-        limits = LoopLimits(self.settings.max_tool_steps, self.settings.tool_time_limit)
+        limits = LoopLimits(self.settings.max_tool_steps, self.settings.tool_time_limit,
+                            self.settings.tool_token_limit)
         try:
             return (yield from ToolCallingChain(chain).run_with(run, messages, self.offered(chain, run.workspace),
                                                                 policy, limits))

@@ -163,7 +163,7 @@ def ask(bot, question: str, session: str):
 
 
 def evaluate(conversation: dict, workdir: Path, limit: int | None) -> dict:
-    from assistant.agent import _related
+    from assistant.memories import related
 
     bot, lines, user, other = replay(conversation, workdir)
     store = bot.store
@@ -187,7 +187,7 @@ def evaluate(conversation: dict, workdir: Path, limit: int | None) -> dict:
         prompt_memories.append(len(recalled))
         for hit in hits:
             label = any(holds(hit.memory.text, line) for line in evidence)
-            kept = _related(hit)
+            kept = related(hit)
             relevance[("t" if label == kept else "f") + ("p" if kept else "n")] += 1
     bot.close()
     return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms}

@@ -37,7 +37,7 @@ def approval(run: ChainRun, code: str, language: str = "python") -> Generator[Ev
         return True
     if run.approve is None:
         return None
-    yield ApprovalNeeded(code=code, language=language)
+    yield ApprovalNeeded(code=code, language=language)  # the agent adds how it would be confined
     return bool(run.approve(code))
 
 

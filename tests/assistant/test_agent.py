@@ -263,15 +263,15 @@ def test_memory_writes_follow_the_reply_and_are_flushed_before_the_store_is_read
 
 
 def test_a_weakly_similar_memory_is_recalled_only_with_shared_words():
-    from assistant.agent import _related
+    from assistant.memories import related
     from memory import Hit, Memory
 
     analysis = Memory("Month-over-month growth of revenue: Q3 2024 was +25.0% on Q2 2024", kind="artifact")
-    assert _related(Hit(analysis, 0.28, similarity=0.17, sources=("vector", "bm25")))  # both say "Q3"
-    assert not _related(Hit(analysis, 0.28, similarity=0.17, sources=("vector",)))
-    assert not _related(Hit(analysis, 0.28, similarity=0.05, sources=("vector", "bm25")))
-    assert _related(Hit(analysis, 0.28, similarity=0.45, sources=("vector",)))
-    assert not _related(Hit(analysis, 0.28, similarity=0.31, sources=("vector", "context")))  # "Hi!" vs noise
+    assert related(Hit(analysis, 0.28, similarity=0.17, sources=("vector", "bm25")))  # both say "Q3"
+    assert not related(Hit(analysis, 0.28, similarity=0.17, sources=("vector",)))
+    assert not related(Hit(analysis, 0.28, similarity=0.05, sources=("vector", "bm25")))
+    assert related(Hit(analysis, 0.28, similarity=0.45, sources=("vector",)))
+    assert not related(Hit(analysis, 0.28, similarity=0.31, sources=("vector", "context")))  # "Hi!" vs noise
 
 
 def test_only_one_version_of_a_revised_draft_is_recalled(tmp_path):

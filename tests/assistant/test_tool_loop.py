@@ -111,6 +111,16 @@ def test_the_step_limit_ends_a_model_that_calls_tools_forever(convert_units):
     assert isinstance(events[-1], Finished) and "still calling tools after 3 steps" in events[-1].text
 
 
+def test_the_token_limit_ends_a_model_that_keeps_generating(convert_units):
+    forever = lambda body: call("convert_units", value=len(body["messages"]), from_unit="m", to_unit="cm")  # noqa: E731
+    with ScriptedOpenAI([forever]) as server:   # every reply reports 5 completion tokens (or is estimated)
+        events = turn(bot_for(server, tools=[convert_units], max_tool_steps=50, tool_token_limit=12),
+                      "/chat convert things")
+    assert 1 <= len(server.requests) < 50
+    assert sum(isinstance(e, ToolFinished) for e in events) == len(server.requests)
+    assert isinstance(events[-1], Finished) and "past its limit of 12" in events[-1].text
+
+
 def test_malformed_arguments_bad_values_and_unknown_tools_go_back_to_the_model(convert_units):
     three = {"tool_calls": [*call("teleport", to="mars")["tool_calls"],
                             *call("convert_units", raw_arguments="value=3, unit=kg")["tool_calls"],

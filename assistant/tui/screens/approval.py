@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from assistant.events import ApprovalNeeded
 from assistant.tui.fmt import highlighted
 
 
@@ -29,15 +30,11 @@ class ApprovalScreen(ModalScreen[bool]):
 
     ARM_DELAY_S = 0.4
 
-    def __init__(self, code: str, language: str = "python", confinement: str | None = None) -> None:
+    def __init__(self, code: str, language: str = "python", confinement: str = "") -> None:
         super().__init__(classes="modal")
         self.code = code
         self.language = language
-        if confinement is None:
-            from tools.confinement import summary
-
-            confinement = summary()  # probed once per process; says plainly when it is only a hook
-        self.confinement = confinement
+        self.confinement = confinement  # what ApprovalNeeded said: plainly "audit hook only" when so
         self._armed_at = float("inf")
 
     def compose(self) -> ComposeResult:
@@ -46,7 +43,8 @@ class ApprovalScreen(ModalScreen[bool]):
             yield Static(Content(
                 "The assistant wrote it and wants to run it in the session's workspace."
             ), classes="dialog-text")
-            yield Static(Content(f"Sandbox: {self.confinement}"), classes="dialog-text", id="sandbox-level")
+            if self.confinement:
+                yield Static(Content(f"Sandbox: {self.confinement}"), classes="dialog-text", id="sandbox-level")
             with VerticalScroll(classes="code-box"):
                 code = highlighted(self.code, self.language, dark=self.app.current_theme.dark)
                 yield Static(code, classes="code")
@@ -69,7 +67,8 @@ class ApprovalScreen(ModalScreen[bool]):
 
 
 def ask_approval(
-    app: App, code: str, *, cancelled: Callable[[], bool], answered: Callable[[bool], None]
+    app: App, code: str, *, cancelled: Callable[[], bool], answered: Callable[[bool], None],
+    asked: ApprovalNeeded | None = None,
 ) -> bool:
     """Show ApprovalScreen from a worker thread and block until it is answered.
 
@@ -83,7 +82,8 @@ def ask_approval(
         answered(answer[0])
 
     try:
-        app.call_from_thread(app.push_screen, ApprovalScreen(code), dismissed)
+        screen = ApprovalScreen(code, asked.language, asked.sandbox) if asked else ApprovalScreen(code)
+        app.call_from_thread(app.push_screen, screen, dismissed)
     except RuntimeError:  # the app is shutting down
         return False
     while not done.wait(0.1):

@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, get_current_worker
 
-from assistant.events import ArtifactSaved, Failed, Finished, Recalled, Routed, Token
+from assistant.events import ApprovalNeeded, ArtifactSaved, Event, Failed, Finished, Recalled, Routed, Token
 from assistant.tui.backend import drive_turn, failure
 from assistant.tui.safe import clean, one_line
 from assistant.tui.screens.approval import ask_approval
@@ -228,22 +228,29 @@ class ChatScreen(ThreadScreen):
         worker = get_current_worker()
         me = threading.current_thread()
         self.app.turn_threads.add(me)
+        asked: list[ApprovalNeeded] = []  # the agent yields ApprovalNeeded, then calls approve
+
+        def emit(event: Event) -> None:
+            if isinstance(event, ApprovalNeeded):
+                asked[:] = [event]
+            self.post_message(self.TurnEvent(turn, event))
+
         try:
             drive_turn(
-                self.app.backend, text, session,
-                emit=lambda event: self.post_message(self.TurnEvent(turn, event)),
+                self.app.backend, text, session, emit=emit,
                 cancelled=lambda: worker.is_cancelled,
-                approve=lambda code: self._approve(worker, turn, code),
+                approve=lambda code: self._approve(worker, turn, code, asked[-1] if asked else None),
             )
         finally:
             self.app.turn_threads.discard(me)
             self.post_message(self.TurnDone(turn))
 
-    def _approve(self, worker: Worker, turn: int, code: str) -> bool:
+    def _approve(self, worker: Worker, turn: int, code: str, asked: ApprovalNeeded | None) -> bool:
         """The agent's approve callback, called in the worker thread: blocks on the modal."""
         return ask_approval(
             self.app, code, cancelled=lambda: worker.is_cancelled,
             answered=lambda approved: self.post_message(self.ApprovalAnswered(turn, approved)),
+            asked=asked,
         )
 
     # -- rendering the turn ---------------------------------------------------------------------
