@@ -18,8 +18,11 @@ def _isolated_dirs(tmp_path, monkeypatch):
     """Every test gets its own data dir; the model cache stays shared so the bundled model is
     converted once per machine, as it is for users."""
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "data"))
-    (tmp_path / "config.toml").touch()  # a named config file must exist (an empty one is all defaults)
-    monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "config.toml"))
+    # A named config file must exist (an empty one is all defaults); beside tmp_path, not in it,
+    # so tests that list tmp_path see only what they made.
+    config = tmp_path.parent / f"{tmp_path.name}.config.toml"
+    config.touch()
+    monkeypatch.setenv("ASSISTANT_CONFIG", str(config))
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in ("ASSISTANT_DATA_DIR", "ASSISTANT_CONFIG", "ASSISTANT_CACHE_DIR"):
             monkeypatch.delenv(name, raising=False)

@@ -45,12 +45,12 @@ def bwrap_command(binary: str, *, workspace: Path, private: Path, tools_dir: Pat
             args += ["--ro-bind", host, host]
     for name in _ETC + (_NETWORK_ETC if network else ()):
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for root in _python_roots(protected):
-        args += ["--ro-bind", root, root]
     args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu",
              "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-             *_quota_mounts(workspace, quota_bytes),
-             "--ro-bind", str(workspace), SOURCE,
+             *_quota_mounts(workspace, quota_bytes)]
+    for root in _python_roots(protected):  # after the tmpfs: a venv under /tmp stays visible
+        args += ["--ro-bind", root, root]
+    args += ["--ro-bind", str(workspace), SOURCE,
              "--ro-bind", str(private), CONFIG,
              "--ro-bind", str(tools_dir / "_sandbox_child.py"), f"{BOOT}/_sandbox_child.py",
              "--ro-bind", str(tools_dir / "_fswalk.py"), f"{BOOT}/_fswalk.py",
