@@ -9,8 +9,7 @@ importing this package never imports torch. `ASSISTANT_CPU_CAPABILITY` (see `cpu
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from assistant._lazy import lazy_getattr
 
 from assistant.local.cpu import apply_forced_capability
 
@@ -29,9 +28,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'assistant.local' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
