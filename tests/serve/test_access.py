@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from assistant.errors import ConfigError
+from assistant.sessions import disk_name
 from assistant.serve.config import hash_key, load_serve_config
 
 _serving = runpy.run_path(str(Path(__file__).with_name("conftest.py")))
@@ -163,7 +164,7 @@ def test_the_command_serves_with_keys_from_config_and_env(tmp_path):
         for key, namespace in (("cfg-key", "alice"), ("env-key", "bob")):
             listed = httpx.get(f"{url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=30)
             assert listed.status_code == 200, listed.text
-        assert (tmp_path / "data" / "sessions" / "bob").is_dir()
+        assert (tmp_path / "data" / "sessions" / disk_name("bob")).is_dir()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

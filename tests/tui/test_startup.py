@@ -36,7 +36,8 @@ print(json.dumps(report))
 
 
 def test_the_first_frame_needs_no_heavy_import_and_the_input_is_ready(tmp_path):
-    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_CONFIG": str(tmp_path / "none.toml"),
+    (tmp_path / "empty.toml").touch()  # a named config file must exist
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "data"), "ASSISTANT_CONFIG": str(tmp_path / "empty.toml"),
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=60)
