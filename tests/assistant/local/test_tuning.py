@@ -59,16 +59,20 @@ def test_interleaved_timing_tells_a_slower_call_from_a_faster_one():
 
 @pytest.mark.parametrize("kinds", [("int8", "int8"), ("int4", "int8"), ("int8split", "bf16"), ("fp32", "int4")])
 def test_every_measured_kernel_saves_and_loads_to_the_same_results(kinds):
+    torch.manual_seed(0)  # the same weights and inputs every run
     weight = _grouped(64, 64, 16)
     linear = by_rows(weight, *kinds)
     tensors: dict[str, torch.Tensor] = {}
     kind = save_linear(linear, "w", tensors)
     again = load_linear(kind, "w", tensors)
+    # fbgemm's dynamic int8 also rounds the activations to 8 bits, per row: on random inputs its
+    # error reaches 2-3% (seen 2.0% and 2.7%); the other kinds only round activations to bf16.
+    tolerance = 0.05 if "int8" in kinds else 0.02
     for rows in (1, 5):
         x = torch.randn(rows, 64)
         assert torch.equal(linear(x), again(x))
         exact = x @ weight.T
-        assert (again(x).float() - exact).norm() / exact.norm() < 0.02
+        assert (again(x).float() - exact).norm() / exact.norm() < tolerance
 
 
 def test_decoding_threads_give_way_to_other_work(monkeypatch):
