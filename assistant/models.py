@@ -215,7 +215,7 @@ def _llamacpp(spec: ModelSpec, max_new_tokens: int, temperature: float) -> Any:
     path = Path(spec.target).expanduser()
     if not path.is_file():
         raise ModelUnavailable(f"no GGUF file at {path}")
-    from assistant.local.local_chat import LlamaCppChatModel
+    from assistant.local.llamacpp_chat import LlamaCppChatModel
 
     return LlamaCppChatModel(model_path=str(path), max_new_tokens=max_new_tokens, temperature=temperature)
 

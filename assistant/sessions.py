@@ -113,7 +113,10 @@ class SessionStore:
         return path
 
     def load(self, name: str) -> Session:
-        text = self._read(name)
+        return self._parse(name, self._read(name))
+
+    def _parse(self, name: str, text: str | None) -> Session:
+        """A stored record as a Session; a damaged one is set aside and the session starts afresh."""
         if text is None:
             return Session(name=name, user=self.user)
         try:
@@ -165,7 +168,7 @@ class SessionStore:
         self._write(session.name, payload)
 
     def list(self) -> list[Session]:
-        sessions = [self.load(name) for name in self._names()]
+        sessions = [self._parse(name, text) for name, text in self._records()]
         return sorted(sessions, key=lambda s: s.updated_at, reverse=True)
 
     def exists(self, name: str) -> bool:
@@ -176,7 +179,7 @@ class SessionStore:
         return self._remove(name)
 
     # -- where records live: one JSON file each, named `disk_name(name)`. A shared backend
-    # (assistant.shared_sessions) overrides these five so replicas see one another's threads.
+    # (assistant.shared_sessions) overrides these so replicas see one another's threads.
     def _read(self, name: str) -> str | None:
         path = self._path(name)
         return path.read_text(encoding="utf-8") if path.exists() else None
@@ -184,18 +187,20 @@ class SessionStore:
     def _write(self, name: str, payload: str) -> None:
         _atomic_write(self._path(name), payload)
 
-    def _names(self) -> list[str]:
-        """The sessions' own names, from their files (a file name is a slug and a hash)."""
-        names = []
+    def _records(self) -> list[tuple[str, str]]:
+        """Every session's own name and record, each file read once (a file name is a slug and a
+        hash, so the name comes from inside)."""
+        records = []
         for path in sorted(self.root.glob("*.json")):
             try:
-                name = json.loads(path.read_text(encoding="utf-8"))["name"]
+                text = path.read_text(encoding="utf-8")
+                name = json.loads(text)["name"]
             except (OSError, ValueError, KeyError, TypeError):
                 self._set_aside_file(path)
                 continue
             if isinstance(name, str) and self._path(name) == path:
-                names.append(name)
-        return names
+                records.append((name, text))
+        return records
 
     def _set_aside(self, name: str) -> None:
         self._set_aside_file(self._path(name))

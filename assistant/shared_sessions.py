@@ -28,7 +28,7 @@ from typing import Any
 
 from assistant.errors import MemoryFailure
 from assistant.events import Artifact
-from assistant.sessions import SessionStore, _atomic_write
+from assistant.sessions import Session, SessionStore, _atomic_write
 
 COLLECTION = "throughline_sessions"
 RECORD = "tl.session"
@@ -64,8 +64,8 @@ class SharedSessionStore(SessionStore):
             return None
         return str(found["metadatas"][0][RECORD])
 
-    def load(self, name: str):  # type: ignore[override]
-        session = super().load(name)
+    def _parse(self, name: str, text: str | None) -> Session:
+        session = super()._parse(name, text)
         session.artifacts = [self._local(session.name, a) for a in session.artifacts]
         return session
 
@@ -78,10 +78,10 @@ class SharedSessionStore(SessionStore):
                     metadatas=[{RECORD: merged, "tl.user": self.user, "tl.name": name}],
                 )
 
-    def _names(self) -> list[str]:
+    def _records(self) -> list[tuple[str, str]]:
         with self._errors():
             found = self._collection.get(where={"tl.user": self.user}, include=["metadatas"])
-        return sorted(str(meta["tl.name"]) for meta in found["metadatas"])
+        return sorted((str(meta["tl.name"]), str(meta[RECORD])) for meta in found["metadatas"])
 
     def _set_aside(self, name: str) -> None:
         with self._errors():

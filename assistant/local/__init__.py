@@ -17,7 +17,7 @@ apply_forced_capability()  # before anything here imports torch: torch reads it 
 
 _WHERE = {
     "DTYPES": "assistant.local.kernels",
-    "LlamaCppChatModel": "assistant.local.local_chat",
+    "LlamaCppChatModel": "assistant.local.llamacpp_chat",
     "LocalChatModel": "assistant.local.local_chat",
     "bundled_gguf_path": "assistant.local.bundled",
     "converted_model_dir": "assistant.local.bundled",

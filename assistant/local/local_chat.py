@@ -1,4 +1,4 @@
-"""LangChain chat models that run in this process: transformers causal LMs and llama.cpp GGUF files.
+"""The bundled engine as a LangChain chat model: transformers causal LMs on our own decoding loop.
 
 `LocalChatModel` streams real tokens: `_stream` runs `assistant.local.decoding`'s token loop in the
 consumer's own thread, one forward pass per token it asks for. That loop, not `model.generate`, is
@@ -23,34 +23,22 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import (
-    BaseChatModel,
-    generate_from_stream,
-)
-from langchain_core.messages import AIMessageChunk, BaseMessage, ChatMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field, PrivateAttr
 
 from assistant.errors import ModelError
 from assistant.local.bundled import Progress
 from assistant.local.cpu import others_running, usable_cpus
+from assistant.local.streaming import StreamingChatModel, to_chat_dicts
 
 if TYPE_CHECKING:  # the decoding module imports torch; load it only with a model
     from assistant.local.decoding import Sampling
 
-__all__ = ["LlamaCppChatModel", "LocalChatModel", "to_chat_dicts"]
+__all__ = ["LocalChatModel", "to_chat_dicts"]
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 _OVERRIDABLE = ("max_new_tokens", "temperature", "top_p", "repetition_penalty")
 DTYPE_ENV = "ASSISTANT_DTYPE"
-
-
-def to_chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
-    """LangChain messages as the `{"role", "content"}` dicts chat templates expect (text only)."""
-    return [
-        {"role": m.role if isinstance(m, ChatMessage) else _ROLES.get(m.type, "user"), "content": str(m.text)}
-        for m in messages
-    ]
 
 
 class _StopScanner:
@@ -103,7 +91,7 @@ def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(int(i) for i in ids if i is not None)
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(StreamingChatModel):
     """A transformers causal LM with a chat template, loaded on first use, streaming token by token.
 
     Greedy decoding by default (temperature 0); temperature > 0 samples with `top_p`. The default
@@ -230,15 +218,6 @@ class LocalChatModel(BaseChatModel):
         except ValueError as exc:  # an unknown dtype
             raise ModelError(f"cannot decode with {self.model_name}: {exc}") from exc
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -324,88 +303,3 @@ class LocalChatModel(BaseChatModel):
         if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding here
             ids = ids["input_ids"]
         return [int(t) for t in ids]
-
-    @staticmethod
-    def _chunk(text: str, run_manager: CallbackManagerForLLMRun | None) -> ChatGenerationChunk:
-        chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-        if run_manager is not None:
-            run_manager.on_llm_new_token(text, chunk=chunk)
-        return chunk
-
-
-class LlamaCppChatModel(BaseChatModel):
-    """A GGUF file run by llama-cpp-python (the `throughline[llamacpp]` extra), loaded on first use."""
-
-    model_path: str
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    n_ctx: int = 4096
-    n_threads: int | None = None
-    """llama.cpp's threads; None keeps llama-cpp-python's default (half the logical CPUs)."""
-    stop: list[str] | None = None
-
-    _llama: Any = PrivateAttr(default=None)
-    _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
-
-    @property
-    def _llm_type(self) -> str:
-        return "throughline-llamacpp"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
-
-    def ensure_loaded(self, progress: Progress | None = None) -> Any:
-        with self._load_lock:
-            if self._llama is None:
-                from llama_cpp import Llama
-
-                if progress is not None:
-                    progress(f"loading {self.model_path}", None)
-                threads = {"n_threads": self.n_threads} if self.n_threads else {}
-                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, verbose=False, **threads)
-        return self._llama
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        llama = self.ensure_loaded()
-        parts = llama.create_chat_completion(
-            messages=to_chat_dicts(messages),
-            max_tokens=kwargs.get("max_new_tokens", self.max_new_tokens),
-            temperature=kwargs.get("temperature", self.temperature),
-            stop=list(stop or self.stop or []) or None,
-            stream=True,
-        )
-        tokens, finish = 0, None
-        try:
-            for part in parts:
-                choice = part["choices"][0]
-                finish = choice.get("finish_reason") or finish
-                text = choice.get("delta", {}).get("content") or ""
-                if text:
-                    tokens += 1  # llama.cpp streams one token per part
-                    yield LocalChatModel._chunk(text, run_manager)
-        finally:
-            parts.close()  # stops llama.cpp's token loop when the consumer stops early
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                usage_metadata={"input_tokens": 0, "output_tokens": tokens, "total_tokens": tokens},
-                response_metadata={"finish_reason": finish or "stop", "model_path": self.model_path},
-                chunk_position="last",
-            )
-        )

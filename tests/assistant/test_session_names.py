@@ -59,3 +59,22 @@ def test_old_lossy_dirs_are_migrated_to_their_owner(tmp_path):
     moved = thread.artifacts[0].path
     assert moved.startswith(str(store.workspaces)) and open(moved).read() == "the intro"
     assert not (old_sessions / "q3_report.json").exists()
+
+
+def test_listing_sessions_reads_each_record_once(tmp_path, monkeypatch):
+    """The session picker lists every thread: one read per file, not one for the name and another
+    for the record (a user with hundreds of threads waited twice)."""
+    for name in ("draft", "script", "numbers"):
+        _save_turn(tmp_path, "alice", name, f"about {name}")
+    reads = []
+    original = type(tmp_path).read_text
+
+    def counting(path, *args, **kwargs):
+        reads.append(path.name)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "read_text", counting)
+    listed = SessionStore(tmp_path, "alice").list()
+    assert sorted(s.name for s in listed) == ["draft", "numbers", "script"]
+    assert all(s.turns for s in listed)
+    assert len(reads) == 3
