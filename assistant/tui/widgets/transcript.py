@@ -222,6 +222,8 @@ class Transcript(VerticalScroll):
         """Once the turns drawn above are laid out, scroll down by their height."""
         from textual.widgets import Markdown
 
+        if not all(w.is_attached for w in added):  # another thread was opened meanwhile
+            return
         laid_out = all(md.children or not md.source for w in added for md in w.query(Markdown))
         if not laid_out and tries > 0:
             self.call_after_refresh(self._keep_view, height, added, tries - 1)
