@@ -32,11 +32,11 @@ _COMMON_KEYS = {"timeout", "startup_timeout", "chains"}
 
 def tool_tables(data: dict[str, Any], where: str) -> dict[str, Any]:
     """Settings fields from config.toml's `[mcp]` and `[tools]` tables (both optional)."""
-    from tools.errors import ToolError
-    from tools.mcp_client import McpServerSpec
-
     servers = _table(_table(data, "mcp", where), "servers", where, "mcp.")
     specs = []
+    if servers:  # `tools` imports pydantic (~0.3 s): not before the chat UI's first frame unless needed
+        from tools.errors import ToolError
+        from tools.mcp_client import McpServerSpec
     for name, table in servers.items():
         key = f"mcp.servers.{name}"
         if not isinstance(table, dict):

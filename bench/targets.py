@@ -20,12 +20,15 @@ MIN_NOISE = 0.05
 
 
 def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
-    """The environment of a benchmarked `assistant` process: its own data dir, no config file,
-    no hub, this checkout on the path."""
+    """The environment of a benchmarked `assistant` process: its own data dir, an empty config file
+    (a named config file must exist), no hub, this checkout on the path."""
     import os
 
+    config = Path(data_dir) / "none.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.touch()
     return {
-        **os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(Path(data_dir) / "none.toml"),
+        **os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(config),
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         "PYTHONPATH": str(ROOT), **extra,
     }

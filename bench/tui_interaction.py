@@ -1,9 +1,11 @@
 """Interaction figures of the chat UI, measured with Textual's Pilot (headless, in this process).
 
-- `open_thread_s`: seconds from asking to open a saved 200-message thread (100 turns: prose, lists,
-  code) until its transcript is drawn and painted (the UI draws the last turns and offers the
-  earlier ones on request). Baseline: a bare Textual app mounting all 200 texts (replies as
-  Markdown) — the library's own cost for drawing that much Markdown at once.
+- `open_thread_s`: (wall, CPU) seconds from asking to open a saved 200-message thread (100 turns: prose, lists,
+  code) until its transcript is drawn and painted (the UI draws the last turns, enough to fill the
+  view twice, and the earlier ones as the person scrolls up). Baselines: a bare Textual app
+  mounting all 200 texts (replies as Markdown) — the library's own cost for drawing that much
+  Markdown at once — and one plain Static holding all 200 texts, scrolled to the end: the
+  cheapest way Textual shows that much text.
 - `keystroke_ms`: milliseconds from a key press in the message box (sent through the driver as a
   terminal's would be) until the next frame the app paints after handling it, while a reply streams
   (a fake model yielding a character every 2 ms; paragraphs of five sentences). Baseline: the
@@ -96,23 +98,28 @@ async def open_thread_once(data_dir: Path) -> float:
         await _until(pilot, lambda: app.chat.session_name is not None)
         await pilot.pause()
         painted = _frames(app)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await app.chat.switch_session("long")
         await _until(pilot, lambda: app.chat.session_name == "long" and app.chat.query(PastReply)
                      and _all_rendered(app.chat.transcript), every=DOM_POLL_S)
         mounted = time.perf_counter()
         await _until(pilot, lambda: painted and painted[-1] > mounted)
-        return painted[-1] - started
+        return painted[-1] - started, time.process_time() - cpu
 
 
-async def baseline_open_once() -> float:
-    from textual.app import App
-    from textual.containers import VerticalScroll
-    from textual.widgets import Markdown, Static
-
+def _texts() -> list[str]:
+    """The thread's 200 messages as plain text, for the baselines."""
     texts = []
     for i in range(TURNS):
         texts += [f"Question {i}: how did month {i} go?", REPLY_MD.format(i=i, v=1000 + 37 * i, p=i % 17)]
+    return texts
+
+
+async def _bare_open(make, drawn) -> float:
+    """Seconds for a bare Textual app (one VerticalScroll) to mount `make()`, scroll to the end and
+    paint, once `drawn(app)` holds."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
 
     class Bare(App):
         def compose(self):
@@ -122,14 +129,31 @@ async def baseline_open_once() -> float:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         painted = _frames(app)
-        started = time.perf_counter()
-        widgets = [Static(t) if n % 2 == 0 else Markdown(t) for n, t in enumerate(texts)]
-        app.query_one("#t").mount_all(widgets)
-        app.query_one("#t").scroll_end(animate=False)
-        await _until(pilot, lambda: len(app.query(Markdown)) == TURNS and _all_rendered(app.screen), every=DOM_POLL_S)
+        started, cpu = time.perf_counter(), time.process_time()
+        box = app.query_one("#t")
+        box.mount_all(make())
+        box.scroll_end(animate=False)
+        await _until(pilot, lambda: drawn(app), every=DOM_POLL_S)
         mounted = time.perf_counter()
         await _until(pilot, lambda: painted and painted[-1] > mounted)
-        return painted[-1] - started
+        return painted[-1] - started, time.process_time() - cpu
+
+
+async def baseline_open_once() -> float:
+    """All 200 messages mounted at once, the replies as Markdown."""
+    from textual.widgets import Markdown, Static
+
+    return await _bare_open(
+        lambda: [Static(t) if n % 2 == 0 else Markdown(t) for n, t in enumerate(_texts())],
+        lambda app: len(app.query(Markdown)) == TURNS and _all_rendered(app.screen))
+
+
+async def baseline_static_once() -> float:
+    """All 200 messages' text in one plain Static."""
+    from textual.widgets import Static
+
+    return await _bare_open(lambda: [Static("\n\n".join(_texts()), markup=False, id="all")],
+                            lambda app: app.query("#all") and app.query_one("#all").is_mounted)
 
 
 async def keystrokes_once(data_dir: Path, streaming: bool, keys: str = "typing while it streams") -> list[float]:
@@ -188,9 +212,10 @@ async def _type_keys(app, keys: str, streaming: bool, latencies: list[float], ha
 
 def measure(data_dir: Path, runs: int) -> dict:
     seed_thread(data_dir)
-    opened = [asyncio.run(open_thread_once(data_dir)) for _ in range(runs)]
-    bare = [asyncio.run(baseline_open_once()) for _ in range(runs)]
+    opened = [asyncio.run(open_thread_once(data_dir)) for _ in range(runs)]  # (wall s, CPU s) each
+    bare = [asyncio.run(baseline_open_once()) for _ in range(max(2, runs // 2))]  # the bench's slowest part
+    plain = [asyncio.run(baseline_static_once()) for _ in range(runs)]
     streaming = [asyncio.run(keystrokes_once(data_dir, True)) for _ in range(max(2, runs // 2))]  # per run
     idle = [asyncio.run(keystrokes_once(data_dir, False)) for _ in range(max(2, runs // 2))]
-    return {"open_thread_s": opened, "open_baseline_s": bare, "keystroke_streaming_ms": streaming,
-            "keystroke_idle_ms": idle}
+    return {"open_thread_s": opened, "open_baseline_s": bare, "open_static_s": plain,
+            "keystroke_streaming_ms": streaming, "keystroke_idle_ms": idle}

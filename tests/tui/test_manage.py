@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -218,39 +219,64 @@ async def test_keys_and_theme_from_config_toml_and_the_help_lists_the_keys_in_fo
         assert "| focused message | `y` | Copy | `copy_message` |" in help_text
 
 
-@pytest.mark.asyncio
-async def test_a_long_thread_opens_with_its_last_turns_and_shows_earlier_ones_on_request():
+@asynccontextmanager
+async def long_thread(turns: int = 35):
+    """A saved thread of `turns` short turns, opened in the app: yields (app, pilot)."""
     from assistant.sessions import SessionStore, TurnRecord
-    from assistant.tui.widgets.transcript import TURNS_PER_PAGE, TURNS_SHOWN, EarlierTurns, PastReply
+    from assistant.tui.widgets.transcript import PastReply
 
     settings = load_settings()
     store = SessionStore(settings.data_dir, settings.user)
     thread = store.load("long")
-    thread.turns = [TurnRecord(request=f"question {i}", reply=f"answer {i}", route="chat") for i in range(35)]
+    thread.turns = [TurnRecord(request=f"question {i}", reply=f"answer {i}", route="chat") for i in range(turns)]
     store.save(thread)
     app, _ = make_app(["forked"], session="long")
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await wait_for(pilot, lambda: app.chat.query(PastReply))
-        assert [r.turn.request for r in app.chat.query(PastReply)][-1] == "question 34"
-        assert len(app.chat.query(PastReply)) == TURNS_SHOWN
-        marker = app.chat.query_one(EarlierTurns)
-        assert marker.count == 35 - TURNS_SHOWN and "27 earlier turns" in str(marker.render())
-        app.chat.transcript.scroll_home(animate=False)  # scrolled up to it, as a person would
         await pilot.pause()
-        await pilot.click(marker)
-        assert len(app.chat.query(PastReply)) == TURNS_SHOWN + TURNS_PER_PAGE
-        marker.focus()
+        yield app, pilot
+
+
+@pytest.mark.asyncio
+async def test_a_long_thread_opens_with_its_last_turns_and_shows_earlier_ones_on_request():
+    from assistant.tui.widgets.transcript import TURNS_PER_PAGE, TURNS_SHOWN, EarlierTurns, PastReply
+
+    async with long_thread(35) as (app, pilot):
+        assert [r.turn.request for r in app.chat.query(PastReply)][-1] == "question 34"
+        drawn = len(app.chat.query(PastReply))
+        assert 2 <= drawn <= TURNS_SHOWN  # enough to fill the view, not the whole thread
+        marker = app.chat.query_one(EarlierTurns)
+        assert marker.count == 35 - drawn and f"{35 - drawn} earlier turns" in str(marker.render())
+        marker.focus(scroll_visible=False)  # tabbed to, not scrolled to (scrolling up draws turns by itself)
+        await pilot.press("enter")
+        assert len(app.chat.query(PastReply)) == drawn + TURNS_PER_PAGE
         await pilot.press("enter")
         assert len(app.chat.query(PastReply)) == 35 and not app.chat.query(EarlierTurns)
         assert [r.turn.request for r in app.chat.query(PastReply)] == [f"question {i}" for i in range(35)]
     # a fork from a turn drawn while earlier ones were hidden counts those too
-    app, _ = make_app(["forked"], session="long")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await ready(pilot)
-        await wait_for(pilot, lambda: app.chat.query(PastReply))
-        app.chat.query(PastReply).first().focus()
+    async with long_thread(35) as (app, pilot):
+        drawn = len(app.chat.query(PastReply))
+        app.chat.query(PastReply).first().focus(scroll_visible=False)
         await pilot.press("f")
         await wait_for(pilot, lambda: app.chat.session_name == "long fork")
         fork = app.backend.get().sessions.load("long fork")
-        assert fork.turns[-1].request == f"question {35 - TURNS_SHOWN}"
+        assert fork.turns[-1].request == f"question {35 - drawn}"
+
+
+@pytest.mark.asyncio
+async def test_scrolling_up_a_long_thread_draws_the_earlier_turns_and_keeps_the_view():
+    from assistant.tui.widgets.transcript import EarlierTurns, PastReply
+
+    async with long_thread(35) as (app, pilot):
+        transcript = app.chat.transcript
+        while app.chat.query(EarlierTurns):
+            drawn = len(app.chat.query(PastReply))
+            reading = app.chat.query(PastReply).first()  # the oldest turn drawn, which the person scrolls to
+            transcript.scroll_home(animate=False)  # as the wheel or PageUp would, up to the top
+            await wait_for(pilot, lambda drawn=drawn: len(app.chat.query(PastReply)) > drawn
+                           and not transcript._revealing, what="earlier turns to be drawn")
+            await pilot.pause()
+            assert transcript.scroll_y > 0  # the view stayed on the turn being read...
+            assert reading.region.overlaps(transcript.region)  # ...which is still on screen
+        assert [r.turn.request for r in app.chat.query(PastReply)] == [f"question {i}" for i in range(35)]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
-import json, sys, time
-started = time.perf_counter()
+import json, sys
 from assistant.tui.app import ThroughlineApp
 from assistant.tui.screens.chat import ChatScreen
 
-HEAVY = ("torch", "transformers", "chromadb", "sentence_transformers", "langchain_core", "assistant.agent")
+HEAVY = ("torch", "transformers", "chromadb", "sentence_transformers", "langchain_core", "assistant.agent",
+         "onnxruntime", "pandas", "numpy", "matplotlib", "textual_image", "PIL", "pydantic", "tools")
 report = {}
 
 def first_call_after_the_first_paint(app):
@@ -24,7 +24,6 @@ def first_call_after_the_first_paint(app):
             heavy=sorted(m for m in HEAVY if m in sys.modules),
             screen=type(app.screen).__name__,
             prompt_focused=app.screen.focused is not None and app.screen.focused.id == "prompt",
-            seconds=time.perf_counter() - started,
         )
         app.exit(0)
 
@@ -46,7 +45,6 @@ def test_the_first_frame_needs_no_heavy_import_and_the_input_is_ready(tmp_path):
     assert report, "the app never got past its first paint"
     assert report["heavy"] == []
     assert report["screen"] == "ChatScreen" and report["prompt_focused"]
-    assert report["seconds"] < 3.0  # ~0.3 s here; generous for a loaded CI machine
 
 
 def test_python_dash_m_assistant_tui_exits_on_a_bad_config(tmp_path):

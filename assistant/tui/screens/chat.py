@@ -219,7 +219,7 @@ class ChatScreen(ThreadScreen):
         self._turn += 1
         self._active = self._turn
         waiting = "waiting for the model…" if self.app.model_state in ("idle", "loading") else "thinking…"
-        self._reply = await self.transcript.start_reply(waiting)
+        self._reply = await self.transcript.start_reply(waiting, typing=self.prompt.pause_in)
         self.refresh_bindings()
         self.run_turn(text, self.session_name, self._turn)
 

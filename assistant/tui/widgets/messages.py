@@ -1,5 +1,6 @@
 """The transcript's messages a person can act on: focusable, with keys that post `MessageAction`
-(copy, copy the code block, fork there; a queued message: edit, drop). The chat screen acts."""
+(copy, copy the code block, fork there; a queued message: edit, drop). The chat screen acts.
+A `Notice` is a one-line note between them (an error, a cancelled reply, a saved artifact)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,10 @@ class PendingMessage(Static, can_focus=True):
 
     def on_click(self) -> None:
         self.action_message("edit")
+
+
+class Notice(Static):
+    """A one-line note in the transcript: `info`, `error` or `cancelled`."""
+
+    def __init__(self, text: str, kind: str = "info") -> None:
+        super().__init__(Content(clean(text)), classes=f"notice -{kind}")

@@ -2,11 +2,13 @@
 box takes back the last queued message.
 
 It is a TextArea so pasted multi-line text (a CSV, a traceback) arrives intact. It never waits
-for anything: typing works while the model loads or a reply streams.
+for anything: typing works while the model loads or a reply streams, and a streaming reply holds
+back its redraws while the person types (`pause_in`, see widgets/reply.py).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from textual import events
@@ -14,6 +16,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 NEWLINE_KEYS = ("shift+enter", "ctrl+j", "alt+enter")
+TYPING_PAUSE_S = 0.3  # no key for this long: the person has paused typing
 PLACEHOLDER = "Message  (Enter sends · Shift+Enter new line · /code /write /analyze /chat)"
 
 
@@ -35,6 +38,11 @@ class PromptInput(TextArea):
             id=id, soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
             compact=True, placeholder=PLACEHOLDER,
         )
+        self._last_key = float("-inf")  # monotonic time of the last key pressed here
+
+    def pause_in(self) -> float:
+        """Seconds until the person counts as having paused typing; 0 when they are not typing."""
+        return max(0.0, self._last_key + TYPING_PAUSE_S - time.monotonic())
 
     def show_route(self, prefix: str | None) -> None:
         """Say in the empty box which chain the next message goes to."""
@@ -51,6 +59,7 @@ class PromptInput(TextArea):
             event.prevent_default()
             self.post_message(self.EditLast())
             return
+        self._last_key = time.monotonic()  # typing (sending is not)
         if event.key in NEWLINE_KEYS:
             event.stop()
             event.prevent_default()

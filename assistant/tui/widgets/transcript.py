@@ -4,16 +4,18 @@ Messages (the person's and the assistant's) can be focused — alt+↑/alt+↓ o
 `c` copies the message, `k` its last code block, `f` forks the thread at that turn; they post
 `MessageAction` and the chat screen acts. A `PendingMessage` is one queued behind a running reply.
 A chart (an image artifact) is drawn inline under the reply that made it (see tui/images.py).
+A `ReplyView` (widgets/reply.py) is one assistant reply as it streams.
 
-A `ReplyView` is one assistant reply. Its text streams into a Markdown widget through
-`Markdown.get_stream()`, which coalesces fragments so a fast model never re-renders per token.
-Tool activity interrupts the text: the current Markdown segment is closed, the tool line is
-mounted, and later tokens start a new segment. All model text is `clean()`ed first.
+A reopened thread draws only the turns that fill the transcript about twice over (each past reply
+is Markdown: Textual lays out a hundred of them in seconds). Scrolling up to the top draws the
+turns above, a screenful at a time, keeping the view where it was; `EarlierTurns` at the top
+also draws TURNS_PER_PAGE more on Enter or a click.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
@@ -23,209 +25,36 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from assistant.tui.fmt import hard_breaks, local_time, plural
-from assistant.tui.safe import clean, one_line
-from assistant.tui.widgets.messages import MessageAction, PendingMessage, Selectable, UserMessage, last_code_block
+from assistant.tui.safe import clean
+from assistant.tui.widgets.messages import (
+    MessageAction,
+    Notice,
+    PendingMessage,
+    Selectable,
+    UserMessage,
+    last_code_block,
+)
+from assistant.tui.widgets.reply import ReplyView
 from assistant.tui.widgets.tool_activity import MAX_TOOL_OUTPUT_LINES, ToolActivity
 
-TURNS_SHOWN = 8  # a reopened thread draws its last turns; the rest on request (EarlierTurns)
-TURNS_PER_PAGE = 20
+TURNS_SHOWN = 8  # a reopened thread draws at most its last 8 turns, fewer when they fill the view
+FILL_SCREENS = 2  # ...enough to fill the transcript this many times over (estimated)
+TURNS_PER_PAGE = 20  # EarlierTurns: Enter or a click draws this many more
+TURN_CHROME_ROWS = 6  # margins, reply header and metadata line, Markdown block spacing
 
 __all__ = ["MAX_TOOL_OUTPUT_LINES", "MessageAction", "Notice", "PastReply", "PendingMessage", "ReplyView",
            "ToolActivity", "Transcript", "UserMessage", "last_code_block"]
 
 if TYPE_CHECKING:
-    from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
-
-    from assistant.events import Artifact, Timings
+    from assistant.events import Artifact
     from assistant.sessions import TurnRecord
 
-class Notice(Static):
-    """A one-line note in the transcript: `info`, `error` or `cancelled`."""
 
-    def __init__(self, text: str, kind: str = "info") -> None:
-        super().__init__(Content(clean(text)), classes=f"notice -{kind}")
-
-
-class ReplyView(Selectable, Vertical):
-    """One assistant reply: a route header, streamed Markdown, tool lines and a metadata line."""
-
-    def __init__(self, *, waiting: str = "…") -> None:
-        super().__init__(classes="reply message")
-        self._waiting = waiting
-        self._stream: MarkdownStream | None = None
-        self._segments: list[Markdown] = []
-        self._streamed: list[str] = []
-        self._tools: dict[str, ToolActivity] = {}
-        self._approval: Notice | None = None
-        self.route: str | None = None
-        self.recalled = 0
-        self.done = False
-        self._final: str | None = None
-
-    def compose(self):
-        yield Static(Content.styled(self._waiting, "italic"), classes="reply-header")
-
-    @property
-    def header(self) -> Static:
-        return self.query_one(".reply-header", Static)
-
-    @property
-    def text(self) -> str:
-        """The reply's text (cleaned): the final text once finished, else what streamed so far."""
-        return self._final if self._final is not None else "".join(self._streamed)
-
-    @property
-    def message_text(self) -> str:
-        return self.text
-
-    def set_waiting(self, text: str) -> None:
-        if self.route is None and not self.done:
-            self.header.update(Content.styled(text, "italic"))
-
-    def set_route(self, route: str, why: str = "", score: float | None = None) -> None:
-        self.route = route
-        detail = why if why in ("prefix", "follow-up") or score is None else f"{why} {score:.2f}"
-        self.header.update(
-            Content.assemble((clean(route), "bold"), (f"  {clean(detail)}" if detail else "", "dim"))
-        )
-
-    async def show(self, event: Any, *, model_ready: bool = True) -> None:
-        """Render one of the turn's events (see assistant/events.py)."""
-        from assistant.events import (
-            ApprovalNeeded,
-            ArtifactSaved,
-            Failed,
-            Finished,
-            Recalled,
-            Routed,
-            Token,
-            ToolFinished,
-            ToolStarted,
-        )
-
-        if isinstance(event, Token):
-            await self.write(event.text)
-        elif isinstance(event, Routed):
-            self.set_route(event.route, event.why, event.score)
-        elif isinstance(event, Recalled):
-            self.recalled = len(event.memories)
-            if not model_ready:
-                self.set_waiting("waiting for the model…")
-        elif isinstance(event, ToolStarted):
-            await self.tool_started(event.name, event.arguments)
-        elif isinstance(event, ToolFinished):
-            await self.tool_finished(event.name, event.result, event.error, event.duration_s)
-        elif isinstance(event, ApprovalNeeded):
-            await self.approval_asked(event.language)
-        elif isinstance(event, ArtifactSaved):
-            await self.artifact_saved(event.artifact)
-        elif isinstance(event, Finished):
-            await self.finish(event.text, event.route, event.timings)
-        elif isinstance(event, Failed):
-            await self.fail(event.message, event.error)
-
-    async def write(self, fragment: str) -> None:
-        text = clean(fragment)
-        if not text:
-            return
-        if self._stream is None:
-            # Imported here, not at the top: the first frame does not need markdown-it.
-            from textual.widgets import Markdown
-
-            markdown = Markdown(classes="reply-body", open_links=False)
-            self._segments.append(markdown)
-            await self.mount(markdown)
-            self._stream = Markdown.get_stream(markdown)
-        self._streamed.append(text)
-        await self._stream.write(hard_breaks(text))
-
-    async def _close_stream(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
-
-    async def tool_started(self, name: str, arguments: dict[str, Any] | None = None) -> None:
-        await self._close_stream()
-        activity = ToolActivity(name, arguments)
-        self._tools[name] = activity
-        await self.mount(activity)
-
-    async def tool_finished(self, name: str, result: Any, error: str | None, duration_s: float) -> None:
-        await self._close_stream()
-        activity = self._tools.pop(name, None)
-        if activity is None:
-            activity = ToolActivity(name)
-            await self.mount(activity)
-        activity.finish(result, error, duration_s)
-
-    async def approval_asked(self, language: str) -> None:
-        await self._close_stream()
-        self._approval = Notice(f"◇ waiting for your approval to run the {language} code", "approval")
-        await self.mount(self._approval)
-
-    def approval_answered(self, approved: bool) -> None:
-        if self._approval is not None:
-            self._approval.update(Content(
-                "▶ approved: running the code" if approved else "■ not run: you declined"
-            ))
-            self._approval.set_class(not approved, "-declined")
-
-    async def artifact_saved(self, artifact: Artifact) -> None:
-        from assistant.tui.images import inline_image
-
-        await self._close_stream()
-        await self.mount(Notice(
-            f"◆ saved {artifact.kind} · {one_line(artifact.title, 60)} (v{artifact.version}) · F2 to see it",
-            "artifact",
-        ))
-        image = inline_image(artifact)
-        if image is not None:
-            await self.mount(image)
-
-    async def finish(self, text: str, route: str, timings: Timings | None) -> None:
-        await self._close_stream()
-        final = clean(text)
-        if len(self._segments) <= 1 and final != self.text:
-            # The chain normalises its answer (fences code, prepends a table profile): show that.
-            if self._segments:
-                await self._segments[0].update(hard_breaks(final))
-            elif final:
-                from textual.widgets import Markdown
-
-                markdown = Markdown(hard_breaks(final), classes="reply-body", open_links=False)
-                self._segments.append(markdown)
-                await self.mount(markdown)
-        self.done = True
-        self._final = final
-        self.add_class("-turn")  # a finished turn, in the session's record
-        if self.route is None:
-            self.set_route(route)
-        parts = [route]
-        if timings is not None:
-            parts.append(f"{timings.total_ms / 1000:.1f} s")
-        parts.append(f"{self.recalled} {'memory' if self.recalled == 1 else 'memories'} recalled")
-        if timings is not None and timings.tokens:
-            parts.append(plural(timings.tokens, "token"))
-        await self.mount(Static(Content(" · ".join(parts)), classes="reply-meta"))
-
-    async def fail(self, message: str, error: str) -> None:
-        await self._close_stream()
-        self.done = True
-        if self.route is None:
-            self.header.update(Content.styled("error", "bold"))
-        await self.mount(Notice(f"✗ {error}: {message}", "error"))
-
-    async def cancel(self) -> None:
-        await self._close_stream()
-        if not self.done:
-            self.done = True
-            if self.route is None:
-                self.header.update(Content.styled("cancelled", "italic"))
-            await self.mount(Notice("■ cancelled", "cancelled"))
-
-    async def close(self) -> None:
-        await self._close_stream()
+def estimated_rows(turn: TurnRecord, width: int) -> int:
+    """Rows a past turn takes at `width` columns, roughly (no layout): its lines, wrapped."""
+    width = max(10, width - 6)  # borders and padding
+    text = f"{turn.request}\n{turn.reply}"
+    return TURN_CHROME_ROWS + sum(max(1, math.ceil(len(line) / width)) for line in text.split("\n"))
 
 
 class EarlierTurns(Static, can_focus=True):
@@ -258,6 +87,7 @@ class Transcript(VerticalScroll):
         super().__init__(**kwargs)
         self._earlier: list[TurnRecord] = []  # a long thread's turns not drawn yet, oldest first
         self._artifacts: dict[str, Artifact] = {}
+        self._revealing = True  # drawing turns above (or opening a thread): no second reveal meanwhile
 
     def on_mount(self) -> None:
         self.anchor()
@@ -268,8 +98,8 @@ class Transcript(VerticalScroll):
         self.anchor()
         return message
 
-    async def start_reply(self, waiting: str = "…") -> ReplyView:
-        reply = ReplyView(waiting=waiting)
+    async def start_reply(self, waiting: str = "…", typing: Callable[[], float] | None = None) -> ReplyView:
+        reply = ReplyView(waiting=waiting) if typing is None else ReplyView(waiting=waiting, typing=typing)
         await self.mount(reply)
         self.anchor()
         return reply
@@ -305,12 +135,15 @@ class Transcript(VerticalScroll):
     async def show_turns(
         self, turns: Iterable[TurnRecord], intro: str | None = None, artifacts: Iterable[Artifact] = ()
     ) -> None:
-        """Replace the transcript with a persisted thread's turns (charts drawn under their turn);
-        only the last TURNS_SHOWN are drawn, with an `EarlierTurns` line above them for the rest."""
+        """Replace the transcript with a persisted thread's turns (charts drawn under their turn):
+        the last ones, enough to fill the view FILL_SCREENS times (at most TURNS_SHOWN), with an
+        `EarlierTurns` line above them for the rest."""
+        self._revealing = True
         await self.remove_children()
         turns = list(turns)
         self._artifacts = {a.id: a for a in artifacts}
-        self._earlier = turns[: max(0, len(turns) - TURNS_SHOWN)]
+        shown = self._tail_filling(turns, FILL_SCREENS * self._view_rows(), TURNS_SHOWN)
+        self._earlier = turns[: len(turns) - shown]
         widgets: list[Widget] = []
         if intro:
             widgets.append(Notice(intro, "info"))
@@ -321,6 +154,20 @@ class Transcript(VerticalScroll):
             await self.mount_all(widgets)
         self.scroll_end(animate=False)
         self.anchor()
+        self._revealing = False
+
+    def _view_rows(self) -> int:
+        return self.size.height or self.app.size.height
+
+    def _tail_filling(self, turns: list[TurnRecord], rows: int, most: int) -> int:
+        """How many of the last `turns` (at least one, at most `most`) fill `rows` rows."""
+        width, count, filled = self.size.width or self.app.size.width, 0, 0
+        for turn in reversed(turns):
+            if count >= most or (count and filled >= rows):
+                break
+            count += 1
+            filled += estimated_rows(turn, width)
+        return count
 
     def _turn_widgets(self, turns: list[TurnRecord]) -> list[Widget]:
         widgets: list[Widget] = []
@@ -331,19 +178,58 @@ class Transcript(VerticalScroll):
             widgets.append(PastReply(turn, made))
         return widgets
 
-    async def show_earlier(self) -> None:
-        """Draw the next TURNS_PER_PAGE earlier turns above the ones shown."""
+    async def show_earlier(self, count: int = TURNS_PER_PAGE) -> list[Widget]:
+        """Draw the `count` turns before the ones shown, above them; returns their widgets."""
         marker = self.query(EarlierTurns).first() if self.query(EarlierTurns) else None
         if marker is None or not self._earlier:
-            return
-        page, self._earlier = self._earlier[-TURNS_PER_PAGE:], self._earlier[:-TURNS_PER_PAGE]
+            return []
+        page, self._earlier = self._earlier[-count:], self._earlier[:-count]
         self.release_anchor()
-        await self.mount_all(self._turn_widgets(page), after=marker)
+        widgets = self._turn_widgets(page)
+        await self.mount_all(widgets, after=marker)
         if self._earlier:
             marker.count = len(self._earlier)
             marker.refresh()
         else:
             await marker.remove()
+        return widgets
+
+    # -- drawing earlier turns as the person scrolls up -------------------------------------------
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < old_value and new_value < self._view_rows() / 2:
+            self._reveal_soon()
+
+    def on_mouse_scroll_up(self) -> None:
+        if self.scroll_y <= 0:  # a thread shorter than the view does not scroll: reveal anyway
+            self._reveal_soon()
+
+    def _reveal_soon(self) -> None:
+        if self._earlier and not self._revealing:
+            self._revealing = True
+            self.call_later(self._reveal_above)
+
+    async def _reveal_above(self) -> None:
+        """Draw a screenful of earlier turns above, keeping in view what the person was reading."""
+        height = self.virtual_size.height
+        added = await self.show_earlier(self._tail_filling(self._earlier, self._view_rows(), TURNS_PER_PAGE))
+        if added:
+            self.call_after_refresh(self._keep_view, height, added, 10)
+        else:
+            self._revealing = False
+
+    def _keep_view(self, height: int, added: list[Widget], tries: int) -> None:
+        """Once the turns drawn above are laid out, scroll down by their height."""
+        from textual.widgets import Markdown
+
+        if not all(w.is_attached for w in added):  # another thread was opened meanwhile
+            return
+        laid_out = all(md.children or not md.source for w in added for md in w.query(Markdown))
+        if not laid_out and tries > 0:
+            self.call_after_refresh(self._keep_view, height, added, tries - 1)
+            return
+        self.scroll_to(y=self.scroll_y + self.virtual_size.height - height, animate=False, immediate=True)
+        self._revealing = False
 
 
 class PastReply(Selectable, Vertical):
