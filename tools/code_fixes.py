@@ -62,9 +62,11 @@ def parses(code: str) -> bool:
 
 
 def strip_prompts(code: str) -> str:
-    """Remove `>>> ` / `... ` prompts (and the output lines between prompted lines) from REPL-style code."""
+    """Remove `>>> ` / `... ` prompts (and the output lines between prompted lines) from REPL-style code.
+
+    Code that parses is left alone: its prompts are doctest examples in a docstring, not a REPL."""
     lines = code.splitlines()
-    if not any(line.lstrip().startswith(">>>") for line in lines):
+    if not any(line.lstrip().startswith(">>>") for line in lines) or parses(code):
         return code
     kept = [re.sub(r"^(\s*)(?:>>>|\.\.\.) ?", r"\1", line) for line in lines
             if re.match(r"\s*(?:>>>|\.\.\.)", line)]

@@ -15,6 +15,7 @@ Code, the run's output and the test results become artifacts ("code", "output").
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generator
 
@@ -26,7 +27,7 @@ from assistant.chains.base import (
     short_title,
     stream_model,
 )
-from assistant.chains.completion import Stub, can_continue, complete, find_stub
+from assistant.chains.completion import BUDGET_S, Stub, can_continue, complete, completion_stub
 from assistant.chains.fences import (  # noqa: F401  (re-exported: the coding chain's helpers)
     code_blocks,
     ensure_fenced,
@@ -115,7 +116,7 @@ class CodingChain(PromptChain):
         from tools.code_tests import extract_tests
 
         suite = extract_tests(run.request)
-        stub = find_stub(run.request) if can_continue(run.model) else None
+        stub = completion_stub(run.request) if can_continue(run.model) else None
         if stub is not None:
             return (yield from self._complete(run, messages, suite, stub))
         asked = with_test_hint(messages, suite)
@@ -164,6 +165,7 @@ class CodingChain(PromptChain):
     def _complete(self, run: ChainRun, messages: "list[BaseMessage]", suite: "TestSuite", stub: Stub
                   ) -> Generator[Event, None, ChainResult]:
         """A function to finish: candidates continued from its stub, the examples choose, repairs follow."""
+        started = time.perf_counter()
         attempts, tokens, stopped = yield from complete(run, stub, suite)
         best = attempts[0]
         yield Token("\n" + best.answer)
@@ -171,10 +173,11 @@ class CodingChain(PromptChain):
             note = "\n\n" + not_run_note(stopped, suite) if stopped else ""
             yield Token(note)
             return ChainResult(best.answer + note, self.artifacts(run, best.answer), tokens)
-        if not best.report.ok and self.max_repairs:
-            retry = Attempt(best.code, best.answer, best.source, best.fixes)
-            more, _, tokens = yield from self._check(run, messages, suite, retry, tokens)
-            attempts = [*attempts, *more[1:]]   # more[0] re-ran the kept candidate
+        if not best.report.ok and self.max_repairs and time.perf_counter() - started < BUDGET_S:
+            # no candidate passes and the budget is not spent: the repair loop, from the kept one
+            # one repair at most here: each is a long chat call, and the candidates were the main try
+            more, _, tokens = yield from self._check(run, messages, suite, best, tokens, self.max_repairs - 1)
+            attempts = [*attempts, *more[1:]]   # more[0] is the kept candidate, already run
         return (yield from self._report(run, attempts, suite, tokens))
 
     def _check(
@@ -194,10 +197,11 @@ class CodingChain(PromptChain):
         vary = False
         while True:
             if pending is not None:
-                verdict = yield from approval(run, preview(pending.code, suite))
-                if verdict is not True:
-                    return attempts, "declined" if verdict is False else "no-approver", tokens
-                pending.report = yield from execute(run, pending.code, suite, self.timeout)
+                if pending.report is None:   # not run yet (a completion candidate comes already run)
+                    verdict = yield from approval(run, preview(pending.code, suite))
+                    if verdict is not True:
+                        return attempts, "declined" if verdict is False else "no-approver", tokens
+                    pending.report = yield from execute(run, pending.code, suite, self.timeout)
                 attempts.append(pending)
                 last, pending = pending, None
                 if last.report.ok:

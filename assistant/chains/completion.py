@@ -1,17 +1,21 @@
-"""Completing a function: the model continues the code itself, several candidates, the examples pick.
+"""Completing a function: the model continues the code itself, several candidates, execution picks.
 
 A request that holds a Python function with its signature and docstring but no body ("Complete
 this function: def f(xs): \"\"\"… >>> f([1]) …\"\"\"") is a completion task. A small model rewrites
 such a function badly from a chat prompt (new name, lost edge cases, prose around the code), but
 continues code well: the stub is given to it as plain text to continue (completion mode: a local
 model continues a lone begun reply without a chat template; `assistant.local.local_chat`), so what
-it writes next is the body.
+it writes next is the body. Stop sequences end a candidate at the end of the function.
 
-Then execution picks: the first candidate is greedy, the next ones are sampled (temperature
-SAMPLE_TEMPERATURE), at most CANDIDATES of them and no new one after BUDGET_S seconds; each runs
-against the examples of the docstring (doctests found by tools.code_tests) in the sandbox, and the
-one that passes most of them is kept (ties: the earlier, so greedy first). Sampling stops as soon
-as one passes them all. The coding chain's repair loop takes over from the kept candidate.
+Candidates, in rounds: greedy from the docstring's end, greedy with a one-line hint (the body begun
+with `return`), then samples (SAMPLE_TEMPERATURE). Identical programs (same syntax tree) are run
+once but counted as often as they were written. Each round's new candidates are checked in ONE
+sandboxed run (tools.code_batch): the docstring's examples, plus calls on inputs varied from the
+examples (probes). The kept candidate is the one that passes most examples, then the one whose
+probe outputs most candidates share (agreement, as in CodeT / MBR-exec), then the shortest.
+A second round of samples runs only when no candidate passes every example, and no candidate is
+started after BUDGET_S seconds of the step (the greedy one always is). The coding chain's repair
+loop takes over only when no candidate passes.
 """
 
 from __future__ import annotations
@@ -25,23 +29,28 @@ from typing import TYPE_CHECKING, Generator
 
 from assistant.chains.base import ChainRun, stream_model
 from assistant.chains.fences import FENCE_RE
-from assistant.chains.repair import Attempt, execute
-from assistant.chains.steps import LOCAL_MODEL_TYPE, approval, quietly, tuned
+from assistant.chains.repair import Attempt
+from assistant.chains.steps import LOCAL_MODEL_TYPE, approval, quietly, tool_step, tuned
 from assistant.events import Event, Token
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
+    from tools.code_batch import CandidateCheck
     from tools.code_tests import TestSuite
 
-CANDIDATES = 4             # at most this many completions (1 greedy + 3 sampled)
-BUDGET_S = 45.0            # no new candidate is started after this many seconds of the step
+FIRST_ROUND = 4            # greedy, greedy with the one-line hint, 2 samples
+SECOND_ROUND = 3           # more samples, only when no candidate passes every example
+BUDGET_S = 20.0            # no new candidate is started after this many seconds of the step
 SAMPLE_TEMPERATURE = 0.8
 BODY_TOKENS = 256          # a function body seldom needs more; the budget is per candidate
 STOP = ["\n```", "\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ", "\n#", '\n"""', "\n\n\n"]
 # Three spaces, not four: the tokenizer splits an indented line as "\n   " + " return", so a prompt
 # ending in the usual split is one the model knows how to go on from (token healing, by hand).
 BODY_INDENT = "   "
+HINT = " return"           # the one-line hint: a body that is a single expression
+_ASKING_ELSE = re.compile(r"\b(?:explain|why|review|translate|convert|rewrite|refactor|document|"
+                          r"(?:unit )?tests? for|write tests?|time complexity|what does)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -85,54 +94,143 @@ def can_continue(model) -> bool:
     return getattr(model, "_llm_type", "") == LOCAL_MODEL_TYPE
 
 
-def continuation_messages(request: str, stub: Stub) -> "list[BaseMessage]":
+def completion_stub(request: str) -> Stub | None:
+    """The stub when the request asks for its body and nothing else ("complete / implement / finish
+    this"), not when the function is pasted to be explained, reviewed, translated or tested."""
+    stub = find_stub(request)
+    if stub is None:
+        return None
+    prose = FENCE_RE.sub(" ", request) if FENCE_RE.search(request) else request.split(stub.prefix.split("\n", 1)[0])[0]
+    return None if _ASKING_ELSE.search(prose) else stub
+
+
+def continuation_messages(request: str, stub: Stub, hint: str = "") -> "list[BaseMessage]":
     """The stub alone, as a reply begun with nothing before it: the local model continues it as plain
     text, no chat template (a chat prompt makes a small model close the code block after the
     docstring). The body's indentation is given too, so the first thing it writes is the body."""
     from langchain_core.messages import AIMessage
 
-    return [AIMessage(stub.prefix + BODY_INDENT)]
+    return [AIMessage(stub.prefix + BODY_INDENT + hint)]
 
 
-def candidate_code(stub: Stub, continuation: str) -> str:
+def candidate_code(stub: Stub, continuation: str, hint: str = "") -> str:
     """The stub plus what the model wrote, without anything after the function that would not load."""
     from tools.code_fixes import keep_definitions, trim_incomplete
 
     body = continuation.split("```", 1)[0]
-    return keep_definitions(trim_incomplete(stub.prefix + BODY_INDENT + body.rstrip() + "\n"))
+    return keep_definitions(trim_incomplete(stub.prefix + BODY_INDENT + hint + body.rstrip() + "\n"))
+
+
+@dataclass
+class Candidate:
+    """One distinct program, how many times it was written, and what its check found."""
+
+    code: str
+    source: str           # "greedy", "hint", "sample N"
+    written: int = 1
+    check: "CandidateCheck | None" = None
+
+
+def same_program(code: str) -> str:
+    """A key equal for programs that differ only in layout or comments (their syntax tree)."""
+    try:
+        return ast.dump(ast.parse(code))
+    except (SyntaxError, ValueError):
+        return code.strip()
+
+
+def add_candidate(pool: list[Candidate], code: str, source: str) -> bool:
+    """Add a program to the pool, or count one more vote for it if it is already there; True if new."""
+    key = same_program(code)
+    for known in pool:
+        if same_program(known.code) == key:
+            known.written += 1
+            return False
+    pool.append(Candidate(code, source))
+    return True
+
+
+def ranked(pool: list[Candidate]) -> list[Candidate]:
+    """Best first: most examples passed, then most agreement on the probes, then shortest, then earliest.
+
+    Agreement is the number of written candidates (duplicates count) that loaded and gave the same
+    outputs on every probe; a candidate that failed to load agrees with nobody."""
+    checked = [c for c in pool if c.check is not None]
+    votes: dict[tuple[str, ...], int] = {}
+    for c in checked:
+        if c.check.outputs and not c.check.report.load_error:
+            votes[c.check.outputs] = votes.get(c.check.outputs, 0) + c.written
+
+    def key(item: tuple[int, Candidate]) -> tuple:
+        index, c = item
+        report = c.check.report
+        agreement = votes.get(c.check.outputs, 0) if c.check.outputs and not report.load_error else 0
+        return (int(report.ok), report.passed, int(not report.load_error), agreement, -len(c.code), -index)
+
+    return [c for _, c in sorted(enumerate(checked), key=key, reverse=True)]
+
+
+def _plans(first: bool) -> list[tuple[str, str, float]]:
+    """(source, hint, temperature) of each candidate of a round."""
+    if first:
+        return [("greedy", "", 0.0), ("hint", HINT, 0.0)] + [
+            (f"sample {i}", "", SAMPLE_TEMPERATURE) for i in range(1, FIRST_ROUND - 1)]
+    return [(f"sample {i}", "", SAMPLE_TEMPERATURE) for i in range(FIRST_ROUND - 1, FIRST_ROUND - 1 + SECOND_ROUND)]
 
 
 def complete(run: ChainRun, stub: Stub, suite: "TestSuite") -> Generator[Event, None, tuple[list[Attempt], int, str]]:
-    """Candidates, each run against the examples; returns (attempts best first, tokens, why it stopped)."""
-    messages = continuation_messages(run.request, stub)
-    started = time.perf_counter()
-    attempts: list[Attempt] = []
-    seen: set[str] = set()
-    tokens = 0
-    for index in range(CANDIDATES):
-        if index and time.perf_counter() - started > BUDGET_S:
-            break
-        options = {"max_new_tokens": BODY_TOKENS} | ({"temperature": SAMPLE_TEMPERATURE} if index else {})
-        model = tuned(run.model, **options).bind(stop=STOP)
-        text, used = quietly(stream_model(model, messages))   # candidates are shown once chosen
-        tokens += used
-        code = candidate_code(stub, text)
-        if code.strip() in seen:
-            continue
-        seen.add(code.strip())
-        attempt = Attempt(code, f"```python\n{code.rstrip()}\n```", "first answer" if index == 0 else f"sample {index}")
-        if not suite:   # nothing to select on: the greedy continuation it is
-            return [attempt], tokens, ""
-        if not attempts:
-            verdict = yield from approval(run, code + "\n# (and up to %d sampled variants, run the same way)\n"
-                                          % (CANDIDATES - 1))
-            if verdict is not True:
-                return [attempt], tokens, "declined" if verdict is False else "no-approver"
-        yield Token(f"\n*Candidate {len(attempts) + 1}: running it against the {len(suite)} examples.*\n")
-        attempt.report = yield from execute(run, code, suite)
-        attempts.append(attempt)
-        if attempt.report.ok:
-            break
-    attempts.sort(key=lambda a: a.score, reverse=True)   # stable: among equals, the earlier stays first
-    return attempts, tokens, ""
+    """Candidates in rounds, each round checked in one sandboxed run; returns (attempts best first,
+    tokens, why it stopped without running: "declined" / "no-approver" / "")."""
+    from tools.code_batch import probe_calls
 
+    started = time.perf_counter()
+    pool: list[Candidate] = []
+    tokens = 0
+    probes = probe_calls(suite, stub.name) if suite else ()
+    for first in (True, False):
+        new: list[Candidate] = []
+        for source, hint, temperature in _plans(first):
+            if pool and time.perf_counter() - started > BUDGET_S:
+                break
+            options = {"max_new_tokens": BODY_TOKENS} | ({"temperature": temperature} if temperature else {})
+            model = tuned(run.model, **options).bind(stop=STOP)
+            text, used = quietly(stream_model(model, continuation_messages(run.request, stub, hint)))
+            tokens += used
+            if add_candidate(pool, candidate_code(stub, text, hint), source):
+                new.append(pool[-1])
+            if not suite:   # nothing to select on: the greedy continuation it is
+                return [_attempt(pool[0])], tokens, ""
+        if new and first:
+            shown = new[0].code + (f"\n# (and {len(new) - 1} other candidates, run the same way)\n" if len(new) > 1 else "")
+            verdict = yield from approval(run, shown)
+            if verdict is not True:
+                return [_attempt(pool[0])], tokens, "declined" if verdict is False else "no-approver"
+        if new:
+            yield from check(run, new, suite, probes)
+        if any(c.check.report.ok for c in pool if c.check) or time.perf_counter() - started > BUDGET_S:
+            break
+    best = ranked(pool)
+    return [_attempt(c) for c in best], tokens, ""
+
+
+def check(run: ChainRun, new: list[Candidate], suite: "TestSuite", probes: tuple[str, ...]
+          ) -> Generator[Event, None, None]:
+    """One sandboxed run for the round's new candidates, between ToolStarted and ToolFinished."""
+    from tools.code_batch import CandidateCheck, run_candidates
+    from tools.code_tests import TestReport
+
+    yield Token(f"\n*Checking {len(new)} candidate{'s' if len(new) > 1 else ''} against the {len(suite)} "
+                f"examples{f' and {len(probes)} varied inputs' if probes else ''}, in one sandboxed run.*\n")
+    step = yield from tool_step(
+        "run_candidates", {"candidates": len(new), "tests": len(suite), "probes": len(probes)},
+        lambda: run_candidates([c.code for c in new], suite, probes, workspace=run.workspace),
+        shown=lambda checks: {"summary": ", ".join(c.report.summary() for c in checks)},
+    )
+    for index, candidate in enumerate(new):
+        candidate.check = step.output[index] if step.ok else CandidateCheck(
+            TestReport(load_error=f"the sandbox could not run the code: {step.error}", exit_code=-1))
+
+
+def _attempt(c: Candidate) -> Attempt:
+    return Attempt(c.code, f"```python\n{c.code.rstrip()}\n```", c.source,
+                   report=c.check.report if c.check else None)

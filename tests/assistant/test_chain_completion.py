@@ -9,9 +9,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant.chains.base import ChainRun
 from assistant.chains.coding import coding_chain
-from assistant.chains.completion import candidate_code, find_stub
+from assistant.chains import coding, completion
+from assistant.chains.completion import add_candidate, candidate_code, completion_stub, find_stub
 from assistant.chains.steps import LOCAL_MODEL_TYPE
-from assistant.events import ToolFinished
+from assistant.events import ToolFinished, ToolStarted
 from assistant.sessions import Session
 
 from .fakes import RecordingFakeChat, drain
@@ -40,13 +41,71 @@ def test_a_continuation_becomes_the_function_and_stray_top_level_code_is_dropped
     assert code.endswith("    return [n + 1 for n in nums]\n") and code.startswith("def add_one(nums):")
 
 
-def test_candidates_are_chosen_by_the_docstring_examples(tmp_path):
-    fake = FakeLocal(responses=[" return nums", " return [n + 1 for n in nums]", " return None"])
-    run = ChainRun(request=REQUEST, session=Session("s", "u"), workspace=tmp_path / "ws", model=fake, auto_run=True)
-    events, result = drain(coding_chain().run(run, [SystemMessage("You write code."), HumanMessage(REQUEST)]))
-    runs = [e.result["summary"] for e in events if isinstance(e, ToolFinished)]
-    assert runs == ["1/2 tests passed", "2/2 tests passed"]   # the greedy one, then a sample that passes all
-    assert len(fake.prompts) == 2 and [m.type for m in fake.prompts[0]] == ["ai"]   # completion mode: the stub alone
-    assert fake.prompts[0][0].content.startswith(STUB)
+def chain_run(tmp_path, responses: list[str], request: str = REQUEST):
+    fake = FakeLocal(responses=responses)
+    run = ChainRun(request=request, session=Session("s", "u"), workspace=tmp_path / "ws", model=fake, auto_run=True)
+    events, result = drain(coding_chain().run(run, [SystemMessage("You write code."), HumanMessage(request)]))
+    return fake, events, result
+
+
+def test_candidates_are_chosen_by_the_docstring_examples_in_one_sandboxed_run(tmp_path):
+    # greedy, the one-line hint (the body begun with "return"), two samples
+    fake, events, result = chain_run(tmp_path, [" return nums", " nums", " return [n + 1 for n in nums]", " return None"])
+    runs = [e for e in events if isinstance(e, ToolFinished)]
+    assert [e.result["summary"] for e in runs] == ["1/2 tests passed, 2/2 tests passed, 0/2 tests passed"]
+    assert len(fake.prompts) == 4 and all([m.type for m in p] == ["ai"] for p in fake.prompts)   # completion mode
+    assert fake.prompts[0][0].content.startswith(STUB) and fake.prompts[1][0].content.endswith(" return")
     assert result.artifacts[0].content.endswith("    return [n + 1 for n in nums]\n")
-    assert "2/2 tests passed" in result.text
+    assert "2/2 tests passed" in result.text   # one passes: no second round, no repair
+
+
+VOWELS = ('def count_vowels(s):\n    """How many vowels (a, e, i, o, u) the text has.\n\n'
+          '    >>> count_vowels("hello")\n    2\n    >>> count_vowels("")\n    0\n    """\n')
+
+
+def test_among_candidates_that_pass_the_examples_the_behaviour_most_share_wins_over_the_shortest(tmp_path):
+    wrong = " return len(s) // 2"                                   # passes both examples, greedy, shortest
+    fake, events, result = chain_run(tmp_path, [
+        wrong,
+        " len([c for c in s.lower() if c in 'aeiou'])",               # the hint's
+        " return sum(c in 'aeiou' for c in s.lower())",
+        " return sum(ch in 'aeiou' for ch in s.lower())",
+    ], f"Complete this Python function:\n```python\n{VOWELS}```")
+    summary = next(e.result["summary"] for e in events if isinstance(e, ToolFinished))
+    assert summary == ", ".join(["2/2 tests passed"] * 4)
+    started = next(e for e in events if isinstance(e, ToolStarted))
+    assert started.arguments["probes"] >= 3   # "olleh", "ello", "HELLO", ...: where the four disagree
+    assert result.artifacts[0].content.endswith("    return sum(c in 'aeiou' for c in s.lower())\n")
+
+
+def test_identical_programs_run_once_and_count_as_two_votes(tmp_path):
+    fake, events, result = chain_run(tmp_path, [
+        " return len(s) // 2", " len(s)//2   # half", " return len([c for c in s if c in 'aeiou'])", " return 0"],
+        f"Complete this Python function:\n```python\n{VOWELS}```")
+    started = next(e for e in events if isinstance(e, ToolStarted))
+    assert started.arguments["candidates"] == 3   # the hint wrote the greedy program again
+    # both pass the examples and disagree on the probes: two votes beat one, though longer loses anyway
+    assert result.artifacts[0].content.endswith("    return len(s) // 2\n")
+    assert add_candidate(pool := [], "def f():\n    return 1\n", "greedy") and not add_candidate(
+        pool, "def f():\n    return (1)  # same\n", "hint") and pool[0].written == 2
+
+
+def test_the_budget_stops_new_candidates_and_repairs_only_start_when_none_passes(tmp_path, monkeypatch):
+    fake, events, result = chain_run(tmp_path, [" return nums"] * 7 + ["```python\n" + STUB + "    return [n + 1 for n in nums]\n```"])
+    assert len(fake.prompts) == 8   # 4 + 3 candidates, none passes, then one repair: a chat prompt
+    assert [m.type for m in fake.prompts[-1]][:2] == ["system", "human"]
+    assert result.artifacts[0].content.rstrip().endswith("    return [n + 1 for n in nums]")
+
+    monkeypatch.setattr(completion, "BUDGET_S", 0.0)
+    monkeypatch.setattr(coding, "BUDGET_S", 0.0)
+    fake, events, result = chain_run(tmp_path / "spent", [" return nums", " nums", " return [n + 1 for n in nums]"])
+    assert len(fake.prompts) == 1   # the greedy candidate always; nothing more once the budget is spent
+    assert "1/2 tests passed" in result.text
+
+
+def test_a_function_pasted_to_be_explained_is_not_completed():
+    code = f"```python\n{STUB}```"
+    assert completion_stub(f"Complete this Python function:\n{code}") is not None
+    assert completion_stub(f"Implement the body:\n{code}") is not None
+    assert completion_stub(f"Explain what this function is for:\n{code}") is None
+    assert completion_stub(f"Write unit tests for this:\n{code}") is None

@@ -19,6 +19,11 @@ def test_repl_prompts_are_removed_with_their_output_lines():
     assert strip_prompts("x = 1\n") == "x = 1\n"
 
 
+def test_doctest_examples_in_a_docstring_are_not_taken_for_a_repl():
+    code = 'def double(x):\n    """Twice x.\n\n    >>> double(2)\n    4\n    """\n    return 2 * x\n'
+    assert strip_prompts(code) == code
+
+
 def test_a_cut_off_answer_is_trimmed_until_it_parses():
     code = "def f(x):\n    return x + 1\n\ndef g(y):\n    return (y +"
     fixed = trim_incomplete(code)
