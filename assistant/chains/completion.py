@@ -13,8 +13,11 @@ once but counted as often as they were written. Each round's new candidates are 
 sandboxed run (tools.code_batch): the docstring's examples, plus calls on inputs varied from the
 examples (probes). The kept candidate is the one that passes most examples, then the one whose
 probe outputs most candidates share (agreement, as in CodeT / MBR-exec), then the shortest.
-A second round of samples runs only when no candidate passes every example, and no candidate is
-started after BUDGET_S seconds of the step (the greedy one always is). The coding chain's repair
+The first round always runs whole: with fewer candidates there is nothing to select among, and
+the chain would only repeat its own greedy answer (on a loaded machine a wall-clock budget cut it to
+one or two). A second round of samples runs only when no candidate passes every example and the
+step is within BUDGET_S seconds. Samples are cut at SAMPLE_TOKENS: a sampled body that runs on is
+seldom the right one, and at 256 tokens it cost minutes on a busy CPU. The coding chain's repair
 loop takes over only when no candidate passes.
 """
 
@@ -41,9 +44,10 @@ if TYPE_CHECKING:
 
 FIRST_ROUND = 4            # greedy, greedy with the one-line hint, 2 samples
 SECOND_ROUND = 3           # more samples, only when no candidate passes every example
-BUDGET_S = 20.0            # no new candidate is started after this many seconds of the step
+BUDGET_S = 20.0            # no second-round candidate is started after this many seconds of the step
 SAMPLE_TEMPERATURE = 0.8
-BODY_TOKENS = 256          # a function body seldom needs more; the budget is per candidate
+BODY_TOKENS = 256          # a greedy function body seldom needs more
+SAMPLE_TOKENS = 128        # a sampled body longer than this is seldom the right one
 STOP = ["\n```", "\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ", "\n#", '\n"""', "\n\n\n"]
 # Three spaces, not four: the tokenizer splits an indented line as "\n   " + " return", so a prompt
 # ending in the usual split is one the model knows how to go on from (token healing, by hand).
@@ -190,9 +194,10 @@ def complete(run: ChainRun, stub: Stub, suite: "TestSuite") -> Generator[Event, 
     for first in (True, False):
         new: list[Candidate] = []
         for source, hint, temperature in _plans(first):
-            if pool and time.perf_counter() - started > BUDGET_S:
+            if not first and time.perf_counter() - started > BUDGET_S:
                 break
-            options = {"max_new_tokens": BODY_TOKENS} | ({"temperature": temperature} if temperature else {})
+            options = ({"max_new_tokens": SAMPLE_TOKENS, "temperature": temperature} if temperature
+                       else {"max_new_tokens": BODY_TOKENS})
             model = tuned(run.model, **options).bind(stop=STOP)
             text, used = quietly(stream_model(model, continuation_messages(run.request, stub, hint)))
             tokens += used

@@ -23,9 +23,21 @@ REQUEST = f"Complete this Python function:\n```python\n{STUB}```"
 
 
 class FakeLocal(RecordingFakeChat):
+    """A fake that passes for the local model (so it is given generation options) and keeps them."""
+
+    options: list[dict] = []
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.options = []
+
     @property
     def _llm_type(self) -> str:
         return LOCAL_MODEL_TYPE
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.options.append(kwargs)
+        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
 def test_a_stub_is_found_with_its_imports_and_without_a_body():
@@ -98,9 +110,19 @@ def test_the_budget_stops_new_candidates_and_repairs_only_start_when_none_passes
 
     monkeypatch.setattr(completion, "BUDGET_S", 0.0)
     monkeypatch.setattr(coding, "BUDGET_S", 0.0)
-    fake, events, result = chain_run(tmp_path / "spent", [" return nums", " nums", " return [n + 1 for n in nums]"])
-    assert len(fake.prompts) == 1   # the greedy candidate always; nothing more once the budget is spent
+    fake, events, result = chain_run(tmp_path / "spent", [" return nums", " nums", " return nums[:1]",
+                                                          " return nums * 2", " return [n + 1 for n in nums]"])
+    # the first round always runs whole (there is nothing to select among otherwise); once the
+    # budget is spent no second round starts and no repair either
+    assert len(fake.prompts) == 4
     assert "1/2 tests passed" in result.text
+
+
+def test_sampled_candidates_are_cut_shorter_than_the_greedy_one(tmp_path):
+    fake, events, result = chain_run(tmp_path, [" return nums", " nums", " return nums[:1]", " return [n + 1 for n in nums]"])
+    limits = [options.get("max_new_tokens") for options in fake.options]
+    assert limits[:2] == [completion.BODY_TOKENS] * 2 and limits[2:4] == [completion.SAMPLE_TOKENS] * 2
+    assert completion.SAMPLE_TOKENS < completion.BODY_TOKENS
 
 
 def test_a_function_pasted_to_be_explained_is_not_completed():
