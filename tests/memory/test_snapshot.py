@@ -34,15 +34,15 @@ def test_a_reopened_store_searches_from_its_snapshot_and_sees_later_writes(tmp_p
         gone = store.search("churn figures", k=1)[0].memory.id
         store.forget(gone)
 
-    built = []
-    original = mirror_module.Mirror.__init__
-    monkeypatch.setattr(mirror_module.Mirror, "__init__", lambda self, *a: (built.append(1), original(self, *a))[1])
+    put = []
+    original = mirror_module.Mirror.put
+    monkeypatch.setattr(mirror_module.Mirror, "put", lambda self, m: (put.append(m.id), original(self, m))[1])
     with _open(path, fake_embedder) as store:
         assert store.search("zebra budget", k=1)[0].memory.id == added
         found = _ids(store.search("churn figures", k=30))
         assert gone not in found and set(expected) - {gone} <= set(found)
         assert store._sync._snapshot_offset is not None
-    assert built == []  # no mirror was built from the journal: it came from the snapshot
+    assert put == [added]  # only the write made after the snapshot: no mirror was rebuilt from the journal
 
 
 def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
