@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from memory.lexical import LexicalIndex, _Segment
+from memory.lexical import _Segment
 from memory.mirror import Mirror, Rows
 from memory.records import Memory
 

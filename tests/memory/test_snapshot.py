@@ -59,3 +59,18 @@ def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
     snapshot.write_bytes(b"garbage")
     with _open(path, fake_embedder) as store:
         assert sorted(m.id for m in store._sync.ensure_mirror().live()) == sorted(ids)
+
+
+def test_warm_runs_the_query_path_so_the_first_search_does_not(tmp_path, fake_embedder):
+    """warm() leaves the first search nothing to load: it searched once (the embedder asked for a
+    query vector, Chroma asked for neighbours) while the caller did other start-up work."""
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+    with _open(path, fake_embedder) as store:
+        asked = []
+        original = fake_embedder.embed
+        fake_embedder.embed = lambda texts: (asked.append(list(texts)), original(texts))[1]
+        store.warm()
+        assert asked == [["warm up the search"]]
+        assert store._sync.mirror is not None and store._sync.mirror.lexical.pending == 0
