@@ -264,14 +264,18 @@ class MemoryStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Build the in-memory search index (mirror and BM25) now instead of on the first search
-        (about 1 s per 10k memories on 2 cores); safe to call from a background thread at startup."""
+        """Do now what the first search would otherwise pay for: load (or build) the mirror and
+        BM25 index, then run one search, so Chroma reads its vector index, the embedder loads
+        and the query path's one-time costs (patterns, imports) are paid. Safe to call from a
+        background thread at start-up (the TUI and `assistant ask` do, while the model loads)."""
         with self._shared():
             self._sync.catch_up()
-            if self._collection(create=False) is not None:
-                self._mirror().lexical.build()
-                if isinstance(self._sync, EmbeddedSync):
-                    self._sync.save_snapshot()  # the next process opens it instead of rebuilding
+            if self._collection(create=False) is None:
+                return
+            self._mirror().lexical.build()
+            if isinstance(self._sync, EmbeddedSync):
+                self._sync.save_snapshot()  # the next process opens it instead of rebuilding
+        self.search("warm up the search", k=1)
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""

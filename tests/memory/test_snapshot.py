@@ -34,15 +34,15 @@ def test_a_reopened_store_searches_from_its_snapshot_and_sees_later_writes(tmp_p
         gone = store.search("churn figures", k=1)[0].memory.id
         store.forget(gone)
 
-    built = []
-    original = mirror_module.Mirror.__init__
-    monkeypatch.setattr(mirror_module.Mirror, "__init__", lambda self, *a: (built.append(1), original(self, *a))[1])
+    put = []
+    original = mirror_module.Mirror.put
+    monkeypatch.setattr(mirror_module.Mirror, "put", lambda self, m: (put.append(m.id), original(self, m))[1])
     with _open(path, fake_embedder) as store:
         assert store.search("zebra budget", k=1)[0].memory.id == added
         found = _ids(store.search("churn figures", k=30))
         assert gone not in found and set(expected) - {gone} <= set(found)
         assert store._sync._snapshot_offset is not None
-    assert built == []  # no mirror was built from the journal: it came from the snapshot
+    assert put == [added]  # only the write made after the snapshot: no mirror was rebuilt from the journal
 
 
 def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
@@ -59,3 +59,18 @@ def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
     snapshot.write_bytes(b"garbage")
     with _open(path, fake_embedder) as store:
         assert sorted(m.id for m in store._sync.ensure_mirror().live()) == sorted(ids)
+
+
+def test_warm_runs_the_query_path_so_the_first_search_does_not(tmp_path, fake_embedder):
+    """warm() leaves the first search nothing to load: it searched once (the embedder asked for a
+    query vector, Chroma asked for neighbours) while the caller did other start-up work."""
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+    with _open(path, fake_embedder) as store:
+        asked = []
+        original = fake_embedder.embed
+        fake_embedder.embed = lambda texts: (asked.append(list(texts)), original(texts))[1]
+        store.warm()
+        assert asked == [["warm up the search"]]
+        assert store._sync.mirror is not None and store._sync.mirror.lexical.pending == 0
