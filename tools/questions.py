@@ -26,7 +26,7 @@ from tools.tables import _mentioned_columns
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CannotTell", "analyze_table", "chart_kind", "mentioned_columns", "plan_question"]
+__all__ = ["CannotTell", "analyze_table", "chart_kind", "conditions_in", "mentioned_columns", "plan_question"]
 
 _AGGS = [("mean", r"average|mean|avg"), ("median", r"median"), ("sum", r"total|sum|overall"),
          ("std", r"standard deviation|std|spread"), ("max", r"max(?:imum)?|highest|largest|biggest|most|best|peak|top"),
@@ -107,8 +107,9 @@ def _name_pattern(column: str) -> str:
     return re.escape(column.lower().replace("_", " ").strip()) + "s?"
 
 
-def _conditions(frame: "pd.DataFrame", q: str, time_col: str | None, months: str | None,
+def conditions_in(frame: "pd.DataFrame", q: str, time_col: str | None, months: str | None,
                 numeric: list[str]) -> tuple[list[Condition], CannotTell | None]:
+    """Row filters a question states (text-column values, number comparisons, periods), or why not."""
     import pandas as pd
 
     conditions: list[Condition] = []
@@ -183,7 +184,7 @@ def plan_question(df: "pd.DataFrame", question: str) -> Plan | CannotTell | None
     measure = measures[0] if measures else (numeric[0] if len(numeric) == 1 else None)
     chart = chart_kind(q)
     agg, agg_at = _agg(q)
-    conditions, cannot = _conditions(frame, q, time_col, months, numeric)
+    conditions, cannot = conditions_in(frame, q, time_col, months, numeric)
     if cannot:
         return cannot
     conds = tuple(conditions)
