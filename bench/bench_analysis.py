@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/bench_analysis.py [--tokens 256] [--sample] [--out bench/results/analysis.json]
 
-Questions (bench/analysis_questions.py): DABench-style (question, constraints, answer format with
+Questions (bench/analysis_questions.py): two slices — "tuned" (the rules were fixed on these after a
+first run: general fixes, but the slice is no longer unseen) and "held-out" (written after, run
+without changing the rules). DABench-style (question, constraints, answer format with
 precision) over CSVs bundled in PyPI packages (palmerpenguins, scikit-learn), copied to a temp
 workspace; expected answers computed there with plain pandas/scipy. A question counts when every
 requested value is right: the `@slot[value]` line when the reply has one, else a number in the reply
@@ -108,15 +110,16 @@ def run_honest(model, args, scratch: Path) -> tuple[dict, list]:
     import pandas as pd
 
     from assistant import Assistant
-    from bench.analysis_questions import QUESTIONS, install_tables, request
+    from bench.analysis_questions import HELDOUT, QUESTIONS, install_tables, request
 
     tables = scratch / "tables"
     tables.mkdir()
     names = install_tables(tables)
     frames = {name: pd.read_csv(tables / name) for name in names}
-    questions = QUESTIONS[: args.questions]
+    questions = ([dict(q, slice="tuned") for q in QUESTIONS] + [dict(q, slice="held-out") for q in HELDOUT])
+    questions = [q for q in questions if args.slice in ("all", q["slice"])][: args.questions]
     bots = {arm: Assistant(data_dir=scratch / arm, chat_model=model, auto_run=True) for arm in ARMS[:2]}
-    rows, wins = [], dict.fromkeys(ARMS, 0)
+    rows = []
     for i, q in enumerate(questions):
         expected = q["expected"](frames)
         text = request(q)
@@ -128,15 +131,13 @@ def run_honest(model, args, scratch: Path) -> tuple[dict, list]:
         code_ws.mkdir(parents=True)
         answers["model-code"] = model_code(model, text, code_ws, tables)
         marks = {arm: all_ok(answer_part(answers[arm]), q, expected) for arm in ARMS}
-        for arm in ARMS:
-            wins[arm] += marks[arm]
-        rows.append({"request": text, "expected": {k: v if isinstance(v, str) else float(v) for k, v in expected.items()},
+        rows.append({"slice": q["slice"], "request": text, "expected": {k: v if isinstance(v, str) else float(v) for k, v in expected.items()},
                      **{arm: marks[arm] for arm in ARMS},
                      **{f"{arm}_answer": answer_part(answers[arm])[-400:] for arm in ARMS},
                      "seconds": round(time.perf_counter() - t0, 1)})
         print("  ".join("PASS" if marks[a] else "fail" for a in ARMS) + f"  ({rows[-1]['seconds']:>5} s)  {text[:90]}",
               flush=True)
-    return wins, rows
+    return rows
 
 
 def run_sample(model, scratch: Path) -> tuple[int, int]:
@@ -156,6 +157,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=256, help="max new tokens per model call")
     parser.add_argument("--questions", type=int, default=1000)
+    parser.add_argument("--slice", choices=("all", "tuned", "held-out"), default="all")
     parser.add_argument("--sample", action="store_true", help="also run the in-distribution sample-table arm")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis.json")
     args = parser.parse_args()
@@ -173,10 +175,16 @@ def main() -> int:
     started = time.perf_counter()
     print("(columns: " + ", ".join(ARMS) + ")")
     with tempfile.TemporaryDirectory() as tmp:
-        wins, rows = run_honest(model, args, Path(tmp))
+        rows = run_honest(model, args, Path(tmp))
         sample = run_sample(model, Path(tmp)) if args.sample else None
     n = len(rows)
-    print(f"\nPyPI-bundled tables (palmerpenguins, scikit-learn), {n} questions, every value right: "
+    wins = {arm: sum(r[arm] for r in rows) for arm in ARMS}
+    for part in ("tuned", "held-out"):
+        some = [r for r in rows if r["slice"] == part]
+        if not some:
+            continue
+        print(f"{part:>8} ({len(some)} questions): " + ", ".join(f"{arm} {sum(r[arm] for r in some)}/{len(some)}" for arm in ARMS))
+    print(f"PyPI-bundled tables (palmerpenguins, scikit-learn), {n} questions, every value right: "
           + ", ".join(f"{arm} {wins[arm]}/{n}" for arm in ARMS))
     if sample:
         print(f"in-distribution sample tables (bench/data), chain: {sample[0]}/{sample[1]}")

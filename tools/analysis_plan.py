@@ -104,7 +104,7 @@ def decimals_in(text: str) -> int | None:
 
 def format_value(value: Any, decimals: int) -> str:
     """A value as the answer line shows it: rounded as asked; whole counts without a decimal point."""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return str(value)
     if isinstance(value, int):
         return str(value)

@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from tools.analysis_plan import Clean, Derive, Measure, StepPlan, answer_slots, decimals_in
+from tools.analysis_plan import (
+    Clean,
+    Derive,
+    Measure,
+    StepPlan,
+    answer_slots,
+    decimals_in,
+)
 from tools.column_match import columns_in, name_words, squash
 from tools.step_measures import body_test, measure_for, stat_words
 
@@ -51,7 +58,7 @@ def plan_steps(df: "pd.DataFrame", request: str) -> StepPlan | None:
     cleans = _cleans(df, columns, body, derives)
     conditions = _filters(df, body)
     test = body_test(body)
-    default_decimals = decimals_in(body)
+    default_decimals = decimals_in(body) if decimals_in(body) is not None else decimals_in(request)
     setup = [s for s in sentences(body) if _NEW.search(s)] if derives else []
     rest = " ".join(s for s in sentences(body) if s not in setup)
     inputs = {c for d in derives for c in d.columns} | {d.name for d in derives}
@@ -152,7 +159,7 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
     import pandas as pd
 
     from tools.analysis_ops import Condition
-    from tools.questions import _COMPARE, _OPS, conditions_in
+    from tools.questions import COMPARISON, COMPARISON_OPS, conditions_in
 
     frame = df
     q = " ".join(body.lower().split())
@@ -177,10 +184,10 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
             conditions.append(condition)
     named = [c for c, _ in columns_in(frame.columns, body) if c in numeric]
     loose = [m for sentence in sentences(q) if not _NOT_A_FILTER.search(sentence)
-             for m in re.finditer(rf"{_COMPARE}\s*\$?(-?\d[\d,]*\.?\d*)", sentence)]
+             for m in re.finditer(rf"{COMPARISON}\s*\$?(-?\d[\d,]*\.?\d*)", sentence)]
     if len(named) == 1 and len(loose) == 1 and not any(c.column == named[0] for c in conditions):
         match = loose[0]  # 'weigh more than 5000 grams' with the one number column the question names
-        conditions.append(Condition(named[0], _OPS.get(match.group("op"), match.group("op")),
+        conditions.append(Condition(named[0], COMPARISON_OPS.get(match.group("op"), match.group("op")),
                                     float(match.group(2).replace(",", ""))))
     for column in numeric:  # yes/no as 0/1: 'passengers who survived' → Survived == 1
         if set(frame[column].dropna().unique()) <= {0, 1} and not any(c.column == column for c in conditions):

@@ -44,9 +44,9 @@ _TOP = re.compile(r"\b(top|bottom|best|worst|highest|lowest|largest|smallest|big
                   "|".join(_NUMBERS) + r")\b|\b(\d+|" + "|".join(_NUMBERS) +
                   r")\s+(best|worst|highest|lowest|largest|smallest|biggest|top|bottom)\b", re.I)
 _LOW_WORDS = {"bottom", "worst", "lowest", "smallest", "least"}
-_COMPARE = (r"(?P<op>>=|<=|>|<|==|=|above|over|more than|greater than|higher than|bigger than|below|under|"
+COMPARISON = (r"(?P<op>>=|<=|>|<|==|=|above|over|more than|greater than|higher than|bigger than|below|under|"
             r"less than|lower than|smaller than|at least|at most|no more than|exactly|equal to|equals)")
-_OPS = {"above": ">", "over": ">", "more than": ">", "greater than": ">", "higher than": ">", "bigger than": ">",
+COMPARISON_OPS = {"above": ">", "over": ">", "more than": ">", "greater than": ">", "higher than": ">", "bigger than": ">",
         "below": "<", "under": "<", "less than": "<", "lower than": "<", "smaller than": "<", "at least": ">=",
         "at most": "<=", "no more than": "<=", "exactly": "==", "equal to": "==", "equals": "==", "=": "=="}
 _GROWTH = re.compile(r"\bgrowth|\bgrow(?:s|n|ing)?\b|\bgrew\b|(?:month|quarter|year|week)[- ]over[- ]"
@@ -131,9 +131,9 @@ def conditions_in(frame: "pd.DataFrame", q: str, time_col: str | None, months: s
             if match:
                 conditions.append(Condition(str(column), "==", not match.group(1)))
     for column in numeric:
-        pattern = rf"\b{_name_pattern(column)}\s+(?:is\s+|was\s+|are\s+|were\s+|of\s+)?{_COMPARE}\s*\$?(?P<num>-?\d[\d,]*\.?\d*)"
+        pattern = rf"\b{_name_pattern(column)}\s+(?:is\s+|was\s+|are\s+|were\s+|of\s+)?{COMPARISON}\s*\$?(?P<num>-?\d[\d,]*\.?\d*)"
         for match in re.finditer(pattern, q):
-            op = _OPS.get(match.group("op"), match.group("op"))
+            op = COMPARISON_OPS.get(match.group("op"), match.group("op"))
             conditions.append(Condition(column, op, float(match.group("num").replace(",", ""))))
     axis = time_col or months
     if axis is None:

@@ -13,7 +13,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tools.analysis_ops import apply_conditions, describe_conditions
-from tools.analysis_plan import Clean, Derive, Measure, StepPlan, StepResult, format_value
+from tools.analysis_plan import (
+    Clean,
+    Derive,
+    Measure,
+    StepPlan,
+    StepResult,
+    format_value,
+)
 from tools.stat_tests import (
     chi_square,
     correlation,
@@ -153,7 +160,7 @@ def _measure(frame: "pd.DataFrame", m: Measure) -> tuple[Any, str]:
     stat, cols, opts = m.stat, m.columns, m.options
     label = _LABELS.get(stat, stat)
     if stat == "count":
-        return len(frame), f"rows after the steps above"
+        return len(frame), "rows after the steps above"
     if stat == "count_missing":
         missing = int(frame[cols[0]].isna().sum()) if cols else int(frame.isna().sum().sum())
         return missing, f"missing values in {cols[0] if cols else 'the table'}"

@@ -21,9 +21,8 @@ __all__ = ["chi_square", "correlation", "group_test", "iqr_mask", "normality", "
 
 def correlation(x: "pd.Series", y: "pd.Series", method: str = "pearson") -> tuple[float, float, int]:
     """(coefficient, two-sided p-value, rows used) over the rows where both values are present."""
-    from scipy import stats
-
     import pandas as pd
+    from scipy import stats
 
     pair = pd.concat([x.rename("x"), y.rename("y")], axis=1).dropna()
     test = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}[method]

@@ -192,14 +192,15 @@ def _group_measure(df, slot, stat, kind, own, body_cols, body, places, opts) -> 
     import pandas as pd
 
     present = [c for c in (own + body_cols) if c in df.columns]
-    few = [c for c in present if df[c].nunique() <= 12]
+    few = [c for c in present if df[c].nunique() <= min(12, len(df) // 2)]
+    few.sort(key=lambda c: not _group_values(df[c], body))  # the column whose groups are named first
     if kind == "chi2":
         if len(few) < 2:
             return None
         opts.update(test="chi2")
         return Measure(slot, stat, (few[0], few[1]), places, opts)
     if not few:  # the groups named by their values: 'malignant and benign' → diagnosis
-        few = [str(c) for c in df.columns if df[c].nunique() <= 12 and _group_values(df[c], body)]
+        few = [str(c) for c in df.columns if df[c].nunique() <= min(12, len(df) // 2) and _group_values(df[c], body)]
     numbers = [c for c in present if pd.api.types.is_numeric_dtype(df[c]) and c not in few[:1]]
     group = next((c for c in few if c not in numbers[:1]), None)
     measure = next((c for c in numbers if c != group), None)
