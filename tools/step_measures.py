@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tools.analysis_plan import Derive, Measure
-from tools.column_match import columns_in, name_words
+from tools.column_match import columns_in, name_words, squash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +81,9 @@ def measure_for(df: "pd.DataFrame", columns: list[str], slot: str, description: 
     the columns the question names for its measures (new ones first, not the inputs of new ones)."""
     words = " ".join(name_words(slot))
     stat = next((s for s, pattern in _SLOT_STATS if re.search(pattern, words)), None)
-    options = _options(description)
+    placeholder = description.split(" ", 1)[0]
+    options = [o for o in _options(description) if squash(o) not in (squash(slot), squash(placeholder))]
+    options = options if len(options) >= 2 else []
     if options and _VERDICT.search(words + " " + description) and stat in (None, "correlation", "count", "statistic"):
         stat = "verdict"
     own = [c for c, _ in columns_in(columns, slot.replace("_", " "))]

@@ -91,7 +91,7 @@ def test_a_group_test_picks_the_groups_named_and_the_option_its_p_value_supports
 
 def test_normality_verdict_follows_shapiro_wilk():
     got = answer(PEOPLE, "Does Fare follow a normal distribution? Shapiro-Wilk test, alpha 0.05. "
-                         "@normality[answer] where answer is 'normal' or 'not normal'")
+                         '@normality[answer] where "answer" is a string: "normal" or "not normal"')
     p = stats.shapiro(PEOPLE.Fare).pvalue
     assert got == {"normality": "normal" if p >= 0.05 else "not normal"}
 
