@@ -80,8 +80,9 @@ def measure_for(df: "pd.DataFrame", columns: list[str], slot: str, description: 
     """The measure a slot asks for, or None when its statistic or columns cannot be told. `named`:
     the columns the question names for its measures (new ones first, not the inputs of new ones)."""
     words = " ".join(name_words(slot))
-    stat = next((s for s, pattern in _SLOT_STATS if re.search(pattern, words)), None)
     placeholder = description.split(" ", 1)[0]
+    stat = next((s for s, pattern in _SLOT_STATS if re.search(pattern, words)), None) or \
+        next((s for s, pattern in _SLOT_STATS if re.search(pattern, " ".join(name_words(placeholder)))), None)
     options = [o for o in _options(description) if squash(o) not in (squash(slot), squash(placeholder))]
     options = options if len(options) >= 2 else []
     if options and _VERDICT.search(words + " " + description) and stat in (None, "correlation", "count", "statistic"):

@@ -119,6 +119,11 @@ def test_which_group_is_highest_and_its_value():
     assert got == {"sex": means.idxmax(), "mean_fare": str(round(means.max(), 2))}
 
 
+def test_the_statistic_can_come_from_the_placeholder():
+    got = answer(PRICES, "Drop the rows with missing Volume, then describe Volume. @volume[median_value] to 1 decimal")
+    assert got == {"volume": str(round(PRICES.Volume.dropna().median(), 1))}
+
+
 def test_an_unknown_requested_value_means_no_plan_not_a_guess():
     assert plan_steps(PEOPLE, "Tell me about the fares. @vibe[value]") is None
     assert plan_steps(PEOPLE, "What is the average fare?") is None  # one step: the single-step rules answer it
