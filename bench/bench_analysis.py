@@ -118,24 +118,26 @@ def run_honest(model, args, scratch: Path) -> tuple[dict, list]:
     frames = {name: pd.read_csv(tables / name) for name in names}
     questions = ([dict(q, slice="tuned") for q in QUESTIONS] + [dict(q, slice="held-out") for q in HELDOUT])
     questions = [q for q in questions if args.slice in ("all", q["slice"])][: args.questions]
-    bots = {arm: Assistant(data_dir=scratch / arm, chat_model=model, auto_run=True) for arm in ARMS[:2]}
+    arms = args.arms
+    bots = {arm: Assistant(data_dir=scratch / arm, chat_model=model, auto_run=True) for arm in ARMS[:2] if arm in arms}
     rows = []
     for i, q in enumerate(questions):
         expected = q["expected"](frames)
         text = request(q)
         t0 = time.perf_counter()
-        answers = {"chain": ask(bots["chain"], text, f"q{i}", tables)}
-        with planner_off():
-            answers["rules-before"] = ask(bots["rules-before"], text, f"q{i}", tables)
-        code_ws = scratch / "code" / f"q{i}"
-        code_ws.mkdir(parents=True)
-        answers["model-code"] = model_code(model, text, code_ws, tables)
-        marks = {arm: all_ok(answer_part(answers[arm]), q, expected) for arm in ARMS}
+        answers = {"chain": ask(bots["chain"], text, f"q{i}", tables)} if "chain" in arms else {}
+        if "rules-before" in arms:
+            with planner_off():
+                answers["rules-before"] = ask(bots["rules-before"], text, f"q{i}", tables)
+        if "model-code" in arms:
+            code_ws = scratch / "code" / f"q{i}"
+            code_ws.mkdir(parents=True)
+            answers["model-code"] = model_code(model, text, code_ws, tables)
+        marks = {arm: all_ok(answer_part(answers[arm]), q, expected) for arm in arms}
         rows.append({"slice": q["slice"], "request": text, "expected": {k: v if isinstance(v, str) else float(v) for k, v in expected.items()},
-                     **{arm: marks[arm] for arm in ARMS},
-                     **{f"{arm}_answer": answer_part(answers[arm])[-400:] for arm in ARMS},
+                     **marks, **{f"{arm}_answer": answer_part(answers[arm])[-400:] for arm in arms},
                      "seconds": round(time.perf_counter() - t0, 1)})
-        print("  ".join("PASS" if marks[a] else "fail" for a in ARMS) + f"  ({rows[-1]['seconds']:>5} s)  {text[:90]}",
+        print("  ".join("PASS" if marks[a] else "fail" for a in arms) + f"  ({rows[-1]['seconds']:>5} s)  {text[:90]}",
               flush=True)
     return rows
 
@@ -157,6 +159,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=256, help="max new tokens per model call")
     parser.add_argument("--questions", type=int, default=1000)
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), help="arms to run (all by default)")
     parser.add_argument("--slice", choices=("all", "tuned", "held-out"), default="all")
     parser.add_argument("--sample", action="store_true", help="also run the in-distribution sample-table arm")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis.json")
@@ -173,19 +176,19 @@ def main() -> int:
     model = build_chat_model("bundled", max_new_tokens=args.tokens)
     model.ensure_loaded()
     started = time.perf_counter()
-    print("(columns: " + ", ".join(ARMS) + ")")
+    print("(columns: " + ", ".join(args.arms) + ")")
     with tempfile.TemporaryDirectory() as tmp:
         rows = run_honest(model, args, Path(tmp))
         sample = run_sample(model, Path(tmp)) if args.sample else None
     n = len(rows)
-    wins = {arm: sum(r[arm] for r in rows) for arm in ARMS}
+    arms = args.arms
+    wins = {arm: sum(r[arm] for r in rows) for arm in arms}
     for part in ("tuned", "held-out"):
         some = [r for r in rows if r["slice"] == part]
-        if not some:
-            continue
-        print(f"{part:>8} ({len(some)} questions): " + ", ".join(f"{arm} {sum(r[arm] for r in some)}/{len(some)}" for arm in ARMS))
+        if some:
+            print(f"{part:>8} ({len(some)} questions): " + ", ".join(f"{a} {sum(r[a] for r in some)}/{len(some)}" for a in arms))
     print(f"PyPI-bundled tables (palmerpenguins, scikit-learn), {n} questions, every value right: "
-          + ", ".join(f"{arm} {wins[arm]}/{n}" for arm in ARMS))
+          + ", ".join(f"{arm} {wins[arm]}/{n}" for arm in arms))
     if sample:
         print(f"in-distribution sample tables (bench/data), chain: {sample[0]}/{sample[1]}")
     print(f"total {time.perf_counter() - started:.0f} s on {platform.machine()} × {os.cpu_count()} CPUs (shared machine)")
@@ -193,6 +196,9 @@ def main() -> int:
               "sample": sample, "cpus": os.cpu_count(), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if set(args.arms) != set(ARMS):
+        print("not every arm ran: no verdict (exit 1)", file=sys.stderr)
+        return 1
     return 0 if n and wins["chain"] > max(wins["rules-before"], wins["model-code"]) else 1
 
 
