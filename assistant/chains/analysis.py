@@ -129,11 +129,14 @@ class AnalysisChain(PromptChain):
             return (yield from self._model_only(run, messages, profiles))
         table = readable[0]
         frame, name = table.frame, table.name
-        plan = plan_question(frame, _question(run.request, name))
         findings: list[str] = []
         artifacts: list[NewArtifact] = []
         finding = None
-        if isinstance(plan, CannotTell):
+        stepped = yield from _multi_step(run.request, frame, name)
+        plan = None if stepped else plan_question(frame, _question(run.request, name))
+        if stepped:
+            findings.append(stepped)
+        elif isinstance(plan, CannotTell):
             findings.append(plan.text)
         elif isinstance(plan, Plan):
             step = yield from tool_step("analyze_table", {"table": name, "op": plan.op, "column": plan.column,
@@ -231,6 +234,20 @@ class AnalysisChain(PromptChain):
                    result.stdout.strip()[-2000:] + "\n```"
         yield Token("\n\n" + text)
         return f"{text}\n\n{profile}", tokens
+
+
+def _multi_step(request: str, frame: "pd.DataFrame", name: str) -> Generator[Event, None, str | None]:
+    """Derive → filter/clean → measure, planned by rules (tools.plan_steps); None when it has no plan."""
+    from tools.plan_steps import plan_steps
+    from tools.run_steps import run_steps
+
+    plan = plan_steps(frame, request)
+    if plan is None:
+        return None
+    arguments = {"table": name, "values": [f"{m.stat}({', '.join(m.columns)})" for m in plan.measures]}
+    step = yield from tool_step("analyze_steps", arguments, lambda: run_steps(frame, plan, name),
+                                shown=lambda result: result.values)
+    return step.output.text if step.ok else None
 
 
 def _main_measure(numeric: list[str]) -> str | None:

@@ -170,3 +170,21 @@ def test_a_tool_that_raises_is_an_error_result_and_the_turn_goes_on(tmp_path, mo
     assert failed and failed[0].error == "OSError: disk full" and failed[0].result is None
     assert isinstance(finished, Finished) and finished.text.startswith("Total revenue by region")
     assert [a.kind for a in artifacts] == ["analysis"]  # no chart, no crash
+
+
+def test_a_multi_step_question_is_planned_by_rules_and_answered_in_the_format_asked(tmp_path):
+    bot, fake = make_bot(tmp_path, ["The mean is 42."])
+    request = ('/analyze In sales.csv, create a new column called "margin" as the difference between revenue and '
+               "orders. Use only the North rows. What are the mean and the standard deviation of margin? "
+               "@mean_margin[mean] @std_margin[std] rounded to three decimal places.")
+    events, artifacts, finished = turn(bot, request)
+    north = SALES[SALES.region == "North"]
+    margin = north.revenue - north.orders
+    assert f"@mean_margin[{round(margin.mean(), 3)}]" in finished.text
+    assert f"@std_margin[{round(margin.std(), 3)}]" in finished.text
+    assert "margin = revenue - orders" in finished.text and "42" not in finished.text
+    assert fake.prompts == []  # the numbers come from pandas; the model was not asked to compute
+    started = [e for e in events if isinstance(e, ToolStarted)]
+    assert started[0].name == "analyze_steps"
+    assert started[0].arguments["values"] == ["mean(margin)", "std(margin)"]
+    assert [a.kind for a in artifacts] == ["analysis"]
