@@ -5,7 +5,6 @@ It is also the baseline `bench_generation` compares the bundled engine with, on 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +31,6 @@ class LlamaCppChatModel(StreamingChatModel):
     stop: list[str] | None = None
 
     _llama: Any = PrivateAttr(default=None)
-    _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:

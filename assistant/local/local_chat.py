@@ -18,7 +18,6 @@ an error in its thread vanish (the consumer waits out a 60 s queue timeout) and 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +134,6 @@ class LocalChatModel(StreamingChatModel):
     _runner: Any = PrivateAttr(default=None)
     _stop_ids: frozenset[int] = PrivateAttr(default=frozenset())
     _prefix_cache: Any = PrivateAttr(default=None)
-    _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:

@@ -7,6 +7,7 @@ stream is the primary path and a whole reply is only the stream collected.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel, generate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
 
 __all__ = ["StreamingChatModel", "to_chat_dicts"]
 
@@ -29,7 +31,10 @@ def to_chat_dicts(messages: list[BaseMessage]) -> list[dict[str, str]]:
 
 
 class StreamingChatModel(BaseChatModel):
-    """A chat model whose `_stream` is the real path; subclasses implement `_stream` only."""
+    """A chat model whose `_stream` is the real path; subclasses implement `_stream` only, and load
+    their weights once under `_load_lock` (a UI's warm-up thread and the first turn may race)."""
+
+    _load_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     def _generate(
         self,
