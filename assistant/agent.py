@@ -27,7 +27,7 @@ from assistant.events import (
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
-from assistant.memories import REPLY_SUFFIX, artifact_memory, one_version_each, related, turn_memories
+from assistant.memories import REPLY_SUFFIX, artifact_memory, by_relevance, one_version_each, related, turn_memories
 from assistant.pending import PendingWrites
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
@@ -386,7 +386,7 @@ class Assistant:
                 session=hit.memory.session, route=hit.memory.metadata.get("route"),
                 created_at=hit.memory.created_at.isoformat(), why=hit.why(),
             )
-            for hit in one_version_each(hits)
+            for hit in one_version_each(by_relevance(hits))
             if hit.memory.id not in in_history and related(hit)
         ]
         return recalled[: self.settings.recall_k]   # the context builder's budget decides how many fit
