@@ -23,6 +23,9 @@ holds. The turn is then abandoned, so questions never become memories of each ot
                  label "this hit holds an evidence line" (the labelled relevance set)
     search p50   of the store searches above (this machine, shared: noisy)
 
+--fit-relevance fits assistant.memories' relevance order (RELEVANCE_WEIGHTS) on conversations 0-2
+and prints how it does on 3-4; --replay-dir keeps the replays for quick iterations on recall.
+
 Writes bench/results/recall_e2e.json. Exits 1 when the e2e recall is under 0.80.
 """
 
