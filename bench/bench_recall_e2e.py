@@ -201,8 +201,10 @@ def evaluate(conversation: dict, workdir: Path, limit: int | None) -> dict:
             label = any(holds(hit.memory.text, line) for line in evidence)
             kept = related(hit)
             relevance[("t" if label == kept else "f") + ("p" if kept else "n")] += 1
+    budget = bot.context_tokens
     bot.close()
-    return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms}
+    return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms,
+            "budget": budget}
 
 
 def calibrate(data: list[dict], workdir: Path, recall_floor: float = 0.95) -> None:
@@ -324,7 +326,7 @@ def main() -> int:
     chosen = args.conversations if args.conversations is not None else list(range(len(data)))
     totals = {"e2e": 0, "store10": 0, "evidence": 0, "questions": 0}
     relevance = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-    memories, search_ms, per = [], [], []
+    memories, search_ms, per, budgets = [], [], [], set()
     started = time.perf_counter()
     for index in chosen:
         if args.replay_dir is not None:
@@ -339,6 +341,7 @@ def main() -> int:
             relevance[key] += result["relevance"][key]
         memories += result["prompt_memories"]
         search_ms += result["search_ms"]
+        budgets.add(result["budget"])
         per.append({"conversation": index, **f})
         print(f"conversation {index}: {f['questions']} questions, e2e {f['e2e'] / max(1, f['evidence']):.3f}, "
               f"store r@10 {f['store10'] / max(1, f['evidence']):.3f}  ({time.perf_counter() - started:.0f} s)",
@@ -352,6 +355,8 @@ def main() -> int:
           f"{totals['evidence']} evidence lines; CC BY-NC 4.0, snap-research)")
     print(f"  e2e recall (evidence in the prompt)  {e2e:.3f}   target {TARGET}")
     print(f"  store recall@10                      {r10:.3f}")
+    print(f"  prompt context budget                {', '.join(map(str, sorted(budgets)))} tokens "
+          "(Assistant's default for a chat model served elsewhere, or context_tokens)")
     print(f"  memories per prompt                  mean {statistics.fmean(memories or [0]):.1f}, "
           f"max {max(memories or [0])}")
     print(f"  relevance filter on the top-10       precision {precision:.3f}  recall {recall_f:.3f}")
@@ -361,7 +366,8 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "data": "LoCoMo dev (conversations 0-4), CC BY-NC 4.0", "e2e_recall": e2e, "store_recall_at_10": r10,
         "filter": {"precision": precision, "recall": recall_f, **relevance}, "search_p50_ms": p50,
-        "memories_per_prompt": statistics.fmean(memories or [0]), "conversations": per,
+        "memories_per_prompt": statistics.fmean(memories or [0]), "context_tokens": sorted(budgets),
+        "conversations": per,
     }, indent=2) + "\n", encoding="utf-8")
     return 0 if e2e >= TARGET else 1
 
