@@ -26,6 +26,10 @@ holds. The turn is then abandoned, so questions never become memories of each ot
 --fit-relevance fits assistant.memories' relevance order (RELEVANCE_WEIGHTS) on conversations 0-2
 and prints how it does on 3-4; --replay-dir keeps the replays for quick iterations on recall.
 
+The prompt's budget is the one `Assistant` gives the chat model it is handed (assistant/budget.py):
+the scripted model states no window, so it is treated as a model served elsewhere (3000 tokens);
+ASSISTANT_CONTEXT_TOKENS=1200 measures the bundled model's budget.
+
 Writes bench/results/recall_e2e.json. Exits 1 when the e2e recall is under 0.80.
 """
 
