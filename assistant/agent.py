@@ -27,10 +27,11 @@ from assistant.events import (
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
-from assistant.memories import REPLY_SUFFIX, artifact_memory, one_version_each, related, turn_memories
+from assistant.memories import REPLY_SUFFIX, artifact_memory, by_relevance, one_version_each, related, turn_memories
 from assistant.pending import PendingWrites
 from assistant.sessions import Session, SessionStore, TurnRecord
 from assistant.summaries import summarize, summary_due, summary_id
+from assistant.budget import context_budget
 from assistant.settings import Settings, default_cache_dir, load_settings
 from assistant.toolbox import ToolBox
 from tools.confinement import configure as configure_sandbox, summary as sandbox_summary
@@ -104,6 +105,12 @@ class Assistant:
                     read_timeout=self.settings.read_timeout,
                 )
             return self._chat_model
+
+    @property
+    def context_tokens(self) -> int:
+        """The prompt's budget for memories, artifacts and history: the config's `context_tokens`, or
+        else the model's (a CPU model pays for it in time to first token: assistant/budget.py)."""
+        return context_budget(self.model, self.settings.context_tokens)
 
     def load_model(self) -> None:
         """Build and load the chat model now (with progress) instead of on the first request."""
@@ -317,7 +324,7 @@ class Assistant:
             request=text, session=session, workspace=self.sessions.workspace(session.name), model=self.model,
             memories=memories, auto_run=self.settings.auto_run, approve=approve,
         )
-        builder = ContextBuilder(self.settings.context_tokens)
+        builder = ContextBuilder(self.context_tokens)
         context = builder.build(
             system_prompt=chain.system_prompt, request=text, session=session, route=route.name,
             memories=memories, extra=chain.extra_context(run),
@@ -386,7 +393,7 @@ class Assistant:
                 session=hit.memory.session, route=hit.memory.metadata.get("route"),
                 created_at=hit.memory.created_at.isoformat(), why=hit.why(),
             )
-            for hit in one_version_each(hits)
+            for hit in one_version_each(by_relevance(hits))
             if hit.memory.id not in in_history and related(hit)
         ]
         return recalled[: self.settings.recall_k]   # the context builder's budget decides how many fit

@@ -69,11 +69,13 @@ def _truncate(text: str, tokens: int, count: TokenCounter) -> str:
 
 
 def render_memory(memory: RecalledMemory, text: str) -> str:
-    """Every attribute goes through `_attr`: a memory's session, kind or date can come from an
-    imported file and must not close the fence either."""
+    """Provenance (kind, session, date), not the ranking's score: the score means nothing to the
+    model, and with a dozen or more memories a prompt its tokens are a memory's worth (the score
+    stays in the `Recalled` event for people). Every attribute goes through `_attr`: a memory's
+    session, kind or date can come from an imported file and must not close the fence either."""
     where = f" session={_attr(memory.session)}" if memory.session else ""
     when = f" date={_attr(memory.created_at[:10])}" if memory.created_at else ""
-    return f"<memory kind={_attr(memory.kind)}{where}{when} score={memory.score:.2f}>\n{_escape(text)}\n</memory>"
+    return f"<memory kind={_attr(memory.kind)}{where}{when}>\n{_escape(text)}\n</memory>"
 
 
 def render_artifact(artifact: Artifact, text: str) -> str:

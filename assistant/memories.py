@@ -6,6 +6,7 @@ The agent asks these rules; keeping them apart from its loop lets the recall ben
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
 # many); it stays where "Hi!" against unrelated notes (0.25-0.35 with MiniLM) stays out.
 MIN_RECALL_SCORE = 0.4
 MIN_LEXICAL_RECALL_SCORE = 0.16
+# Which hits a prompt's budget goes to first: a logistic model over a hit's signals, fitted on a
+# labelled relevance set (bench/bench_recall_e2e.py --fit-relevance: the top-32 hits of LoCoMo dev
+# conversations 0-2's questions, labelled by whether they hold an evidence line; checked on 3-4).
+# Fused rank alone spends the budget in rank order; the model also weighs how far a hit is behind
+# the leader, whether the person the question names said it, and that a longer memory holds more.
+RELEVANCE_FEATURES = ("score", "relative", "similarity", "log_rank", "log_tokens",
+                      "vector", "bm25", "speaker", "context", "part", "time")
+RELEVANCE_WEIGHTS = (3.24, 3.07, -0.40, -0.56, 0.61, -0.26, -0.60, 1.26, 0.40, 0.15, 0.21)
+RELEVANCE_BIAS = -8.12
 TURN_MEMORY_CHARS = 2000
 ARTIFACT_MEMORY_CHARS = 1500
 
@@ -39,6 +49,30 @@ def related(hit) -> bool:
     # By vector alone, unrelated chat sits at 0.25-0.35 with MiniLM ("Hi!" against random notes):
     # without a shared word, only a clearly close memory is worth the prompt tokens.
     return similarity >= MIN_RECALL_SCORE
+
+
+def relevance_features(hit, rank: int, top: float) -> list[float]:
+    """The signals of `hit` (at 0-based `rank` of a search whose first score is `top`), in
+    RELEVANCE_FEATURES order."""
+    from assistant.context import approx_tokens
+
+    similarity = hit.score if getattr(hit, "similarity", None) is None else hit.similarity
+    sources = set(getattr(hit, "sources", ()))
+    return [hit.score, hit.score / top if top > 0 else 0.0, similarity, math.log1p(rank),
+            math.log1p(approx_tokens(hit.memory.text))] + [float(s in sources) for s in RELEVANCE_FEATURES[5:]]
+
+
+def relevance(features: list[float]) -> float:
+    """The fitted probability that a hit with these features holds what the question asks for."""
+    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, features))
+    return 1 / (1 + math.exp(-z))
+
+
+def by_relevance(hits: list) -> list:
+    """`hits` (in search order) most likely relevant first; ties keep the search order."""
+    top = hits[0].score if hits else 0.0
+    p = [relevance(relevance_features(hit, rank, top)) for rank, hit in enumerate(hits)]
+    return [hits[i] for i in sorted(range(len(hits)), key=lambda i: (-p[i], i))]
 
 
 def one_version_each(hits: list) -> list:

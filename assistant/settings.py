@@ -45,8 +45,8 @@ class Settings:
     user: str = "default"
     auto_run: bool = False
     memory_url: str | None = None
-    recall_k: int = 16   # at most this many memories a turn; relevance and the token budget decide the rest
-    context_tokens: int = 1200
+    recall_k: int = 32   # at most this many memories a turn; relevance and the token budget decide the rest
+    context_tokens: int | None = None   # None: by the model (assistant/budget.py)
     max_new_tokens: int = 384
     temperature: float = 0.0
     max_request_chars: int = 64_000
@@ -88,7 +88,9 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             if text in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(f"expected true/false, got {value!r}")
-        if kind == "int":
+        if kind == "int | None" and value in (None, "", "auto"):
+            return None   # chosen by the model (context_tokens: assistant/budget.py)
+        if kind in ("int", "int | None"):
             if isinstance(value, bool):
                 raise ValueError("expected a whole number")
             return int(value)
@@ -114,7 +116,8 @@ def _coerce_all(values: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def _validated(settings: Settings, where: str) -> Settings:
     for name in ("recall_k", "context_tokens", "max_new_tokens", "max_request_chars"):
-        if getattr(settings, name) < 0 or (name != "recall_k" and getattr(settings, name) == 0):
+        value = getattr(settings, name)
+        if value is not None and (value < 0 or (name != "recall_k" and value == 0)):
             raise ConfigError(f"{where}: {name} must be a positive number")
     for name in ("connect_timeout", "read_timeout"):
         if not getattr(settings, name) > 0:

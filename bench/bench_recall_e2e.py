@@ -1,6 +1,6 @@
 """End-to-end memory on real conversations: does the evidence reach the prompt?
 
-    .venv/bin/python bench/bench_recall_e2e.py [--conversations 0 1 2 3 4] [--questions N]
+    .venv/bin/python bench/bench_recall_e2e.py [--conversations 0 1 2 3 4] [--questions N] [--replay-dir DIR]
 
 Data: LoCoMo (Maharana et al., "Evaluating Very Long-Term Conversational Memory of LLM Agents",
 ACL 2024; snap-research/locomo, CC BY-NC 4.0), the development half (conversations 0-4) read from
@@ -22,6 +22,13 @@ holds. The turn is then abandoned, so questions never become memories of each ot
     filter       precision / recall of the relevance filter on the store's top-10, against the
                  label "this hit holds an evidence line" (the labelled relevance set)
     search p50   of the store searches above (this machine, shared: noisy)
+
+--fit-relevance fits assistant.memories' relevance order (RELEVANCE_WEIGHTS) on conversations 0-2
+and prints how it does on 3-4; --replay-dir keeps the replays for quick iterations on recall.
+
+The prompt's budget is the one `Assistant` gives the chat model it is handed (assistant/budget.py):
+the scripted model states no window, so it is treated as a model served elsewhere (3000 tokens);
+ASSISTANT_CONTEXT_TOKENS=1200 measures the bundled model's budget.
 
 Writes bench/results/recall_e2e.json. Exits 1 when the e2e recall is under 0.80.
 """
@@ -127,12 +134,18 @@ def holds(memory_text: str, line_text: str) -> bool:
     return bool(probe) and probe in _norm(memory_text)
 
 
+REPLAYED = "replayed"
+
+
 def replay(conversation: dict, data_dir: Path) -> tuple[Any, dict[str, str], str, str]:
+    """The conversation replayed into `data_dir`, or (when a run with --replay-dir already replayed it
+    there: the marker file says so) the Assistant reopened on it, for quick iterations on recall."""
     from assistant import Assistant
 
     conv = conversation["conversation"]
     user, other = conv["speaker_a"], conv["speaker_b"]
     queue: deque = deque()
+    done = (data_dir / REPLAYED).exists()
     bot = Assistant(data_dir=data_dir, user="bench", chat_model=scripted_model(queue))
     lines: dict[str, str] = {}
     numbers = sorted(int(k.split("_")[1]) for k in conv if re.fullmatch(r"session_\d+", k) and conv[k])
@@ -140,11 +153,14 @@ def replay(conversation: dict, data_dir: Path) -> tuple[Any, dict[str, str], str
         for request, reply, said in turns_of(conv[f"session_{number}"], user):
             for line in said:
                 lines[line["dia_id"]] = _line_text(line)
+            if done:
+                continue
             queue.append(reply)
             for event in bot.stream("/chat " + request, session=f"s{number}"):
                 if type(event).__name__ == "Failed":
                     raise SystemExit(f"replay failed: {event.message}")
     bot.flush()
+    (data_dir / REPLAYED).touch()
     return bot, lines, user, other
 
 
@@ -189,8 +205,10 @@ def evaluate(conversation: dict, workdir: Path, limit: int | None) -> dict:
             label = any(holds(hit.memory.text, line) for line in evidence)
             kept = related(hit)
             relevance[("t" if label == kept else "f") + ("p" if kept else "n")] += 1
+    budget = bot.context_tokens
     bot.close()
-    return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms}
+    return {"found": found, "relevance": relevance, "prompt_memories": prompt_memories, "search_ms": search_ms,
+            "budget": budget}
 
 
 def calibrate(data: list[dict], workdir: Path, recall_floor: float = 0.95) -> None:
@@ -229,12 +247,71 @@ def calibrate(data: list[dict], workdir: Path, recall_floor: float = 0.95) -> No
               f"(precision {best[1]:.3f}, recall {best[2]:.3f})")
 
 
+def fit_relevance(data: list[dict], workdir: Path, train: list[int], check: list[int], k: int = 32) -> None:
+    """Fit assistant.memories' relevance model: logistic regression (L2, Newton steps) on the
+    top-k hits of the `train` conversations' questions, labelled by whether they hold an evidence
+    line; print its weights, then how much evidence a 1200-token prompt gets on the `check`
+    conversations in search order and in the model's order (so overfitting shows)."""
+    import numpy as np
+
+    from assistant.context import approx_tokens
+    from assistant.memories import RELEVANCE_FEATURES, relevance_features
+
+    rows: dict[int, list[tuple[list[float], list[int], int, int]]] = {}
+    for index in dict.fromkeys(train + check):
+        bot, lines, user, other = replay(data[index], workdir / f"conversation-{index}")
+        rows[index] = []
+        for n, item in enumerate(data[index]["qa"]):
+            evidence = [lines[e] for e in item.get("evidence") or [] if e in lines]
+            if item.get("category") not in CATEGORIES or not evidence:
+                continue
+            hits = bot.store.search(first_person(item["question"], user, other), k=k)
+            top = hits[0].score if hits else 0.0
+            for rank, hit in enumerate(hits):
+                held = [j for j, line in enumerate(evidence) if holds(hit.memory.text, line)]
+                rows[index].append((relevance_features(hit, rank, top), held, n, approx_tokens(hit.memory.text)))
+        bot.close()
+    x = np.array([[1.0, *f] for i in train for f, *_ in rows[i]])
+    y = np.array([float(bool(held)) for i in train for _, held, *_ in rows[i]])
+    w = np.zeros(x.shape[1])
+    for _ in range(50):   # Newton-Raphson with a small ridge: the 11 weights converge in a few steps
+        p = 1 / (1 + np.exp(-x @ w))
+        gradient = x.T @ (p - y) + 1e-2 * np.r_[0, w[1:]]
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-2 * np.eye(len(w))
+        w -= np.linalg.solve(hessian, gradient)
+    print(f"trained on conversations {train}: {len(y)} hits, {int(y.sum())} relevant")
+    print("RELEVANCE_WEIGHTS = (" + ", ".join(f"{v:.2f}" for v in w[1:]) + ")" + f"  # {RELEVANCE_FEATURES}")
+    print(f"RELEVANCE_BIAS = {w[0]:.2f}")
+    for name, chosen in (("train", train), ("check", check)):
+        for order in ("search", "model"):
+            got = 0
+            for i in chosen:
+                questions: dict[int, list] = {}
+                for f, held, n, tokens in rows[i]:
+                    questions.setdefault(n, []).append((float(np.dot(w, [1.0, *f])), f, held, tokens))
+                for hits in questions.values():
+                    if order == "model":
+                        hits = sorted(hits, key=lambda h: -h[0])
+                    left, found = 1150, set()
+                    for _, _, held, tokens in hits:
+                        if tokens + 20 <= left:
+                            left -= tokens + 20
+                            found |= set(held)
+                    got += len(found)
+            print(f"  {name} {chosen}: evidence lines in a 1200-token prompt, {order} order: {got}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, nargs="*", default=None)
     parser.add_argument("--questions", type=int, default=None, help="at most this many questions a conversation")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "recall_e2e.json")
     parser.add_argument("--calibrate", action="store_true", help="print the relevance thresholds instead")
+    parser.add_argument("--fit-relevance", action="store_true",
+                        help="fit the relevance model on conversations 0-2, check it on 3-4 (needs --replay-dir)")
+    parser.add_argument("--replay-dir", type=Path, default=None,
+                        help="keep each replayed conversation under this dir and reuse it on the next run "
+                             "(quick iterations on recall; delete it after changing how turns are stored)")
     args = parser.parse_args()
     logging.disable(logging.INFO)   # bm25s logs every index build at DEBUG
     path = dev_file("locomo-dev.json")
@@ -246,14 +323,21 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
             calibrate(data, Path(tmp))
         return 0
+    if args.fit_relevance:
+        with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
+            fit_relevance(data, args.replay_dir or Path(tmp), [0, 1, 2], [3, 4])
+        return 0
     chosen = args.conversations if args.conversations is not None else list(range(len(data)))
     totals = {"e2e": 0, "store10": 0, "evidence": 0, "questions": 0}
     relevance = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-    memories, search_ms, per = [], [], []
+    memories, search_ms, per, budgets = [], [], [], set()
     started = time.perf_counter()
     for index in chosen:
-        with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
-            result = evaluate(data[index], Path(tmp), args.questions)
+        if args.replay_dir is not None:
+            result = evaluate(data[index], args.replay_dir / f"conversation-{index}", args.questions)
+        else:
+            with tempfile.TemporaryDirectory(prefix="locomo-") as tmp:
+                result = evaluate(data[index], Path(tmp), args.questions)
         f = result["found"]
         for key in totals:
             totals[key] += f[key]
@@ -261,6 +345,7 @@ def main() -> int:
             relevance[key] += result["relevance"][key]
         memories += result["prompt_memories"]
         search_ms += result["search_ms"]
+        budgets.add(result["budget"])
         per.append({"conversation": index, **f})
         print(f"conversation {index}: {f['questions']} questions, e2e {f['e2e'] / max(1, f['evidence']):.3f}, "
               f"store r@10 {f['store10'] / max(1, f['evidence']):.3f}  ({time.perf_counter() - started:.0f} s)",
@@ -274,6 +359,8 @@ def main() -> int:
           f"{totals['evidence']} evidence lines; CC BY-NC 4.0, snap-research)")
     print(f"  e2e recall (evidence in the prompt)  {e2e:.3f}   target {TARGET}")
     print(f"  store recall@10                      {r10:.3f}")
+    print(f"  prompt context budget                {', '.join(map(str, sorted(budgets)))} tokens "
+          "(Assistant's default for a chat model served elsewhere, or context_tokens)")
     print(f"  memories per prompt                  mean {statistics.fmean(memories or [0]):.1f}, "
           f"max {max(memories or [0])}")
     print(f"  relevance filter on the top-10       precision {precision:.3f}  recall {recall_f:.3f}")
@@ -283,7 +370,8 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "data": "LoCoMo dev (conversations 0-4), CC BY-NC 4.0", "e2e_recall": e2e, "store_recall_at_10": r10,
         "filter": {"precision": precision, "recall": recall_f, **relevance}, "search_p50_ms": p50,
-        "memories_per_prompt": statistics.fmean(memories or [0]), "conversations": per,
+        "memories_per_prompt": statistics.fmean(memories or [0]), "context_tokens": sorted(budgets),
+        "conversations": per,
     }, indent=2) + "\n", encoding="utf-8")
     return 0 if e2e >= TARGET else 1
 

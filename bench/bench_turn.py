@@ -15,6 +15,10 @@ turn, on short requests in fresh sessions over the same 10k memories (recall and
 included). Baseline, same run: the bare model's prefill of the same request (chat template,
 one forward pass, argmax) with transformers. Target: p50 ≤ 0.3 s.
 
+--budgets 1200 2000 3000 also times the first token of requests that recall enough to fill the
+prompt's context budget, at each budget (`context_tokens`), interleaved in one run: what a larger
+budget costs the bundled model (assistant/budget.py keeps the one that meets the target).
+
 Writes bench/results/turn.json; exits 1 when a target is missed by more than the run's noise.
 """
 
@@ -45,6 +49,11 @@ REQUESTS = [  # ordinary short requests, each routed by similarity (no prefixes)
     "Suggest a name for a bakery",
 ]
 TTFT_REQUESTS = ["Hi!", "Who wrote Hamlet?", "Say hello to Ana.", "Name a colour.", "Thanks!"]
+FILLING_REQUESTS = [  # about the people and things of make_texts: each recalls a prompt's worth
+    "What did Alice plan for the marathon?", "When did Lena cancel the coffee meeting?",
+    "What did Marco finish about the python script?", "Tell me about Caroline's trip to Tokyo.",
+    "What did Priya review for the revenue forecast?",
+]
 
 
 def fill(store, n: int) -> float:
@@ -89,19 +98,56 @@ def plain_turn_ms(collection, embedder, request: str, i: int) -> float:
 
 
 def ttft_s(bot, request: str, session: str) -> float:
-    from assistant.events import Failed, Token
+    return first_token_and_budget(bot, request, session)[0]
 
-    started = time.perf_counter()
+
+def first_token_and_budget(bot, request: str, session: str) -> tuple[float, int]:
+    """Seconds to the first token and the context tokens the prompt spent; generation stops there."""
+    from assistant.events import Failed, Recalled, Token
+
+    started, used = time.perf_counter(), 0
     events = bot.stream(request, session=session)
     try:
         for event in events:
+            if isinstance(event, Recalled) and event.budget is not None:
+                used = event.budget.used
             if isinstance(event, Token):
-                return time.perf_counter() - started
+                return time.perf_counter() - started, used
             if isinstance(event, Failed):
                 raise RuntimeError(event.message)
     finally:
-        events.close()  # stop generating: only the first token is timed
+        events.close()
     raise RuntimeError(f"no token for {request!r}")
+
+
+def budget_costs(data: Path, store, budgets: list[int], rounds: int = 2) -> dict:
+    """TTFT p50 and context tokens spent at each budget, the budgets' order rotated per request."""
+    from dataclasses import replace
+
+    from assistant import Assistant
+    from assistant.settings import load_settings
+
+    bots = {b: Assistant(data_dir=data / f"budget{b}", user="bench", store=store,
+                         settings=replace(load_settings(), context_tokens=b)) for b in budgets}
+    for b, bot in bots.items():
+        bot.load_model()
+        first_token_and_budget(bot, "Hello there", "warm")
+    firsts: dict[int, list[float]] = {b: [] for b in budgets}
+    spent: dict[int, list[int]] = {b: [] for b in budgets}
+    for i, request in enumerate(FILLING_REQUESTS * rounds):
+        for b in budgets[i % len(budgets):] + budgets[: i % len(budgets)]:
+            seconds, used = first_token_and_budget(bots[b], request, f"fill{i}-{b}")
+            firsts[b].append(seconds)
+            spent[b].append(used)
+    base = statistics.median(firsts[budgets[0]])
+    result = {}
+    for b in budgets:
+        p50 = statistics.median(firsts[b])
+        result[str(b)] = {"ttft_p50_s": round(p50, 3), "context_tokens_p50": statistics.median(spent[b]),
+                          "ratio": round(p50 / base, 2)}
+        print(f"  budget {b}: TTFT p50 {p50:.3f} s  ({p50 / base:.2f}x budget {budgets[0]}), "
+              f"context spent p50 {statistics.median(spent[b]):.0f} tokens")
+    return result
 
 
 def bare_prefill_s(request: str) -> float:
@@ -124,6 +170,8 @@ def main() -> int:
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--skip-model", action="store_true", help="only the turn overhead (no bundled model)")
+    parser.add_argument("--budgets", type=int, nargs="*", default=[],
+                        help="also time the first token at these context budgets (the first is the baseline)")
     args = parser.parse_args()
 
     import chromadb
@@ -193,6 +241,9 @@ def main() -> int:
                   f"{record['bare_prefill_p50_s']:.3f} s   ratio {record['ttft_ratio_to_bare']:.2f}x")
             targets.append(Target("time to first token p50, model warm", record["ttft_p50_s"], TTFT_TARGET_S,
                                   "s", repeat_noise(firsts, len(TTFT_REQUESTS))))
+            if args.budgets:
+                print("time to first token by context budget (requests that fill it):", flush=True)
+                record["by_budget"] = budget_costs(data, store, args.budgets)
         store.close()
     return finish("turn", record, targets)
 

@@ -112,3 +112,11 @@ def test_a_draft_in_the_session_is_not_also_recalled_into_the_prompt():
     assert "a1" in [a.id for a in built.artifacts]
     assert [m.id for m in built.memories] == ["Alice "]
     assert built.messages[0].content.count("Sales grew in Q3.") == 1
+
+
+def test_a_memory_block_says_where_and_when_it_came_from_but_spends_no_tokens_on_its_score():
+    built = ContextBuilder(2000).build(system_prompt="SYS", request="how do I like my prose?", session=Session(name="new", user="alice"),
+                                       route="chat", memories=[_memory("Alice prefers short sentences", 0.87)])
+    system = built.messages[0].content
+    assert '<memory kind=fact session=q3 date=2026-05-07>\nAlice prefers short sentences\n</memory>' in system
+    assert "0.87" not in system

@@ -66,7 +66,7 @@ async def test_export_from_the_palette_and_the_cli_on_a_real_session():
     kinds = [e["event"] for e in exported["turns"][0]["events"]]
     assert kinds == ["Routed", "Recalled", "ToolStarted", "ToolFinished", "ArtifactSaved", "Finished"]
     assert exported["turns"][0]["events"][3]["result"] == CHECKS
-    assert exported["turns"][0]["events"][1]["budget"]["budget"] == load_settings().context_tokens
+    assert exported["turns"][0]["events"][1]["budget"]["budget"] == app.backend.get().context_tokens
 
     # the same session through the CLI, in another process: the same documents
     out = cli("sessions", "export", "default")

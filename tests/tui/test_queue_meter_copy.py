@@ -82,7 +82,7 @@ async def test_the_status_line_shows_the_last_turns_prompt_budget_and_f2_breaks_
         assert meter.budget is None and "–" in str(meter.render())
         await send(pilot, "/code print the growth")
         budget = meter.budget
-        assert budget is not None and budget.budget == settings.context_tokens
+        assert budget is not None and budget.budget == app.backend.get().context_tokens
         assert budget.artifacts > 100 and budget.used == budget.artifacts + budget.memories + budget.history + \
             budget.extra + budget.rule
         shown = str(meter.render())
