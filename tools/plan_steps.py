@@ -68,13 +68,13 @@ def plan_steps(df: "pd.DataFrame", request: str) -> StepPlan | None:
     setup = [s for s in sentences(body) if _NEW.search(s)] if derives else []
     rest = " ".join(s for s in sentences(body) if s not in setup)
     inputs = {c for d in derives for c in d.columns} | {d.name for d in derives}
-    named = [d.name for d in derives] + [c for c, _ in columns_in(columns, rest) if c not in inputs] + \
+    named = [d.name for d in derives if d not in dated] + [c for c, _ in columns_in(columns, rest) if c not in inputs] + \
         [c for c, _ in columns_in(columns, " ".join(setup)) if c not in inputs]
     measures: list[Measure] = []
     if slots:
         for name, description in slots:
             places = decimals_in(description) if decimals_in(description) is not None else default_decimals
-            measure = per_column_measure(df, name, body, places) or \
+            measure = per_column_measure(df, name, description, body, places) or \
                 per_group_measure(df, columns, name, description, body, places) or date_span(df, name, body) or \
                 measure_for(df, columns, name, description, body, test, named, places)
             if measure is None:

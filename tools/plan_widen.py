@@ -31,6 +31,9 @@ _COLUMN_STATS = [("count_missing", r"\bmissing\b|\bnull\b|\bnan\b|\bempty\b"), (
                  ("median", r"\bmedian\b"), ("std", r"standard deviation|\bstd\b"), ("nunique", r"\bunique\b|\bdistinct\b"),
                  ("max", r"\bmax\w*\b|\bhighest\b"), ("min", r"\bmin\w*\b|\blowest\b"), ("sum", r"\bsum\b|\btotal\b"),
                  ("count", r"\bcount\b|\bnumber of\b|\bhow many\b")]
+_NOT_DEFAULT = re.compile(r"\bC\s*=|max_iter|solver|penalty|liblinear|class_weight|\bl1\b|elastic|scal(?:e|ing|er)\b|"
+                         r"standardi[sz]|normali[sz]|stratif|cross[- ]?valid|random forest|\btrees?\b|\bsv[mc]\b|neighbo|"
+                         r"naive bayes", re.I)
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]
 
@@ -50,12 +53,14 @@ def _stat_in(text: str) -> str | None:
     return next((s for s, pattern in _COLUMN_STATS if re.search(pattern, text, re.I)), None)
 
 
-def per_column_measure(df: "pd.DataFrame", slot: str, body: str, decimals: int | None) -> Measure | None:
+def per_column_measure(df: "pd.DataFrame", slot: str, description: str, body: str, decimals: int | None
+                       ) -> Measure | None:
     """A slot named exactly like a column, in a question about 'each column': that column's statistic."""
     column = next((str(c) for c in df.columns if squash(str(c)) == squash(slot)), None)
     if column is None or not re.search(_EACH + r"(?:columns?|variables?|features?|fields?|attributes?)\b", body, re.I):
         return None
-    stat = _stat_in(body)
+    stat = _stat_in(description.split(" ", 1)[0]) if description.split(" ", 1)[0] != "count" else None
+    stat = stat or _stat_in(body)
     if stat is None:
         return None
     places = 0 if stat.startswith("count") or stat == "nunique" else (2 if decimals is None else decimals)
@@ -148,8 +153,8 @@ def encoding(body: str) -> str | None:
 
 def classify_measure(columns: list[str], slot: str, body: str, places: int, opts: dict) -> Measure | None:
     """'logistic regression … classify/predict Y from A and B … accuracy' → a fitted classifier's accuracy."""
-    if not re.search(r"logistic|classif\w*", body, re.I):
-        return None
+    if not re.search(r"logistic|classif\w*", body, re.I) or _NOT_DEFAULT.search(body):
+        return None  # another model, or settings other than sklearn's defaults: not planned
     said = re.search(r"\b(?:predict|classify|classif\w+)\w*\s+(?:the\s+|whether\s+)?(.+?)\s+"
                      r"(?:based on|using|from|with|by|given)\s+(?:the\s+)?(?:features?\s+)?(.+?)(?:[.;]\s|$)", body, re.I | re.S)
     if not said:

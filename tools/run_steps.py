@@ -21,7 +21,7 @@ from tools.analysis_plan import (
     StepResult,
     format_value,
 )
-from tools.run_widen import DATE_PARTS, WIDE_STATS, WideError, date_part, model_frame, wide_measure
+from tools.run_widen import DATE_PARTS, WIDE_STATS, WideError, date_part, days_between, model_frame, wide_measure
 from tools.stat_tests import (
     chi_square,
     correlation,
@@ -117,6 +117,9 @@ def _derived(frame: "pd.DataFrame", derive: Derive) -> "pd.Series":
 
     if derive.op in DATE_PARTS:
         return date_part(frame, derive)
+    days = days_between(frame, derive)
+    if days is not None:
+        return days
     cols = [_numbers(frame, c) for c in derive.columns]
     if derive.op == "difference":
         return cols[0] - cols[1]

@@ -9,7 +9,7 @@ from tools.analysis_plan import Derive, Measure
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DATE_PARTS", "WIDE_STATS", "WideError", "date_part", "model_frame", "wide_measure"]
+__all__ = ["DATE_PARTS", "WIDE_STATS", "WideError", "date_part", "days_between", "model_frame", "wide_measure"]
 
 DATE_PARTS = ("year", "month", "day", "weekday")
 WIDE_STATS = ("group_value", "days_span", "accuracy")
@@ -29,6 +29,20 @@ def date_part(frame: "pd.DataFrame", derive: Derive) -> "pd.Series":
     """The year / month / day / weekday (Monday = 0) of a date column, NaN where it does not parse."""
     dates = _parsed(frame[derive.columns[0]])
     return getattr(dates.dt, derive.op).astype("float")
+
+
+def days_between(frame: "pd.DataFrame", derive: Derive) -> "pd.Series | None":
+    """A 'difference' of two date columns, in days (NaN where either does not parse); None when they
+    are not both dates."""
+    import pandas as pd
+
+    columns = [frame[c] for c in derive.columns]
+    if derive.op != "difference" or any(pd.api.types.is_numeric_dtype(c) for c in columns):
+        return None
+    first, second = (_parsed(c) for c in columns)
+    if first.notna().mean() < 0.9 or second.notna().mean() < 0.9:
+        return None
+    return (first - second).dt.days.astype("float")
 
 
 def model_frame(frame: "pd.DataFrame", target: str, features: list[str], encode: str | None

@@ -117,3 +117,16 @@ def test_a_unit_conversion_is_declined_with_a_reason_not_a_number():
     assert plan_steps(BIRDS, request) is None
     assert "unit conversion (to kilograms)" in out_of_scope(BIRDS, request)
     assert out_of_scope(BIRDS, "How many birds have flipper_mm above 200 in mm? @n[count]") is None
+
+
+def test_a_difference_of_two_date_columns_is_in_days():
+    frame = BIRDS.assign(hatched=pd.to_datetime(BIRDS.laid) + pd.to_timedelta(np.arange(40) % 7 + 30, unit="D"))
+    frame["hatched"] = frame.hatched.dt.strftime("%Y-%m-%d")
+    got = answer(frame, "Create a new column 'wait' as the difference between hatched and laid. "
+                        "@mean_wait[mean] two decimal places")
+    assert got == {"mean_wait": str(round((np.arange(40) % 7 + 30).mean(), 2))}
+
+
+def test_the_mean_of_every_numeric_column_reads_the_statistic_from_the_placeholder():
+    got = answer(BIRDS, "Calculate the statistics of every numeric column. @flipper_mm[mean] @bill[median] three decimal places")
+    assert got == {"flipper_mm": str(round(BIRDS.flipper_mm.mean(), 3)), "bill": str(round(BIRDS.bill.median(), 3))}
