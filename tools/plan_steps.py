@@ -24,7 +24,15 @@ from tools.analysis_plan import (
     decimals_in,
 )
 from tools.column_match import columns_in, name_words, squash
-from tools.plan_widen import date_conditions, date_derives, date_span, out_of_scope, per_column_measure, per_group_measure
+from tools.plan_widen import (
+    date_conditions,
+    date_derives,
+    date_span,
+    each_column,
+    out_of_scope,
+    per_column_measure,
+    per_group_measure,
+)
 from tools.step_measures import body_test, measure_for, stat_words
 
 if TYPE_CHECKING:
@@ -77,8 +85,8 @@ def plan_steps(df: "pd.DataFrame", request: str) -> StepPlan | None:
             measure = per_column_measure(df, name, description, body, places) or \
                 per_group_measure(df, columns, name, description, body, places) or date_span(df, name, body) or \
                 measure_for(df, columns, name, description, body, test, named, places)
-            if measure is None:
-                return None
+            if measure is None or (measure.stat == "count_missing" and not measure.columns and each_column(body)):
+                return None  # per-column counts in a slot that names no column: its layout cannot be told
             measures.append(measure)
     elif derives or cleans or test in ("normality", "mannwhitney", "ttest", "welch", "anova", "kruskal", "chi2"):
         for stat, column in stat_words(columns, body, derives):

@@ -20,7 +20,7 @@ from tools.column_match import columns_in, squash
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["classify_measure", "date_conditions", "date_derives", "date_span", "encoding", "out_of_scope",
+__all__ = ["classify_measure", "date_conditions", "date_derives", "date_span", "each_column", "encoding", "out_of_scope",
            "per_column_measure", "per_group_measure"]
 
 _EACH = r"\b(?:each|every|all(?: the)?|per|individual)\s+(?:numeric(?:al)?\s+)?"
@@ -53,11 +53,16 @@ def _stat_in(text: str) -> str | None:
     return next((s for s, pattern in _COLUMN_STATS if re.search(pattern, text, re.I)), None)
 
 
+def each_column(body: str) -> bool:
+    """The question asks for one value per column ('in each column', 'of every numeric column')."""
+    return bool(re.search(_EACH + r"(?:columns?|variables?|features?|fields?|attributes?)\b", body, re.I))
+
+
 def per_column_measure(df: "pd.DataFrame", slot: str, description: str, body: str, decimals: int | None
                        ) -> Measure | None:
     """A slot named exactly like a column, in a question about 'each column': that column's statistic."""
     column = next((str(c) for c in df.columns if squash(str(c)) == squash(slot)), None)
-    if column is None or not re.search(_EACH + r"(?:columns?|variables?|features?|fields?|attributes?)\b", body, re.I):
+    if column is None or not each_column(body):
         return None
     stat = _stat_in(description.split(" ", 1)[0]) if description.split(" ", 1)[0] != "count" else None
     stat = stat or _stat_in(body)

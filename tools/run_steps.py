@@ -21,7 +21,15 @@ from tools.analysis_plan import (
     StepResult,
     format_value,
 )
-from tools.run_widen import DATE_PARTS, WIDE_STATS, WideError, date_part, days_between, model_frame, wide_measure
+from tools.run_widen import (
+    DATE_PARTS,
+    WIDE_STATS,
+    WideError,
+    date_part,
+    days_between,
+    model_frame,
+    wide_measure,
+)
 from tools.stat_tests import (
     chi_square,
     correlation,

@@ -130,3 +130,7 @@ def test_a_difference_of_two_date_columns_is_in_days():
 def test_the_mean_of_every_numeric_column_reads_the_statistic_from_the_placeholder():
     got = answer(BIRDS, "Calculate the statistics of every numeric column. @flipper_mm[mean] @bill[median] three decimal places")
     assert got == {"flipper_mm": str(round(BIRDS.flipper_mm.mean(), 3)), "bill": str(round(BIRDS.bill.median(), 3))}
+
+
+def test_per_column_counts_asked_in_one_slot_get_no_plan_rather_than_the_tables_total():
+    assert plan_steps(BIRDS, "How many missing values are there in each column? @missing[count]") is None
