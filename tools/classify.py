@@ -5,8 +5,10 @@ dependency (only the bench extra has it), so this reproduces its default fit: L2
 an unpenalised intercept, the lbfgs solver (scipy's L-BFGS-B with sklearn's options: 100 iterations,
 gtol 1e-4, maxls 50) on sklearn's objective mean(log-loss) + ½·‖w‖²/(C·n), from zeros. Two classes
 use the binomial loss (the later class in sorted order is positive); more use the multinomial one.
-Because the objective, start and solver options are the same, the coefficients agree with sklearn's
-even when its 100 iterations stop short of convergence (as they often do on unscaled features).
+With the same objective, start and solver options the iterates follow sklearn's (identical to ~1e-9
+for the first 20 steps on unscaled data); when its 100 iterations stop short of convergence on
+ill-conditioned features, rounding makes the last steps drift (coefficients ~5% apart on the
+breast-cancer data) while the predicted classes still agree (all rows there, 177/178 on wine).
 Text features are encoded first: label codes in sorted order (LabelEncoder) or one-hot (get_dummies).
 """
 
