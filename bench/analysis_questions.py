@@ -67,6 +67,15 @@ def _split_rmse_r2(frame: pd.DataFrame, target: str, features: list[str], test: 
     return float(np.sqrt(mean_squared_error(y_te, predicted))), float(r2_score(y_te, predicted))
 
 
+def _logistic_accuracy(frame: pd.DataFrame, target: str, features: list[str], test: float, seed: int) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    data = frame[features + [target]].dropna()
+    x_tr, x_te, y_tr, y_te = train_test_split(data[features], data[target], test_size=test, random_state=seed)
+    return float((LogisticRegression().fit(x_tr, y_tr).predict(x_te) == y_te).mean())
+
+
 def _q(file, question, constraints, fmt, expected, decimals):
     return {"file": file, "question": question, "constraints": constraints, "format": fmt, "expected": expected,
             "decimals": decimals}
@@ -260,6 +269,32 @@ HELDOUT = [
     _q(W, "Which wine class has the lowest median hue?", "", "@class[name]",
        lambda t: {"class": t[W].groupby("class").hue.median().idxmin()}, 0),
 ]
+
+# Written before the planner learned per-column counts, per-group values, dates, encoding and
+# classification (issue 13, second round); run before and after that work.
+HELDOUT_2 = [
+    _q(P, "How many missing values are there in each column of the dataset?", "Count null entries.",
+       "@species[count] @bill_depth_mm[count] @sex[count]",
+       lambda t: {c: int(t[P][c].isna().sum()) for c in ("species", "bill_depth_mm", "sex")}, 0),
+    _q(P, "Calculate the average body mass for each species.", "Ignore missing values. Round to two decimal places.",
+       "@Adelie[mean] @Chinstrap[mean] @Gentoo[mean]",
+       lambda t: t[P].groupby("species").body_mass_g.mean().to_dict(), 2),
+    _q(R, "Convert 'Date Egg' to datetime and extract the month. How many nests had their egg laid in November?", "",
+       "@november_count[count]",
+       lambda t: {"november_count": int((pd.to_datetime(t[R]["Date Egg"]).dt.month == 11).sum())}, 0),
+    _q(R, "How many days are there between the earliest and the latest 'Date Egg'?", "", "@days[number]",
+       lambda t: {"days": int((pd.to_datetime(t[R]["Date Egg"]).max() - pd.to_datetime(t[R]["Date Egg"]).min()).days)}, 0),
+    _q(B, "Use sklearn's LogisticRegression with default parameters to classify the diagnosis from 'mean radius' and "
+          "'mean texture'. Split the data 70:30 into training and testing sets with random_state 42.",
+       "Report the accuracy on the test set rounded to two decimal places.", "@accuracy[value]",
+       lambda t: {"accuracy": _logistic_accuracy(t[B], "diagnosis", ["mean radius", "mean texture"], 0.3, 42)}, 2),
+    _q(P, "Label-encode the sex column, then use a linear regression to predict body mass from flipper length and sex. "
+          "Use a 70/30 train-test split with random_state 42 and drop rows with missing values.",
+       "Report the R-squared on the test set to three decimal places.", "@r_squared[value]",
+       lambda t: {"r_squared": _split_rmse_r2(t[P].dropna(subset=["sex", "flipper_length_mm", "body_mass_g"]).assign(
+           sex=lambda f: f.sex.astype("category").cat.codes), "body_mass_g", ["flipper_length_mm", "sex"], 0.3, 42)[1]}, 3),
+]
+HELDOUT += HELDOUT_2  # scored with the held-out slice
 
 
 def request(q: dict) -> str:

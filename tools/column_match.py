@@ -46,7 +46,7 @@ def columns_in(columns: Iterable[str], text: str) -> list[tuple[str, int]]:
         for width in range(max(1, size - 2), size + 3):
             for start in range(len(words) - width + 1):
                 piece = "".join(words[start:start + width])
-                if piece == target or (piece == target + "s" and not target.endswith("s")) or \
+                if piece == target or (piece == target + "s" and not target.endswith("s")) or piece == target + "es" or \
                         (piece.rstrip("s") == target and len(target) > 3):
                     spans.append((-(100 + len(target)), start, start + width, column))
     for column, runs in _distinctive_words(names).items():

@@ -24,6 +24,15 @@ from tools.analysis_plan import (
     decimals_in,
 )
 from tools.column_match import columns_in, name_words, squash
+from tools.plan_widen import (
+    date_conditions,
+    date_derives,
+    date_span,
+    each_column,
+    out_of_scope,
+    per_column_measure,
+    per_group_measure,
+)
 from tools.step_measures import body_test, measure_for, stat_words
 
 if TYPE_CHECKING:
@@ -40,6 +49,8 @@ _DROP = re.compile(r"\b(?:drop|remov|delet|exclud|ignor|omit|discard|dismiss|dis
                    r"\bnot (?:be )?(?:taken|included|considered|counted)|\bonly (?:non|rows|the rows|valid)", re.I)
 _NOT_A_FILTER = re.compile(r"z[- ]?score|\biqr\b|p[- ]?value|\bp\s*[<>=]|alpha|\|r\||\br\s*[<>=]|decimal|standard dev|"
                            r"significan|threshold|correlat|outlier", re.I)
+_THEM = re.compile(r"\b(?:without|after (?:remov|exclud|drop|discard)\w*|(?:remov|exclud|drop|discard)\w*)\s+"
+                   r"(?:them|these|those|the outliers|such (?:values|rows|outliers))\b", re.I)
 _OUTLIER = re.compile(r"\bz[- ]?scores?\b|\biqr\b|\binter-?quartile", re.I)
 
 
@@ -53,24 +64,29 @@ def plan_steps(df: "pd.DataFrame", request: str) -> StepPlan | None:
     slots = answer_slots(request)
     first_slot = re.search(r"@[A-Za-z_][\w.-]*\[", request)
     body = request[:first_slot.start()] if first_slot else request
-    derives = _derives(df, body)
+    if out_of_scope(df, request):
+        return None
+    dated = date_derives(df, body)
+    derives = _derives(df, body) + dated
     columns = [str(c) for c in df.columns] + [d.name for d in derives]
     cleans = _cleans(df, columns, body, derives)
-    conditions = _filters(df, body)
+    conditions = _filters(df, body) + date_conditions(dated, body)
     test = body_test(body)
     default_decimals = decimals_in(body) if decimals_in(body) is not None else decimals_in(request)
     setup = [s for s in sentences(body) if _NEW.search(s)] if derives else []
     rest = " ".join(s for s in sentences(body) if s not in setup)
     inputs = {c for d in derives for c in d.columns} | {d.name for d in derives}
-    named = [d.name for d in derives] + [c for c, _ in columns_in(columns, rest) if c not in inputs] + \
+    named = [d.name for d in derives if d not in dated] + [c for c, _ in columns_in(columns, rest) if c not in inputs] + \
         [c for c, _ in columns_in(columns, " ".join(setup)) if c not in inputs]
     measures: list[Measure] = []
     if slots:
         for name, description in slots:
-            measure = measure_for(df, columns, name, description, body, test, named,
-                                  decimals_in(description) if decimals_in(description) is not None else default_decimals)
-            if measure is None:
-                return None
+            places = decimals_in(description) if decimals_in(description) is not None else default_decimals
+            measure = per_column_measure(df, name, description, body, places) or \
+                per_group_measure(df, columns, name, description, body, places) or date_span(df, name, body) or \
+                measure_for(df, columns, name, description, body, test, named, places)
+            if measure is None or (measure.stat == "count_missing" and not measure.columns and each_column(body)):
+                return None  # per-column counts in a slot that names no column: its layout cannot be told
             measures.append(measure)
     elif derives or cleans or test in ("normality", "mannwhitney", "ttest", "welch", "anova", "kruskal", "chi2"):
         for stat, column in stat_words(columns, body, derives):
@@ -132,6 +148,7 @@ def _derive_op(name: str, text: str, used: list[str]) -> Derive | None:
 def _cleans(df: "pd.DataFrame", columns: list[str], body: str, derives: list[Derive]) -> list[Clean]:
     found: list[Clean] = []
     derived = [d.name for d in derives]
+    seen: Clean | None = None
     for sentence in sentences(body):
         named = [c for c, _ in columns_in(columns, sentence)]
         if _MISSING.search(sentence) and _FILL.search(sentence):
@@ -141,16 +158,19 @@ def _cleans(df: "pd.DataFrame", columns: list[str], body: str, derives: list[Der
                 found.append(Clean("fill", tuple(named), method))
         elif _MISSING.search(sentence) and _DROP.search(sentence) and not re.search(r"\bhow many\b|\bcount", sentence, re.I):
             found.append(Clean("dropna", tuple(named)))
-        if _OUTLIER.search(sentence) and re.search(r"\b(?:remov|exclud|drop|filter|without|discard|clean|eliminat|after)\w*",
-                                                   sentence, re.I):
+        if _OUTLIER.search(sentence):
             iqr = re.search(r"\biqr\b|inter-?quartile", sentence, re.I)
             number = re.search(r"(?:threshold|greater than|more than|exceed\w*|above|beyond|>|of)\s*(?:of\s*)?(\d+(?:\.\d+)?)",
                                sentence, re.I)
             threshold = float(number.group(1)) if number else (1.5 if iqr else 3.0)
             if not (0 < threshold <= 10):
                 threshold = 1.5 if iqr else 3.0
-            targets = tuple(named) or tuple(derived[-1:])
-            found.append(Clean("outliers", targets, "iqr" if iqr else "zscore", threshold))
+            targets = tuple(named) or (seen.columns if seen else tuple(derived[-1:]))
+            seen = Clean("outliers", targets, "iqr" if iqr else "zscore", threshold)
+            if re.search(r"\b(?:remov|exclud|drop|filter|without|discard|clean|eliminat|after)\w*", sentence, re.I):
+                found.append(seen)
+        elif seen is not None and seen not in found and _THEM.search(sentence):
+            found.append(seen)  # 'identify the outliers …; then the mean without them'
     return found
 
 

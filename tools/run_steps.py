@@ -21,6 +21,15 @@ from tools.analysis_plan import (
     StepResult,
     format_value,
 )
+from tools.run_widen import (
+    DATE_PARTS,
+    WIDE_STATS,
+    WideError,
+    date_part,
+    days_between,
+    model_frame,
+    wide_measure,
+)
 from tools.stat_tests import (
     chi_square,
     correlation,
@@ -114,6 +123,11 @@ def _numbers(frame: "pd.DataFrame", column: str) -> "pd.Series":
 def _derived(frame: "pd.DataFrame", derive: Derive) -> "pd.Series":
     import numpy as np
 
+    if derive.op in DATE_PARTS:
+        return date_part(frame, derive)
+    days = days_between(frame, derive)
+    if days is not None:
+        return days
     cols = [_numbers(frame, c) for c in derive.columns]
     if derive.op == "difference":
         return cols[0] - cols[1]
@@ -159,6 +173,11 @@ def _cleaned(frame: "pd.DataFrame", clean: Clean) -> "pd.DataFrame":
 def _measure(frame: "pd.DataFrame", m: Measure) -> tuple[Any, str]:
     stat, cols, opts = m.stat, m.columns, m.options
     label = _LABELS.get(stat, stat)
+    if stat in WIDE_STATS:
+        try:
+            return wide_measure(frame, m)
+        except WideError as exc:
+            raise StepError(str(exc)) from exc
     if stat == "count":
         return len(frame), "rows after the steps above"
     if stat == "count_missing":
@@ -189,8 +208,14 @@ def _measure(frame: "pd.DataFrame", m: Measure) -> tuple[Any, str]:
         what = f"{test} on {measure} across {group} = {', '.join(map(str, keys))}: statistic {s:.4f}, p = {p:.4g}"
         return (_verdict(m, p) if stat == "verdict" else s if stat == "statistic" else p), what
     if "target" in opts:
-        fit = regression(frame, opts["target"], list(opts["features"]), opts.get("test_size"), opts.get("seed"))
+        try:
+            data, names = model_frame(frame, opts["target"], list(opts["features"]), opts.get("encode"))
+        except WideError as exc:
+            raise StepError(str(exc)) from exc
+        fit = regression(data, opts["target"], names, opts.get("test_size"), opts.get("seed"))
         key = f"coef_{opts['coef']}" if stat == "slope" else stat
+        if key not in fit:
+            raise StepError(f"no single coefficient for {opts['coef']} (it was one-hot encoded)")
         split = f", test {opts['test_size']:.0%} (seed {opts['seed']})" if opts.get("test_size") else ""
         return fit[key], f"linear regression of {opts['target']} on {', '.join(opts['features'])}{split}"
     series = _numbers(frame, cols[0]) if stat not in ("mode", "nunique") else _column(frame, cols[0])

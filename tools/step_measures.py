@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tools.analysis_plan import Derive, Measure
 from tools.column_match import columns_in, name_words, squash
+from tools.plan_widen import classify_measure, encoding
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,7 @@ __all__ = ["body_test", "measure_for", "stat_words"]
 # (stat, pattern over the slot name's words joined by spaces) — first match wins
 _SLOT_STATS = [
     ("pvalue", r"\bp ?values?\b|\bpvalue\b|\bp ?val\b|^p\b|\bp$|\bsignificance value\b"),
-    ("count_outliers", r"\boutliers?\b"),
+    ("count_outliers", r"\boutliers?\b"), ("accuracy", r"\baccuracy\b|\bacc\b"),
     ("count_missing", r"\bmissing\b|\bnull\b|\bnan\b|\bnulls\b"),
     ("within", r"\bwithin\b"),
     ("r2", r"\br2\b|\br squared\b|\brsquared\b|\bdetermination\b|\br sq\b"),
@@ -104,6 +105,9 @@ def measure_for(df: "pd.DataFrame", columns: list[str], slot: str, description: 
             kind = "correlation" if len(body_cols) >= 2 else ("normality" if body_cols else None)
         if kind is None:
             return None
+    if stat == "accuracy":
+        opts["test_size"] = _test_share(body)
+        return classify_measure(columns, slot, body, places, opts)
     if stat == "correlation" or (stat in ("pvalue", "statistic", "verdict") and kind == "correlation"):
         pair = _pair(own, columns, body) or _pair(body_cols, columns, body)
         if pair is None:
@@ -181,7 +185,7 @@ def _regression(columns, slot, own, body, stat, places, opts) -> Measure | None:
         features = [c for c, _ in columns_in(columns, on.group(2)) if c not in target]
     if not target or not features:
         return None
-    opts["test_size"] = _test_share(body)
+    opts.update(test_size=_test_share(body), encode=encoding(body))
     seed = re.search(r"random[_ ]?state\D{0,6}(\d+)|seed\D{0,6}(\d+)", body, re.I)
     coef_of = [c for c in own if c in features]
     opts.update(target=target[0], features=tuple(features),

@@ -237,10 +237,15 @@ class AnalysisChain(PromptChain):
 
 
 def _multi_step(request: str, frame: "pd.DataFrame", name: str) -> Generator[Event, None, str | None]:
-    """Derive → filter/clean → measure, planned by rules (tools.plan_steps); None when it has no plan."""
+    """Derive → filter/clean → measure, planned by rules (tools.plan_steps); None when it has no plan.
+    A request the planner knows it cannot do (a unit conversion) gets that said instead of a number."""
     from tools.plan_steps import plan_steps
+    from tools.plan_widen import out_of_scope
     from tools.run_steps import run_steps
 
+    refused = out_of_scope(frame, request)
+    if refused:
+        return refused
     plan = plan_steps(frame, request)
     if plan is None:
         return None

@@ -188,3 +188,15 @@ def test_a_multi_step_question_is_planned_by_rules_and_answered_in_the_format_as
     assert started[0].name == "analyze_steps"
     assert started[0].arguments["values"] == ["mean(margin)", "std(margin)"]
     assert [a.kind for a in artifacts] == ["analysis"]
+
+
+def test_a_value_per_group_through_the_agent_and_a_unit_conversion_declined(tmp_path):
+    bot, fake = make_bot(tmp_path, ["The mean is 42."])
+    events, _, finished = turn(bot, "/analyze sales.csv: Calculate the average revenue for each region. "
+                                    "Answer format: @North[mean] @South[mean] rounded to one decimal place.")
+    means = SALES.groupby("region").revenue.mean()
+    assert f"@North[{round(means['North'], 1)}]" in finished.text and f"@South[{round(means['South'], 1)}]" in finished.text
+    _, _, finished = turn(bot, "/analyze sales.csv: What is the mean revenue in thousands? Answer format: @mean_k[value]")
+    assert finished.text.startswith("The question asks for a unit conversion (to thousands)")  # then the profile
+    assert "@mean_k[" not in finished.text and "42" not in finished.text
+    assert fake.prompts == []
