@@ -8,7 +8,6 @@ import json
 import socket
 import sys
 import threading
-import time
 import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -72,9 +71,7 @@ def test_parse_model_spec_errors(text, fragment):
 
 
 def test_building_the_bundled_model_loads_nothing():
-    started = time.monotonic()
     chat = build_chat_model("bundled", max_new_tokens=16)
-    assert time.monotonic() - started < 1.0
     assert isinstance(chat, BaseChatModel)
     assert not chat.loaded and chat.max_new_tokens == 16 and chat.temperature == 0.0
 

@@ -46,5 +46,4 @@ def test_import_is_light():
         "print(json.dumps({'elapsed': elapsed, 'heavy': heavy}))\n"
     )
     out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-    assert out["heavy"] == []
-    assert out["elapsed"] < 0.5  # typically ~30 ms; generous for a loaded CI machine
+    assert out["heavy"] == []  # what makes an import slow; its time (~30 ms) is bench_startup's to measure

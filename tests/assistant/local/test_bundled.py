@@ -127,10 +127,10 @@ def chat():
 @pytest.mark.model
 def test_conversion_is_cached():
     first = converted_model_dir()
-    started = time.monotonic()
+    written = {p: p.stat().st_mtime_ns for p in first.rglob("*") if p.is_file()}
     second = converted_model_dir()
-    assert time.monotonic() - started < 0.5
     assert first == second
+    assert {p: p.stat().st_mtime_ns for p in second.rglob("*") if p.is_file()} == written  # nothing converted again
     assert (first / "model.safetensors").stat().st_size > 100_000_000
     assert {"config.json", "tokenizer.json"} <= {p.name for p in first.iterdir()}
     assert not list(first.parent.glob(".*.tmp-*"))
@@ -188,10 +188,9 @@ def test_breaking_out_of_the_stream_stops_generation(chat, monkeypatch):
     fed = []
     monkeypatch.setattr(chat, "_runner", _CountingRunner(chat._runner, fed))
     monkeypatch.setattr(chat, "_prefix_cache", None)  # fresh sessions, from the counting runner
-    started = time.monotonic()
     for _ in chat.stream(QUESTION, max_new_tokens=256):
         break
-    assert time.monotonic() - started < 8
+    # counted in forward passes, not seconds (a timed check failed at load 15 on the 2-core machine)
     assert fed[0] > 5 and len(fed) < 5  # the prompt, then only the tokens of the first piece
 
 
