@@ -142,3 +142,41 @@ class MappedTokens(MutableMapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class MappedSessions(MutableMapping):
+    """session -> its (time, row) turns in order, each session's list built when first read (a
+    search reads the sessions of a few hits; building all ~5k lists at load made 100k tuples)."""
+
+    def __init__(self, names: list[Any], sizes: "np.ndarray", rows: "np.ndarray", times: "np.ndarray") -> None:
+        import numpy as np
+
+        if len(names) != len(sizes) or int(sizes.sum()) != len(rows):
+            raise ValueError("the snapshot's sessions do not add up to its session rows")
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._where: dict[Any, tuple[int, int]] = dict(zip(names, zip(starts.tolist(), sizes.tolist())))
+        self._built: dict[Any, list[tuple[float, int]]] = {}
+        self._rows, self._times = rows, times
+
+    def __getitem__(self, name: Any) -> list[tuple[float, int]]:
+        turns = self._built.get(name)
+        if turns is None:
+            start, size = self._where.pop(name)  # KeyError: no such session
+            rows = self._rows[start : start + size]
+            turns = self._built[name] = list(zip(self._times[rows].tolist(), rows.tolist()))
+        return turns
+
+    def __setitem__(self, name: Any, turns: list[tuple[float, int]]) -> None:
+        self._where.pop(name, None)
+        self._built[name] = turns
+
+    def __delitem__(self, name: Any) -> None:
+        if self._where.pop(name, None) is None:
+            del self._built[name]
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from list(self._built)
+        yield from list(self._where)
+
+    def __len__(self) -> int:
+        return len(self._built) + len(self._where)

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from memory.lexical import _Segment
-from memory.mapped_lookup import MappedTokens, SortedTokens
+from memory.mapped_lookup import MappedSessions, MappedTokens, SortedTokens
 from memory.mirror import Mirror, Rows
 from memory.records import Memory
 
@@ -139,12 +139,7 @@ def decode(arrays: dict[str, "np.ndarray"], meta: dict[str, Any]) -> Mirror:
     names = np.array(meta["speaker_names"] + [None], dtype=object)
     mirror.speaker = names[arrays["speaker"]].tolist()  # -1 picks the None at the end
     mirror.speakers = Counter(meta["speakers"])
-    rows, times = arrays["session_rows"].tolist(), ts[arrays["session_rows"]].tolist()
-    turns, start = {}, 0
-    for name, size in zip(meta["sessions"], arrays["session_sizes"].tolist()):
-        turns[name] = list(zip(times[start : start + size], rows[start : start + size]))
-        start += size
-    mirror.sessions = turns
+    mirror.sessions = MappedSessions(meta["sessions"], arrays["session_sizes"], arrays["session_rows"], ts)
     mirror.dead = meta["dead"]
     lexical = mirror.lexical
     if arrays["token_spans"].shape != (n, 2):

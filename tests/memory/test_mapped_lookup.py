@@ -45,3 +45,26 @@ def test_mapped_tokens_behave_as_the_dict_they_replace():
         mapped[0]
     with pytest.raises(KeyError):
         del mapped[1]
+
+
+def test_mapped_sessions_build_a_session_when_read_and_take_changes_as_a_dict():
+    import bisect
+
+    import numpy as np
+
+    from memory.mapped_lookup import MappedSessions
+
+    times = np.array([5.0, 1.0, 3.0, 2.0, 9.0])
+    expected = {"s1": [(1.0, 1), (3.0, 2)], None: [(2.0, 3), (5.0, 0), (9.0, 4)], "empty": []}
+    mapped = MappedSessions(list(expected), np.array([2, 3, 0]), np.array([1, 2, 3, 0, 4]), times)
+    assert dict(mapped) == expected and len(mapped) == 3
+    for change in (lambda d: bisect.insort(d.setdefault("s1", []), (2.5, 7)),
+                   lambda d: bisect.insort(d.setdefault("new", []), (4.0, 8)),
+                   lambda d: d.get(None, []).pop(1), lambda d: d.pop("empty")):
+        change(expected)
+        change(mapped)
+        assert dict(mapped) == expected and len(mapped) == len(expected)
+        assert [mapped.get(k, "-") for k in ("s1", None, "new", "empty", "nope")] == \
+               [expected.get(k, "-") for k in ("s1", None, "new", "empty", "nope")]
+    with pytest.raises(ValueError):
+        MappedSessions(["a"], np.array([2]), np.array([0]), times)
