@@ -43,7 +43,9 @@ is added (vectors reused, untimed) and the store's search in one namespace is co
 baseline's unfiltered search and with plain Chroma's `where={"ns": ...}` filter over both.
 
 Noise: latencies are measured in two rounds; ingest rates per chunk. Targets are checked with
-that noise as slack; the script exits 1 when one is missed by more. Results:
+that noise as slack (at least 5%, at most 25%: a noisy run cannot meet a target it misses by
+more); a target met only within the slack, or measured with more noise than that, is listed as
+"noisy". The script exits 1 when one is missed by more. Results:
 bench/results/memory_scale.json.
 """
 
@@ -68,6 +70,7 @@ sys.path[:0] = [str(HERE.parent)]
 
 TARGET_P50_MS, TARGET_P95_MS, TARGET_INGEST_RATIO, TARGET_FILTER_RATIO = 25.0, 50.0, 3.0, 2.0
 TARGET_FIRST_OVER_WARM, TARGET_ASK_OVER_EMPTY = 2.0, 1.10
+NOISE_CAP = 0.25  # the most slack measured noise may give a target
 ASK_ROUNDS = 3
 N_QUERIES = 100
 CHUNK = 1000
@@ -403,6 +406,23 @@ def _store_vectors(store, n: int):
     return [np.asarray(out[f"m{i}"], dtype=np.float32) for i in range(n)]
 
 
+def verdict(failures: list[str], noisy: list[str], what: str, value: float, target: float, noise: float, *,
+            unit: str, at_least: bool = False) -> None:
+    """Check `value` against `target` with the measured noise as slack, at least 5% and at most
+    NOISE_CAP: a large noise must not turn a miss into "met". A result met only within the slack,
+    or measured with more noise than the cap, is reported as noisy."""
+    slack = 1 + min(max(noise, 0.05), NOISE_CAP)
+    bound = target / slack if at_least else target * slack
+    missed = value < bound if at_least else value > bound
+    strictly = value >= target if at_least else value <= target
+    line = f"{what} {value}{unit} (target {'>=' if at_least else '<='} {target}{unit}; noise {noise:.0%}" + (
+        f", capped at {NOISE_CAP:.0%}: noisy)" if noise > NOISE_CAP else ")")
+    if missed:
+        failures.append(line)
+    elif not strictly or noise > NOISE_CAP:
+        noisy.append(line)
+
+
 def _cv(rates: list[float]) -> float:
     if len(rates) < 2:
         return 0.0
@@ -430,6 +450,7 @@ def main() -> int:
     report: dict = {"sizes": sizes, "embedder": getattr(embedder, "name", type(embedder).__name__), "cpus": os.cpu_count(),
                     "load_average_at_start": os.getloadavg()[0], "results": []}
     failures: list[str] = []
+    noisy: list[str] = []
     try:
         baseline = None if args.no_baseline else Baseline(workdir)
         for n in sizes:
@@ -437,36 +458,36 @@ def main() -> int:
             r = run_scale(n, workdir, args.cache, baseline, embedder, args.baseline_sample, ask=n >= args.ask_min,
                           fresh=args.fresh)
             report["results"].append(r)
-            slack = 1 + max(r["store"]["noise"], 0.05)
+            noise = r["store"]["noise"]
             for mode in ("cold", "overlapped"):
-                if r[f"reopen_{mode}"]["first_over_warm"] > TARGET_FIRST_OVER_WARM * slack:
-                    failures.append(f"{n}: first search after open ({mode}) {r[f'reopen_{mode}']['first_over_warm']}x a warm one")
-            if "ask" in r and r["ask"]["over_empty"] > TARGET_ASK_OVER_EMPTY * slack:
-                failures.append(f"{n}: assistant ask {r['ask']['over_empty']}x an empty store")
+                verdict(failures, noisy, f"{n}: first search after open ({mode})", r[f"reopen_{mode}"]["first_over_warm"],
+                        TARGET_FIRST_OVER_WARM, noise, unit="x a warm one")
+            if "ask" in r:
+                verdict(failures, noisy, f"{n}: assistant ask", r["ask"]["over_empty"], TARGET_ASK_OVER_EMPTY, noise,
+                        unit="x an empty store")
             if args.no_baseline:
                 continue
             if "ingest_per_s" in r["store"]:  # else a cached store: its ingest was not measured in this run
                 ratio = r["store"]["ingest_per_s"] / r["baseline"]["ingest_per_s"]
                 r["ingest_ratio"] = round(ratio, 2)
                 print(f"  ingest ratio store/baseline: {ratio:.2f}x", flush=True)
-                ingest_slack = 1 + max(r["store"]["ingest_noise"], r["baseline"]["ingest_noise"], 0.05)
-                if ratio * ingest_slack < TARGET_INGEST_RATIO:
-                    failures.append(f"{n}: ingest {ratio:.2f}x < {TARGET_INGEST_RATIO}x")
+                verdict(failures, noisy, f"{n}: ingest", round(ratio, 2), TARGET_INGEST_RATIO,
+                        max(r["store"]["ingest_noise"], r["baseline"]["ingest_noise"]), unit="x the baseline", at_least=True)
             if r["store"]["hit@10"] + 0.03 < r["baseline"]["hit@10"]:
                 failures.append(f"{n}: hit@10 {r['store']['hit@10']} below the baseline's {r['baseline']['hit@10']}")
-            if r["namespaces"]["store_filtered_over_unfiltered"] > TARGET_FILTER_RATIO * slack:
-                failures.append(f"{n}: namespace search {r['namespaces']['store_filtered_over_unfiltered']}x unfiltered")
+            verdict(failures, noisy, f"{n}: namespace search", r["namespaces"]["store_filtered_over_unfiltered"],
+                    TARGET_FILTER_RATIO, noise, unit="x unfiltered")
             if n >= 100_000:
-                if r["store"]["p50_ms"] > TARGET_P50_MS * slack:
-                    failures.append(f"{n}: p50 {r['store']['p50_ms']} ms > {TARGET_P50_MS} ms")
-                if r["store"]["p95_ms"] > TARGET_P95_MS * slack:
-                    failures.append(f"{n}: p95 {r['store']['p95_ms']} ms > {TARGET_P95_MS} ms")
+                verdict(failures, noisy, f"{n}: p50", r["store"]["p50_ms"], TARGET_P50_MS, noise, unit=" ms")
+                verdict(failures, noisy, f"{n}: p95", r["store"]["p95_ms"], TARGET_P95_MS, noise, unit=" ms")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report["failures"] = failures
+    report["failures"], report["noisy"] = failures, noisy
     report["load_average_at_end"] = os.getloadavg()[0]  # other work on the machine slows torch far more than ONNX
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if noisy:
+        print("\n".join(["met only within the measured noise (noisy: rerun on a quieter machine):"] + noisy))
     print("\n".join(["targets missed:"] + failures) if failures else "all targets met")
     return 1 if failures else 0
 

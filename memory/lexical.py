@@ -67,7 +67,6 @@ class _Segment:
         import bm25s
         import numpy as np
 
-        self.rows = rows
         self.row_array = np.asarray(rows, dtype=np.int64)  # built once, not per query
         self.n = len(rows)
         self.df: Counter[str] = Counter()
@@ -198,6 +197,6 @@ class LexicalIndex:
         while len(self._segments) >= 2 and self._segments[-1].n * MERGE_RATIO >= self._segments[-2].n:
             last = self._segments.pop()
             prev = self._segments.pop()
-            rows = [r for r in prev.rows + last.rows if r in self._tokens]
+            rows = [r for r in prev.row_array.tolist() + last.row_array.tolist() if r in self._tokens]
             if rows:
                 self._segments.append(_Segment(rows, [self._toks(r) for r in rows]))

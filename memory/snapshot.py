@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from memory.mirror import Mirror
 
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"throughline-snapshot\n"
 ALIGN = 64
 REWRITE_AFTER_BYTES = 512 << 10  # journal growth after which a store's close saves a new snapshot

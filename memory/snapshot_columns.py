@@ -18,6 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from memory.lexical import _Segment
+from memory.mapped_lookup import MappedSessions, MappedTokens, SortedTokens
 from memory.mirror import Mirror, Rows
 from memory.records import Memory
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 MIRROR_FIELDS = {"rows", "row_of", "speaker", "speakers", "sessions", "lexical", "dead", "_ts", "_alive", "_kind"}
 LEXICAL_FIELDS = {"_tokens", "_segments", "_pending", "_df", "_n", "_information"}
-SEGMENT_FIELDS = {"rows", "row_array", "n", "df", "index"}
+SEGMENT_FIELDS = {"row_array", "n", "df", "index"}
 BM25_SETTINGS = ("method", "k1", "b", "delta", "idf_method", "dtype", "int_dtype", "backend", "csc_backend")
 BM25_FIELDS = {*BM25_SETTINGS, "methods_requiring_nonoccurrence", "corpus", "_original_version", "nonoccurrence_array",
                "scores", "vocab_dict", "unique_token_ids_set"}
@@ -93,26 +94,25 @@ def encode(mirror: Mirror) -> tuple[dict[str, "np.ndarray"], dict[str, Any]]:
     sessions = list(mirror.sessions.items())
     arrays["session_rows"] = np.fromiter((row for _, turns in sessions for _, row in turns), np.int64)
     arrays["session_sizes"] = np.fromiter((len(turns) for _, turns in sessions), np.int64, len(sessions))
-    tokens = {row: t if isinstance(t, str) else " ".join(t) for row, t in lexical._tokens.items()}
-    arrays["token_rows"] = np.fromiter(tokens, np.int64, len(tokens))
-    arrays["tokens"] = _blob(tokens.values(), sep="\n")
+    tokens = ((row, t if isinstance(t, str) else " ".join(t)) for row, t in lexical._tokens.items())
+    arrays["tokens"], arrays["token_spans"] = MappedTokens.encode(tokens, n)
     arrays["df_tokens"], arrays["df_counts"] = _counts(lexical._df)
     meta: dict[str, Any] = {"dead": mirror.dead, "speaker_names": names, "speakers": dict(mirror.speakers),
                             "sessions": [name for name, _ in sessions], "n_lexical": lexical._n, "segments": []}
     for i, segment in enumerate(lexical._segments):
         _check(segment, SEGMENT_FIELDS)
         arrays[f"s{i}.rows"] = np.asarray(segment.row_array, dtype=np.int64)
-        arrays[f"s{i}.df_tokens"], arrays[f"s{i}.df_counts"] = _counts(segment.df)
+        _table(arrays, f"s{i}.df", SortedTokens.encode(segment.df))
         info = {"n": segment.n, "indexed": segment.index is not None}
         if segment.index is not None:
             index = segment.index
             _check(index, BM25_FIELDS)
             if index.nonoccurrence_array is not None or index.corpus is not None:
                 raise Unknown("a bm25s index with non-occurrence scores or a corpus")
-            vocab = sorted(index.vocab_dict, key=index.vocab_dict.__getitem__)
-            if [index.vocab_dict[t] for t in vocab] != list(range(len(vocab))):
+            vocab = SortedTokens.encode(index.vocab_dict)
+            if not np.array_equal(np.sort(vocab[2]), np.arange(len(vocab[2]))):
                 raise Unknown("the bm25s vocabulary ids are not 0..n-1")
-            arrays[f"s{i}.vocab"] = _json(vocab)
+            _table(arrays, f"s{i}.vocab", vocab)
             for part in ("data", "indices", "indptr"):
                 arrays[f"s{i}.{part}"] = np.asarray(index.scores[part])
             info.update(num_docs=int(index.scores["num_docs"]), bm25={k: getattr(index, k) for k in BM25_SETTINGS})
@@ -139,15 +139,12 @@ def decode(arrays: dict[str, "np.ndarray"], meta: dict[str, Any]) -> Mirror:
     names = np.array(meta["speaker_names"] + [None], dtype=object)
     mirror.speaker = names[arrays["speaker"]].tolist()  # -1 picks the None at the end
     mirror.speakers = Counter(meta["speakers"])
-    rows, times = arrays["session_rows"].tolist(), ts[arrays["session_rows"]].tolist()
-    turns, start = {}, 0
-    for name, size in zip(meta["sessions"], arrays["session_sizes"].tolist()):
-        turns[name] = list(zip(times[start : start + size], rows[start : start + size]))
-        start += size
-    mirror.sessions = turns
+    mirror.sessions = MappedSessions(meta["sessions"], arrays["session_sizes"], arrays["session_rows"], ts)
     mirror.dead = meta["dead"]
     lexical = mirror.lexical
-    lexical._tokens = dict(zip(arrays["token_rows"].tolist(), _unblob(arrays["tokens"], "\n", len(arrays["token_rows"]))))
+    if arrays["token_spans"].shape != (n, 2):
+        raise ValueError(f"the snapshot's token spans do not cover its {n} rows")
+    lexical._tokens = MappedTokens(arrays["tokens"], arrays["token_spans"])
     lexical._df = _uncounts(arrays["df_tokens"], arrays["df_counts"])
     lexical._n = meta["n_lexical"]
     lexical._segments = [_segment(arrays, f"s{i}.", info) for i, info in enumerate(meta["segments"])]
@@ -159,17 +156,15 @@ def _segment(arrays: dict[str, "np.ndarray"], prefix: str, info: dict[str, Any])
 
     segment = _Segment.__new__(_Segment)
     segment.row_array = arrays[prefix + "rows"]
-    segment.rows = segment.row_array.tolist()
     segment.n = info["n"]
-    segment.df = _uncounts(arrays[prefix + "df_tokens"], arrays[prefix + "df_counts"])
+    segment.df = _untable(arrays, prefix + "df")
     segment.index = None
     if info["indexed"]:
         index = bm25s.BM25(**info["bm25"])
         index.scores = {part: arrays[prefix + part] for part in ("data", "indices", "indptr")}
         index.scores["num_docs"] = info["num_docs"]
-        vocab = _unjson(arrays[prefix + "vocab"])
-        index.vocab_dict = dict(zip(vocab, range(len(vocab))))
-        index.unique_token_ids_set = range(len(vocab))  # bm25s only asks `in` of it
+        index.vocab_dict = _untable(arrays, prefix + "vocab")
+        index.unique_token_ids_set = range(len(index.vocab_dict))  # bm25s only asks `in` of it
         index.nonoccurrence_array = None  # set by `index()`; lucene has none
         _check(index, BM25_FIELDS)
         segment.index = index
@@ -207,11 +202,12 @@ def _offsets(texts: list[str]) -> "np.ndarray":
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-def _unblob(blob: "np.ndarray", sep: str, count: int) -> list[str]:
-    parts = blob.tobytes().decode("utf-8").split(sep) if count else []
-    if len(parts) != count:
-        raise ValueError(f"the snapshot holds {len(parts)} texts where {count} were written")
-    return parts
+def _table(arrays: dict[str, "np.ndarray"], prefix: str, table: tuple) -> None:
+    arrays[prefix + ".blob"], arrays[prefix + ".offsets"], arrays[prefix + ".values"] = table
+
+
+def _untable(arrays: dict[str, "np.ndarray"], prefix: str) -> SortedTokens:
+    return SortedTokens(arrays[prefix + ".blob"], arrays[prefix + ".offsets"], arrays[prefix + ".values"])
 
 
 def _json(value: Any) -> "np.ndarray":
