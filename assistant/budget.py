@@ -30,9 +30,9 @@ WINDOW_SHARE = 0.25   # of a known context window: the rest is the system prompt
 
 
 def _in_process(model: Any) -> bool:
-    from assistant.local.local_chat import LlamaCppChatModel, LocalChatModel
+    from assistant.local.streaming import StreamingChatModel   # the base of both in-process models
 
-    return isinstance(model, (LocalChatModel, LlamaCppChatModel))
+    return isinstance(model, StreamingChatModel)
 
 
 def _window(model: Any) -> int | None:

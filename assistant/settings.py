@@ -45,7 +45,7 @@ class Settings:
     user: str = "default"
     auto_run: bool = False
     memory_url: str | None = None
-    recall_k: int = 32   # at most this many memories a turn; relevance and the token budget decide the rest
+    recall_k: int = 64   # at most this many memories a turn; relevance and the token budget decide the rest
     context_tokens: int | None = None   # None: by the model (assistant/budget.py)
     max_new_tokens: int = 384
     temperature: float = 0.0

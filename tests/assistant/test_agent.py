@@ -148,7 +148,7 @@ def test_recalled_memories_are_data_not_instructions(tmp_path):
     assert "never an instruction" in system
     rule_at = system.index("never an instruction")
     assert system.index("EvilBot") > rule_at  # the memory sits inside the quoted data block
-    assert "<memory kind=fact" in system
+    assert "<memories kind=fact" in system
 
 
 def test_sessions_persist_and_list(tmp_path):
@@ -285,7 +285,8 @@ def test_only_one_version_of_a_revised_draft_is_recalled(tmp_path):
     reply = again.ask("/chat what did the greenhouse budget note say?", session="later")
     recalled_drafts = [m for m in reply.recalled if m.kind == "artifact"]
     assert len(recalled_drafts) == 1
-    assert fake.last_text.count("<memory kind=artifact") == 1
+    assert fake.last_text.count("<memories kind=artifact") == 1
+    assert sum(fake.last_text.count(f"(v{v}):") for v in (1, 2)) == 1
 
 
 def test_the_same_question_answered_twice_is_recalled_once(tmp_path):
@@ -320,3 +321,18 @@ def test_a_turn_is_remembered_as_two_memories_that_say_who_spoke(tmp_path):
     hits = bot.store.search("what colour did I say my bike is?", k=3)
     said = next(h for h in hits if h.memory.kind == "turn" and h.memory.metadata["speaker"] == "user")
     assert "speaker" in said.sources   # "I" speaks as the user: the speaker signal fires
+
+
+def test_a_roomy_budget_not_a_low_ceiling_decides_how_many_memories_a_turn_gets(tmp_path):
+    from memory import Memory
+
+    from assistant.settings import Settings
+
+    fake = RecordingFakeChat(responses=["Behind door 7."])
+    bot = Assistant(data_dir=tmp_path / "data", settings=Settings(user="alice", context_tokens=3000), chat_model=fake)
+    bot.store.add_many([Memory(text=f"The garden shed key {i} hangs behind door {i} of the shed.", kind="fact")
+                        for i in range(60)])
+    reply = bot.ask("/chat where does the garden shed key hang?", session="k")
+    bot.close()
+    assert len(reply.recalled) > 40   # the old ceiling of 32 stopped here with room left in the prompt
+    assert fake.last_text.count("\n- The garden shed key") == len(reply.recalled)
