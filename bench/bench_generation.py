@@ -27,9 +27,7 @@ median plus the rounds' half-spread stays below it. Exit 2 without llama-cpp-pyt
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -39,6 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.llama_baseline import installed, prelude  # noqa: E402
 from bench.targets import RESULTS, isolated_env, print_machine  # noqa: E402
 
 REQUEST = "/chat Write a detailed story about a lighthouse keeper who finds a message in a bottle."
@@ -161,7 +160,8 @@ def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool)
     forced = CPUS[kind]
     env = isolated_env(data, ASSISTANT_MAX_NEW_TOKENS=str(args.tokens), **({"ASSISTANT_CPU_CAPABILITY": forced} if forced else {}))
     ask = [sys.executable, "-m", "assistant.cli", "ask", "--json", REQUEST]
-    llama = [sys.executable, "-c", LLAMA_SNIPPET, str(gguf_path()), REQUEST.removeprefix("/chat "), str(args.tokens)]
+    llama = [sys.executable, "-c", (prelude(str(gguf_path())) if has_llama else "") + LLAMA_SNIPPET, str(gguf_path()),
+             REQUEST.removeprefix("/chat "), str(args.tokens)]
     print(f"\n[{kind}] preparing (the first load measures the kernels on this CPU) …", flush=True)
     _json_out(ask, env)
     asks, llamas = [], []
@@ -235,7 +235,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.tokens, args.rounds, args.skip_quality = min(args.tokens, 64), min(args.rounds, 2), True
-    has_llama = importlib.util.find_spec("llama_cpp") is not None
+    has_llama = installed()
     if not has_llama:
         print(f"llama-cpp-python is not installed, so there is no llama.cpp baseline: {INSTALL_HINT}")
     results: dict[str, Any] = {"machine": print_machine(), "tokens": args.tokens, "rounds": args.rounds, "cpus": {}}

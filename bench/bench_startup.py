@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.llama_baseline import installed, prelude  # noqa: E402
 from bench.targets import Target, finish, isolated_env, print_machine, spread  # noqa: E402
 
 IMPORT_TARGET_S = 0.3
@@ -132,7 +133,7 @@ def rss_gb(snippet: str, env: dict[str, str]) -> tuple[float, float]:
 
 
 def main() -> int:
-    import importlib.util
+    from assistant.local.bundled import bundled_gguf_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -142,13 +143,13 @@ def main() -> int:
     if args.quick:
         args.runs, args.skip_rss = min(args.runs, 3), True
     machine = print_machine()
-    has_llama = importlib.util.find_spec("llama_cpp") is not None
+    has_llama = installed()
     baseline_name = "llama.cpp (same GGUF)" if has_llama else "plain transformers script"
 
     with tempfile.TemporaryDirectory() as data:
         env = isolated_env(data, ASSISTANT_MAX_NEW_TOKENS=str(TOKENS))
         assistant_cli = [sys.executable, "-m", "assistant.cli", "ask", REQUEST]
-        baseline = [sys.executable, "-c", LLAMA_ANSWER if has_llama else PLAIN_GENERATE]
+        baseline = [sys.executable, "-c", prelude(str(bundled_gguf_path())) + LLAMA_ANSWER if has_llama else PLAIN_GENERATE]
         print("warming the model cache (prepared weights) and the file cache …", flush=True)
         timed(assistant_cli, env)
         timed(baseline, env)
