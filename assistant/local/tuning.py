@@ -45,6 +45,7 @@ class KernelPlan:
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)  # median per candidate
     measured_s: float = field(default=0.0, compare=False)
     others_running: int = field(default=0, compare=False)  # other runnable tasks when measured (load)
+    second_look: bool = field(default=False, compare=False)  # measured again after a busy first time
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +57,7 @@ class KernelPlan:
             decode_threads=int(data["decode_threads"]), prefill_threads=int(data["prefill_threads"]),
             cpu=dict(data.get("cpu") or {}), timings_ms={k: float(v) for k, v in (data.get("timings_ms") or {}).items()},
             measured_s=float(data.get("measured_s") or 0.0), others_running=int(data.get("others_running") or 0),
+            second_look=bool(data.get("second_look")),
         )
 
     def describe(self) -> str:

@@ -156,3 +156,32 @@ def test_int8_weights_are_prepared_too_and_answer_the_same(model_copy):
     assert model is not None and prepared_path(model_copy, "int8").is_file()
     second = LocalChatModel(loader=_must_not_load, prepared=cache, dtype="int8", max_new_tokens=8)
     assert second.invoke(QUESTION).content == first.invoke(QUESTION).content
+
+
+def test_a_plan_measured_on_a_busy_cpu_is_measured_again_once_when_it_is_free(model_copy, monkeypatch):
+    """Kernels timed while other work held every CPU say little about the quiet machine (at load
+    15 they chose one thread and bf16 here, 12 tokens/s): the first start on a free CPU measures
+    again and keeps that plan; later starts load it, busy or not."""
+    import dataclasses
+
+    from assistant.local import cpu
+    from assistant.local.prepared import plan_in
+
+    cache = PreparedCache(lambda progress: model_copy)
+    LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache).ensure_loaded()
+    path = prepared_path(model_copy, "auto")
+    runner, stop_ids = read_prepared(path)
+    runner.plan = dataclasses.replace(runner.plan, others_running=8, second_look=False)
+    write_prepared(runner, stop_ids, path)
+
+    monkeypatch.setattr(cpu, "others_running", lambda: 0)
+    again = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache)
+    model, _ = again.ensure_loaded()
+    assert model is not None  # loaded in full, so the kernels were measured again
+    assert plan_in(path).second_look
+
+    runner, stop_ids = read_prepared(path)  # even if that second look was taken under load too…
+    runner.plan = dataclasses.replace(runner.plan, others_running=8)
+    write_prepared(runner, stop_ids, path)
+    model, _ = LocalChatModel(loader=_must_not_load, prepared=cache).ensure_loaded()
+    assert model is None  # …it is not measured a third time
