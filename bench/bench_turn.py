@@ -25,20 +25,18 @@ Writes bench/results/turn.json; exits 1 when a target is missed by more than the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.targets import Target, finish, offline, percentile, repeat_noise  # noqa: E402
+
+offline()
 from bench.bench_memory_scale import make_texts  # noqa: E402
-from bench.targets import Target, finish, percentile, repeat_noise  # noqa: E402
 
 OVERHEAD_TARGET_MS = 50.0
 TTFT_TARGET_S = 0.3

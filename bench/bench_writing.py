@@ -16,19 +16,16 @@ Writes bench/results/writing.json; exits 1 when a target is missed by more than 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.targets import Target, finish, print_machine, repeat_noise  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.targets import Target, finish, offline, print_machine, repeat_noise  # noqa: E402
+
+offline()
 
 TURN_TARGET_S = 15.0
 FIRST_TOKEN_TARGET_S = 1.0

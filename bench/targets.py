@@ -19,6 +19,16 @@ RESULTS = ROOT / "bench" / "results"
 MIN_NOISE = 0.05
 
 
+def offline() -> None:
+    """Run this process as the benches do: no model hub, no tokenizer threads fighting the kernels.
+    Call it before importing `assistant` or `memory` (they read these when they load a model)."""
+    import os
+
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                        ("ANONYMIZED_TELEMETRY", "False")):
+        os.environ.setdefault(name, value)
+
+
 def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
     """The environment of a benchmarked `assistant` process: its own data dir, an empty config file
     (a named config file must exist), no hub, this checkout on the path."""
