@@ -94,15 +94,35 @@ def cpu_info() -> CpuInfo:
 
 
 def others_running() -> int:
-    """Runnable tasks on the machine besides the caller, now (Linux's /proc/loadavg; 0 elsewhere).
+    """Runnable tasks on the machine besides this process's own, now (Linux's /proc/loadavg; 0 elsewhere).
 
-    A snapshot, not an average: the load average lags by a minute and counts our own decoding."""
+    A snapshot, not an average: the load average lags by a minute and counts our own decoding.
+    Our own threads are not "others": after a product torch's OpenMP workers spin for a while, and
+    counting them made a free machine look busy, so decoding fell back to one thread (1.5x slower)."""
     try:
         with open("/proc/loadavg", encoding="ascii") as file:
             running = int(file.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, running - 1)
+    return max(0, running - max(1, runnable_here()))
+
+
+def runnable_here() -> int:
+    """This process's threads that are running or runnable now (state R in /proc/self/task)."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        end = stat.rfind(b")")  # the name may hold spaces and parentheses; the state follows it
+        count += stat[end + 2 : end + 3] == b"R"
+    return count
 
 
 def capability_key() -> str:

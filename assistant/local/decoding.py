@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from assistant.local.kernels import DTYPES, Linear, by_rows, head_for, linear_for, load_linear, save_linear
-from assistant.local.tuning import KernelPlan, measure_plan
+from assistant.local.tuning import LOOP_CONTEXT, KernelPlan, measure_plan, with_loop_threads
 
 __all__ = [
     "DTYPES",
@@ -141,6 +141,8 @@ class LlamaRunner:
                 _release(model)  # what the runner kept (embeddings, norms) stays alive through it
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
             self._cos, self._sin = self._rope_table(256)
+        if self.plan is not None and plan is None:  # measured here: the decode threads by the token loop too
+            self.plan = with_loop_threads(self.plan, self.session(LOOP_CONTEXT + 1))
 
     def _shape(self, *, heads: int, kv_heads: int, head_dim: int, eps: float, intermediate: int, dtype: str) -> None:
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim

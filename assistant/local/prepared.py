@@ -22,6 +22,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,8 @@ from typing import Any
 
 from assistant.local.bundled import Progress, report_progress
 
-FORMAT = "3"  # bump when the saved layout changes (2: measured kernel plans, int8 layers; 3: auto without int8)
+FORMAT = "4"  # bump when the saved layout or plan changes (2: measured kernel plans, int8 layers; 3: auto
+# without int8; 4: decode threads timed on the token loop)
 _META_KEY = "throughline"
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,7 @@ class PreparedCache:
             if getattr(runner, "plan", None) is not None and _was_busy(plan_in(path)):
                 runner.plan = dataclasses.replace(runner.plan, second_look=True)  # measured again once, not at every start
             write_prepared(runner, stop_ids, path)
+            _remove_outdated(path, dtype)
         except TypeError as exc:  # a kernel with no saveable form (dtype "int8"): expected, not a fault
             log.debug("prepared weights not kept: %s", exc)
             return None
@@ -119,6 +122,18 @@ def plan_in(path: Path) -> Any:
     except (OSError, SafetensorError, ValueError, KeyError):
         return None
     return KernelPlan.from_json(plan) if plan else None
+
+
+def _remove_outdated(path: Path, dtype: str) -> None:
+    """Delete the same dtype's prepared files for this CPU from an older torch or format: each is
+    a few hundred MB that nothing will read again (files for another CPU capability are kept)."""
+    from assistant.local.cpu import capability_key
+
+    pattern = re.compile(rf"prepared-{re.escape(dtype)}-torch[^-]+-{re.escape(capability_key())}-v[^-]+\.safetensors")
+    for old in path.parent.glob(f"prepared-{dtype}-*.safetensors"):
+        if old != path and pattern.fullmatch(old.name):
+            old.unlink(missing_ok=True)
+            log.info("removed outdated prepared weights %s", old)
 
 
 def prepared_path(folder: Path, dtype: str) -> Path:

@@ -14,6 +14,7 @@ Importing this module imports torch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -105,6 +106,41 @@ def measure_plan(layer: Sequence[torch.Tensor], head: torch.Tensor, n_layers: in
         decode_threads=decode_threads, prefill_threads=prefill_threads, cpu=info.to_json(),
         timings_ms={k: round(v * 1000, 4) for k, v in timings.items()},
         measured_s=round(time.perf_counter() - started, 2), others_running=busy,
+    )
+
+
+LOOP_CONTEXT = 64  # tokens already in the cache when the token loop is timed
+LOOP_BUDGET_S = 1.5
+
+
+def with_loop_threads(plan: KernelPlan, session: Any, *, budget_s: float = LOOP_BUDGET_S) -> KernelPlan:
+    """`plan` with its decode threads chosen by timing the token loop itself on `session` (a fresh
+    runner session of the plan's kernels): one token's forward pass at each thread count.
+
+    The per-matrix timings add up the products alone. Between them a token runs ~25 small ops a
+    layer (norms, rotary, attention, the residual) on one thread while the other OpenMP workers
+    spin, and on this project's 2-core machine, whose two CPUs share a core, that made the loop
+    slower at 2 threads (28 tokens/s) than at 1 (39) though every product alone was faster at 2.
+    """
+    counts = sorted({int(k.rsplit(" t", 1)[1]) for k in plan.timings_ms if k.startswith("layer one ")}) or [1]
+    if len(counts) < 2:
+        return plan
+    before = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            session.feed(list(range(1, LOOP_CONTEXT + 1)))
+
+            def one_token() -> None:
+                session.rewind(LOOP_CONTEXT)
+                session.feed([LOOP_CONTEXT + 1])
+
+            timings = interleaved({f"loop t{c}": (c, one_token) for c in counts}, budget_s)
+    finally:
+        torch.set_num_threads(before)
+    best = min(counts, key=lambda c: timings[f"loop t{c}"])
+    return dataclasses.replace(
+        plan, decode_threads=best,
+        timings_ms={**plan.timings_ms, **{k: round(v * 1000, 4) for k, v in timings.items()}},
     )
 
 

@@ -101,6 +101,20 @@ def test_a_second_model_loads_the_prepared_weights_and_answers_the_same(model_co
         assert second.invoke(messages).content == first.invoke(messages).content
 
 
+def test_saving_removes_the_same_dtypes_outdated_files_and_keeps_the_others(model_copy):
+    from assistant.local.cpu import capability_key
+
+    outdated = model_copy / f"prepared-auto-torch1.0.0+cpu-{capability_key()}-v1.safetensors"
+    kept = [model_copy / f"prepared-int8-torch1.0.0+cpu-{capability_key()}-v1.safetensors",  # another dtype
+            model_copy / "prepared-auto-torch1.0.0+cpu-OTHERCPU-v1.safetensors"]  # another CPU capability
+    for path in (outdated, *kept):
+        path.write_bytes(b"old")
+    cache = PreparedCache(lambda progress: model_copy)
+    LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache).ensure_loaded()
+    assert prepared_path(model_copy, "auto").is_file()
+    assert not outdated.exists() and all(path.exists() for path in kept)
+
+
 def test_keeping_the_fp32_weights_neither_reads_nor_writes_prepared_weights(model_copy):
     cache = PreparedCache(lambda progress: model_copy)
     kept = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, keep_weights=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from assistant.local import cpu
+from assistant.local import cpu, tuning
 from assistant.local.kernels import KINDS, by_rows, kernel, load_linear, save_linear
 from assistant.local.tuning import KernelPlan, interleaved, measure_plan
 
@@ -57,6 +57,32 @@ def test_interleaved_timing_tells_a_slower_call_from_a_faster_one():
     assert medians["slow"] >= 0.003 > medians["fast"]
 
 
+class _ThreadCostSession:
+    """A runner session whose token costs more at two threads than at one, as the real token loop
+    did on this project's 2-core machine (products faster at 2, the loop as a whole slower)."""
+
+    def __init__(self) -> None:
+        self.fed: list[int] = []
+
+    def rewind(self, length: int) -> None:
+        pass
+
+    def feed(self, ids: list[int]) -> None:
+        self.fed.append(torch.get_num_threads())
+        if len(ids) == 1:
+            time.sleep(0.004 if torch.get_num_threads() == 2 else 0.001)
+
+
+def test_decode_threads_come_from_timing_the_token_loop_not_the_products():
+    plan = KernelPlan(layers=("int4", "bf16"), head="int8split", decode_threads=2, prefill_threads=2,
+                      timings_ms={"layer one int4 t1": 0.5, "layer one int4 t2": 0.4})  # products: 2 wins
+    session = _ThreadCostSession()
+    chosen = tuning.with_loop_threads(plan, session, budget_s=0.0)
+    assert chosen.decode_threads == 1 and chosen.prefill_threads == 2
+    assert chosen.timings_ms["loop t2"] > chosen.timings_ms["loop t1"]
+    assert {1, 2} <= set(session.fed)  # both counts were run
+
+
 @pytest.mark.parametrize("kinds", [("int8", "int8"), ("int4", "int8"), ("int8split", "bf16"), ("fp32", "int4")])
 def test_every_measured_kernel_saves_and_loads_to_the_same_results(kinds):
     torch.manual_seed(0)  # the same weights and inputs every run
@@ -85,6 +111,34 @@ def test_decoding_threads_give_way_to_other_work(monkeypatch):
     assert local_chat._unless_busy(2) == 1
     monkeypatch.setattr(local_chat, "others_running", lambda: 5)
     assert local_chat._unless_busy(2) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux's /proc only")
+def test_our_own_busy_threads_are_not_other_work():
+    """A thread of ours computing (here: hashing with the GIL released, as torch's OpenMP workers
+    spin after a product) is runnable here; `others_running` leaves it out, so it cannot make
+    decoding give up a thread it would itself use."""
+    import hashlib
+    import threading
+
+    data = b"x" * (32 << 20)
+    started, done = threading.Event(), threading.Event()
+
+    def hash_it() -> None:
+        started.set()
+        while not done.is_set():
+            hashlib.sha256(data).digest()
+
+    worker = threading.Thread(target=hash_it)
+    worker.start()
+    started.wait()
+    try:
+        seen = max(cpu.runnable_here() for _ in range(50))
+    finally:
+        done.set()
+        worker.join()
+    assert seen >= 2  # this thread reading /proc, and the hashing one
+    assert cpu.runnable_here() >= 1
 
 
 def test_forcing_the_capability_hides_native_bf16_from_torch_and_onednn():
