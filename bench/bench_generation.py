@@ -10,7 +10,8 @@ laptops and many servers are) — in one run, interleaved round by round so load
   assistant ask --json      a new `assistant ask --json "/chat …"` process (prepared weights, through
                             `Assistant`): its own timings' tokens/s (generation only, prompt included)
   llama.cpp                 llama-cpp-python on the bundled GGUF in a new process, the same
-                            messages, tokens over the same span (its default threads)
+                            messages, tokens over the same span (its default threads: half the
+                            CPUs; the target's baseline), and again with every usable CPU (shown)
 
   kernel choice             in one process per kind of CPU: `LocalChatModel` (prepared weights) for
                             dtype auto and each fixed kind, decoding in turn; `auto` must be within
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.llama_baseline import installed, prelude  # noqa: E402
 from bench.targets import RESULTS, isolated_env, print_machine  # noqa: E402
+from assistant.local.cpu import usable_cpus  # noqa: E402
 
 REQUEST = "/chat Write a detailed story about a lighthouse keeper who finds a message in a bottle."
 QUALITY_PROMPTS = [
@@ -66,7 +68,8 @@ LLAMA_SNIPPET = """
 import json, sys, time
 from llama_cpp import Llama
 gguf, text, tokens = sys.argv[1], sys.argv[2], int(sys.argv[3])
-llm = Llama(model_path=gguf, n_ctx=4096, verbose=False)
+threads = {"n_threads": int(sys.argv[4])} if len(sys.argv) > 4 else {}  # else its default: half the CPUs
+llm = Llama(model_path=gguf, n_ctx=4096, verbose=False, **threads)
 messages = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}]
 llm.create_chat_completion(messages=messages, max_tokens=4, temperature=0.0)  # warm-up, as ours warms at load
 started = time.perf_counter()
@@ -164,20 +167,25 @@ def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool)
              REQUEST.removeprefix("/chat "), str(args.tokens)]
     print(f"\n[{kind}] preparing (the first load measures the kernels on this CPU) …", flush=True)
     _json_out(ask, env)
-    asks, llamas = [], []
+    cpus = usable_cpus()
+    asks, llamas, llamas_all = [], [], []
     for round_no in range(args.rounds):
-        pair = [("ask", ask), ("llama", llama)] if has_llama else [("ask", ask)]
-        for name, argv in pair if round_no % 2 == 0 else pair[::-1]:
+        group = [("ask", ask)]
+        if has_llama:
+            group += [("llama", llama)] + ([("llama_all", [*llama, str(cpus)])] if cpus > max(cpus // 2, 1) else [])
+        for name, argv in group if round_no % 2 == 0 else group[::-1]:
             if name == "ask":
-                timings = _json_out(argv, env)["timings"]
-                asks.append(timings)
+                asks.append(_json_out(argv, env)["timings"])
             else:
-                llamas.append(_json_out(argv, env))
+                (llamas if name == "llama" else llamas_all).append(_json_out(argv, env))
         line = f"  round {round_no + 1}: ask {asks[-1]['tokens_per_s']:.1f} tok/s ({asks[-1]['tokens']} tokens)"
         if has_llama:
             line += f", llama.cpp {llamas[-1]['tokens_per_s']:.1f} tok/s ({llamas[-1]['tokens']} tokens)"
+        if llamas_all:
+            line += f", llama.cpp on {cpus} threads {llamas_all[-1]['tokens_per_s']:.1f} tok/s"
         print(line, flush=True)
-    record: dict[str, Any] = {"forced": forced, "ask": asks, "llama": llamas}
+    record: dict[str, Any] = {"forced": forced, "ask": asks, "llama": llamas, "llama_all_cpus": llamas_all,
+                              "usable_cpus": cpus}
     if has_llama:
         ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(asks, llamas)]
         median, half = _median_and_spread(ratios)
@@ -205,6 +213,10 @@ def report(kind: str, record: dict[str, Any]) -> list[bool]:
     if record["llama"]:
         lrate, lhalf = _median_and_spread([b["tokens_per_s"] for b in record["llama"]])
         print(f"[{kind}] llama.cpp (same GGUF)   {lrate:6.1f} tok/s (±{lhalf:.1f})")
+        if record.get("llama_all_cpus"):
+            arate, ahalf = _median_and_spread([b["tokens_per_s"] for b in record["llama_all_cpus"]])
+            print(f"[{kind}] llama.cpp, {record['usable_cpus']} threads {arate:6.1f} tok/s (±{ahalf:.1f})  "
+                  f"ask / it {rate / arate:.2f}x (shown, not the target's baseline)")
         r = record["ask_over_llama"]
         verdict = "met" if r["median"] >= ASK_TARGET else "met within noise" if r["met"] else "MISSED"
         print(f"[{kind}] ask / llama.cpp         {r['median']:.2f}x (±{r['half_spread']:.2f})  target >= {ASK_TARGET}: {verdict}")
