@@ -225,7 +225,7 @@ def report(kind: str, record: dict[str, Any]) -> list[bool]:
     plan = k["plan"] or {}
     shown = ", ".join(f"{d} {v:.1f}" for d, v in k["medians"].items())
     print(f"[{kind}] kernels (tok/s, decoding): {shown}; auto chose layers {plan.get('layers')}, head {plan.get('head')}, "
-          f"threads {k['threads']['auto']} (prompt, token); fastest {k['best']}: auto within {AUTO_SLACK:.0%}: "
+          f"threads {k['threads']['auto']} (prompt, token), head threads {plan.get('head_threads') or 'as the token'}; fastest {k['best']}: auto within {AUTO_SLACK:.0%}: "
           f"{'met' if k['met'] else 'MISSED'}")
     verdicts.append(k["met"])
     if "quality" in record:

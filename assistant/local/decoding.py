@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from assistant.local.kernels import DTYPES, Linear, by_rows, head_for, linear_for, load_linear, save_linear
-from assistant.local.tuning import LOOP_CONTEXT, KernelPlan, measure_plan, with_loop_threads
+from assistant.local.tuning import KernelPlan, measure_plan, with_loop_threads
 
 __all__ = [
     "DTYPES",
@@ -141,8 +141,10 @@ class LlamaRunner:
                 _release(model)  # what the runner kept (embeddings, norms) stays alive through it
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
             self._cos, self._sin = self._rope_table(256)
+        self.head_threads = None
         if self.plan is not None and plan is None:  # measured here: the decode threads by the token loop too
-            self.plan = with_loop_threads(self.plan, self.session(LOOP_CONTEXT + 1))
+            self.plan = with_loop_threads(self.plan, self)
+            self.head_threads = self.plan.head_threads
 
     def _shape(self, *, heads: int, kv_heads: int, head_dim: int, eps: float, intermediate: int, dtype: str) -> None:
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
@@ -184,6 +186,7 @@ class LlamaRunner:
         runner.norm, runner.embed, runner.inv_freq = tensors["norm"], tensors["embed"], tensors["inv_freq"]
         runner.head = load_linear(kinds["head"], "head", tensors)
         runner.plan = KernelPlan.from_json(facts["plan"]) if facts.get("plan") else None
+        runner.head_threads = runner.plan.head_threads if runner.plan else None
         runner._cos, runner._sin = runner._rope_table(256)
         return runner
 
@@ -289,7 +292,14 @@ class _LlamaSession:
             x = x + layer.down(F.silu(gate_up[:, : r.intermediate]) * gate_up[:, r.intermediate :])
         self.length = end
         last = F.rms_norm(x[-1:], (x.shape[-1],), r.norm, r.eps)
-        return r.head(last)[0].float()
+        threads = torch.get_num_threads()
+        if not r.head_threads or r.head_threads == threads:
+            return r.head(last)[0].float()
+        torch.set_num_threads(r.head_threads)  # the plan's: one large product can use the CPUs the layers don't
+        try:
+            return r.head(last)[0].float()
+        finally:
+            torch.set_num_threads(threads)
 
 
 def _layer_weights(layer: Any) -> list[torch.Tensor]:

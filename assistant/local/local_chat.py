@@ -273,6 +273,9 @@ class LocalChatModel(StreamingChatModel):
         from assistant.local.decoding import decode_tokens
 
         threads = self.threads()
+        if self.plan is not None:  # the head's own threads give way to other work as the layers' do
+            head = self.plan.head_threads
+            self._runner.head_threads = None if self.num_threads or not head else _unless_busy(head)
         try:
             yield from decode_tokens(
                 self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,

@@ -47,6 +47,7 @@ class KernelPlan:
     measured_s: float = field(default=0.0, compare=False)
     others_running: int = field(default=0, compare=False)  # other runnable tasks when measured (load)
     second_look: bool = field(default=False, compare=False)  # measured again after a busy first time
+    head_threads: int | None = None  # the output head's threads in the token loop; None: decode_threads
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,12 +60,14 @@ class KernelPlan:
             cpu=dict(data.get("cpu") or {}), timings_ms={k: float(v) for k, v in (data.get("timings_ms") or {}).items()},
             measured_s=float(data.get("measured_s") or 0.0), others_running=int(data.get("others_running") or 0),
             second_look=bool(data.get("second_look")),
+            head_threads=int(data["head_threads"]) if data.get("head_threads") else None,
         )
 
     def describe(self) -> str:
         one, many = self.layers
+        head = f" (head {self.head_threads})" if self.head_threads not in (None, self.decode_threads) else ""
         return (f"layers {one} (token) / {many} (prompt), head {self.head}, "
-                f"{self.decode_threads} decode / {self.prefill_threads} prompt thread(s)")
+                f"{self.decode_threads} decode{head} / {self.prefill_threads} prompt thread(s)")
 
 
 def measure_plan(layer: Sequence[torch.Tensor], head: torch.Tensor, n_layers: int, *,
@@ -113,33 +116,44 @@ LOOP_CONTEXT = 64  # tokens already in the cache when the token loop is timed
 LOOP_BUDGET_S = 1.5
 
 
-def with_loop_threads(plan: KernelPlan, session: Any, *, budget_s: float = LOOP_BUDGET_S) -> KernelPlan:
-    """`plan` with its decode threads chosen by timing the token loop itself on `session` (a fresh
-    runner session of the plan's kernels): one token's forward pass at each thread count.
+def with_loop_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LOOP_BUDGET_S) -> KernelPlan:
+    """`plan` with its decode threads chosen by timing the token loop itself on `runner` (built with
+    the plan's kernels): one token's forward pass at each thread count, and with the output head on
+    every usable CPU while the layers keep fewer.
 
     The per-matrix timings add up the products alone. Between them a token runs ~25 small ops a
     layer (norms, rotary, attention, the residual) on one thread while the other OpenMP workers
     spin, and on this project's 2-core machine, whose two CPUs share a core, that made the loop
     slower at 2 threads (28 tokens/s) than at 1 (39) though every product alone was faster at 2.
+    The head is one large product at the end of the token (a quarter of its time here), so it can
+    gain from threads the layers lose on.
     """
     counts = sorted({int(k.rsplit(" t", 1)[1]) for k in plan.timings_ms if k.startswith("layer one ")}) or [1]
     if len(counts) < 2:
         return plan
-    before = torch.get_num_threads()
+    session, most = runner.session(LOOP_CONTEXT + 1), max(counts)
+    variants = {f"loop t{c}": (c, None) for c in counts}
+    variants.update({f"loop t{c} head t{most}": (c, most) for c in counts if c < most})
+    before, head_before = torch.get_num_threads(), getattr(runner, "head_threads", None)
     try:
         with torch.inference_mode():
             session.feed(list(range(1, LOOP_CONTEXT + 1)))
 
-            def one_token() -> None:
-                session.rewind(LOOP_CONTEXT)
-                session.feed([LOOP_CONTEXT + 1])
+            def one_token(head: int | None) -> Callable[[], None]:
+                def run() -> None:
+                    runner.head_threads = head
+                    session.rewind(LOOP_CONTEXT)
+                    session.feed([LOOP_CONTEXT + 1])
+                return run
 
-            timings = interleaved({f"loop t{c}": (c, one_token) for c in counts}, budget_s)
+            timings = interleaved({name: (c, one_token(h)) for name, (c, h) in variants.items()}, budget_s)
     finally:
         torch.set_num_threads(before)
-    best = min(counts, key=lambda c: timings[f"loop t{c}"])
+        runner.head_threads = head_before
+    best = min(variants, key=timings.__getitem__)
+    threads, head = variants[best]
     return dataclasses.replace(
-        plan, decode_threads=best,
+        plan, decode_threads=threads, head_threads=head,
         timings_ms={**plan.timings_ms, **{k: round(v * 1000, 4) for k, v in timings.items()}},
     )
 

@@ -80,6 +80,26 @@ def test_prepared_weights_decode_exactly_as_the_runner_they_came_from(bundled_ru
     assert not list(tmp_path.glob(".*tmp*"))  # written under a temporary name, then renamed
 
 
+def test_the_head_runs_on_the_plans_head_threads_and_the_layers_keep_theirs(bundled_runner):
+    runner, tokenizer = bundled_runner
+    head, seen = runner.head, []
+
+    def recording_head(x):
+        seen.append(torch.get_num_threads())
+        return head(x)
+
+    before, kept = torch.get_num_threads(), runner.head_threads
+    runner.head, runner.head_threads = recording_head, 2
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            runner.session(4).feed([1, 2])
+        assert seen == [2] and torch.get_num_threads() == 1
+    finally:
+        runner.head, runner.head_threads = head, kept
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def bundled_runner(folder):
     model, _ = load_bundled()

@@ -57,30 +57,39 @@ def test_interleaved_timing_tells_a_slower_call_from_a_faster_one():
     assert medians["slow"] >= 0.003 > medians["fast"]
 
 
-class _ThreadCostSession:
-    """A runner session whose token costs more at two threads than at one, as the real token loop
-    did on this project's 2-core machine (products faster at 2, the loop as a whole slower)."""
+class _ThreadCostRunner:
+    """A runner whose token costs more at two threads than at one, as the real token loop did on
+    this project's 2-core machine (products faster at 2, the loop as a whole slower), except for
+    its head, which gains from a second thread."""
 
     def __init__(self) -> None:
-        self.fed: list[int] = []
+        self.head_threads: int | None = None
+        self.fed: list[tuple[int, int | None]] = []
+
+    def session(self, capacity: int) -> "_ThreadCostRunner":
+        return self
 
     def rewind(self, length: int) -> None:
         pass
 
     def feed(self, ids: list[int]) -> None:
-        self.fed.append(torch.get_num_threads())
+        threads = torch.get_num_threads()
+        self.fed.append((threads, self.head_threads))
         if len(ids) == 1:
-            time.sleep(0.004 if torch.get_num_threads() == 2 else 0.001)
+            time.sleep(0.004 if threads == 2 else 0.001)
+            time.sleep(0.0005 if (self.head_threads or threads) == 2 else 0.002)
 
 
 def test_decode_threads_come_from_timing_the_token_loop_not_the_products():
     plan = KernelPlan(layers=("int4", "bf16"), head="int8split", decode_threads=2, prefill_threads=2,
                       timings_ms={"layer one int4 t1": 0.5, "layer one int4 t2": 0.4})  # products: 2 wins
-    session = _ThreadCostSession()
-    chosen = tuning.with_loop_threads(plan, session, budget_s=0.0)
-    assert chosen.decode_threads == 1 and chosen.prefill_threads == 2
-    assert chosen.timings_ms["loop t2"] > chosen.timings_ms["loop t1"]
-    assert {1, 2} <= set(session.fed)  # both counts were run
+    runner = _ThreadCostRunner()
+    chosen = tuning.with_loop_threads(plan, runner, budget_s=0.0)
+    assert (chosen.decode_threads, chosen.head_threads, chosen.prefill_threads) == (1, 2, 2)
+    assert chosen.timings_ms["loop t2"] > chosen.timings_ms["loop t1"] > chosen.timings_ms["loop t1 head t2"]
+    assert {(1, None), (2, None), (1, 2)} <= set(runner.fed)  # every variant was run
+    assert runner.head_threads is None  # the runner is left as it was found
+    assert KernelPlan.from_json(json.loads(json.dumps(chosen.to_json()))) == chosen
 
 
 @pytest.mark.parametrize("kinds", [("int8", "int8"), ("int4", "int8"), ("int8split", "bf16"), ("fp32", "int4")])
