@@ -5,9 +5,11 @@
 
 The first frame paints before anything heavy is imported: the Assistant is built, and the model
 loaded, in a background thread started after the first refresh, reporting through the `progress`
-callback as `ModelProgress` messages. The input works at once; a request sent before the model is
-ready waits for it in its own worker. Errors met while building or loading are shown as a
-notification and in the transcript; the app keeps running.
+callback as `ModelProgress` messages. Lighter things the first frame does without wait for it
+too (tests/tui/test_startup.py lists them): the [tui.keys] check, the side panel's parts (made on
+first F2), the model's progress bar (made when loading begins), the event records. The input works
+at once; a request sent before the model is ready waits for it in its own worker. Errors met while
+building or loading are shown as a notification and in the transcript; the app keeps running.
 """
 
 from __future__ import annotations
