@@ -5,9 +5,11 @@
 
 The first frame paints before anything heavy is imported: the Assistant is built, and the model
 loaded, in a background thread started after the first refresh, reporting through the `progress`
-callback as `ModelProgress` messages. The input works at once; a request sent before the model is
-ready waits for it in its own worker. Errors met while building or loading are shown as a
-notification and in the transcript; the app keeps running.
+callback as `ModelProgress` messages. Lighter things the first frame does without wait for it
+too (tests/tui/test_startup.py lists them): the [tui.keys] check, the side panel's parts (made on
+first F2), the model's progress bar (made when loading begins), the event records. The input works
+at once; a request sent before the model is ready waits for it in its own worker. Errors met while
+building or loading are shown as a notification and in the transcript; the app keeps running.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -28,11 +31,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from assistant.events import Failed
 from assistant.settings import Settings, load_settings
 from assistant.tui.backend import AssistantFactory, Backend, failure
 from assistant.tui.config import TuiConfig, load_tui_config
 from assistant.tui.screens.chat import ChatScreen
+
+if TYPE_CHECKING:
+    from assistant.events import Failed
 
 log = logging.getLogger(__name__)
 PREFS_FILE = "tui.json"
@@ -92,17 +97,25 @@ class ThroughlineApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, lambda theme: self._save_prefs(theme=theme.name))
-        from assistant.tui.keys import binding_ids
+        if self.tui_config.keys:  # an id no binding has matches nothing: harmless until checked below
+            self.set_keymap(dict(self.tui_config.keys))
+        self.call_after_refresh(self._after_first_frame)
 
+    def _after_first_frame(self) -> None:
+        """What the first frame does not need: checking [tui.keys] imports every screen that has
+        bindings (the memory browser's DataTable among them), and the model starts loading."""
         keys = self.tui_config.keys
-        unknown = sorted(set(keys) - set(binding_ids()))
-        if unknown:
-            self._config_problems.append(f"[tui.keys] {unknown[0]!r} is not a binding id; F1 lists them")
-        self.set_keymap({k: v for k, v in keys.items() if k not in unknown})
+        if keys:
+            from assistant.tui.keys import binding_ids
+
+            unknown = sorted(set(keys) - set(binding_ids()))
+            if unknown:
+                self._config_problems.append(f"[tui.keys] {unknown[0]!r} is not a binding id; F1 lists them")
+                self.set_keymap({k: v for k, v in keys.items() if k not in unknown})
         for problem in self._config_problems:
             self.notify(problem, title="config", severity="warning", timeout=10, markup=False)
         if self.preload:
-            self.call_after_refresh(self._start_preload)
+            self._start_preload()
 
     def _start_preload(self) -> None:
         # A daemon thread, not a worker: quitting must not wait for a 25 s model conversion.

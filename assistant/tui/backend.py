@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import from_layer
-from assistant.events import Failed, Token
 
 if TYPE_CHECKING:
     from assistant.agent import Assistant
+    from assistant.events import Failed
     from assistant.settings import Settings
 
 Progress = Callable[[str, "float | None"], None]
@@ -75,6 +75,8 @@ def load_tool_renderers(bot: Any) -> None:
 
 def failure(exc: BaseException) -> Failed:
     """An exception as the Failed event a face shows; bugs are labelled as such, not hidden."""
+    from assistant.events import Failed  # events are not needed for the first frame (test_startup)
+
     known = from_layer(exc)
     if known is not None:
         return Failed(message=str(known), error=type(known).__name__, exit_code=known.exit_code)
@@ -92,6 +94,8 @@ def drive_turn(
     flush_s: float = TOKEN_FLUSH_S,
 ) -> None:
     """Run one turn, emitting its events; returns when it ends, fails or is cancelled."""
+    from assistant.events import Token
+
     try:
         events = backend.get().stream(request, session, approve=approve)
     except Exception as exc:  # the edge: constructing the agent failed; show it, keep the UI up

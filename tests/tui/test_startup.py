@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json, sys
@@ -15,15 +17,24 @@ from assistant.tui.screens.chat import ChatScreen
 
 HEAVY = ("torch", "transformers", "chromadb", "sentence_transformers", "langchain_core", "assistant.agent",
          "onnxruntime", "pandas", "numpy", "matplotlib", "textual_image", "PIL", "pydantic", "tools")
+# Light, but not needed for the first frame (issue 15): the agent's event records, the other screens
+# (checking [tui.keys] imports them all, the memory browser's DataTable with them), the model's
+# progress bar, the approval dialog.
+LATER = ("assistant.events", "assistant.tui.keys", "assistant.tui.screens.memory", "assistant.tui.screens.sessions",
+         "assistant.tui.screens.approval", "assistant.tui.screens.help", "textual.widgets._data_table",
+         "textual.widgets._progress_bar", "textual.widgets._markdown")
 report = {}
 
 def first_call_after_the_first_paint(app):
     # Both hooks below are where the real app starts background work, after the first refresh.
     if not report:
+        screen = app.screen
         report.update(
             heavy=sorted(m for m in HEAVY if m in sys.modules),
-            screen=type(app.screen).__name__,
-            prompt_focused=app.screen.focused is not None and app.screen.focused.id == "prompt",
+            later=sorted(m for m in LATER if m in sys.modules),
+            screen=type(screen).__name__,
+            prompt_focused=screen.focused is not None and screen.focused.id == "prompt",
+            widgets=sorted({type(w).__name__ for w in screen.walk_children()}),
         )
         app.exit(0)
 
@@ -44,7 +55,11 @@ def test_the_first_frame_needs_no_heavy_import_and_the_input_is_ready(tmp_path):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report, "the app never got past its first paint"
     assert report["heavy"] == []
+    assert report["later"] == []
     assert report["screen"] == "ChatScreen" and report["prompt_focused"]
+    # the hidden side panel's parts and the model's progress bar are made when first needed
+    assert {"ContextPanel", "ModelStatus", "PromptInput"} <= set(report["widgets"])
+    assert not {"OptionList", "ArtifactList", "ProgressBar"} & set(report["widgets"])
 
 
 def test_python_dash_m_assistant_tui_exits_on_a_bad_config(tmp_path):
@@ -79,3 +94,41 @@ def test_a_bug_in_the_warm_up_is_logged_with_its_traceback(tmp_path, caplog):
         app._preload()
     assert any(r.exc_info and "warming up" in r.getMessage() for r in caplog.records)
     assert any("warm-up failed" in getattr(m, "stage", "") and "KeyError" in m.stage for m in posted)
+
+
+@pytest.mark.asyncio
+async def test_parts_left_out_of_the_first_frame_are_made_when_needed():
+    """The model's progress bar appears when loading begins; the side panel is made on F2, once,
+    showing what the thread sent it while it was hidden."""
+    from textual.widgets import OptionList, ProgressBar
+
+    from assistant.events import Artifact, ContextBudget, RecalledMemory
+
+    from .helpers import make_app, ready
+
+    app, _ = make_app(["ok"])
+    async with app.run_test(size=(110, 32)) as pilot:
+        await ready(pilot)
+        assert not app.chat.query(ProgressBar)
+        app.post_message(app.ModelProgress("converting the bundled model", 0.4))
+        await pilot.pause()
+        bar = app.chat.query_one("#model-progress", ProgressBar)
+        assert bar.display and bar.percentage == pytest.approx(0.4)
+        app.post_message(app.ModelProgress("loading", 0.9))
+        await pilot.pause()
+        assert len(app.chat.query(ProgressBar)) == 1 and bar.percentage == pytest.approx(0.9)
+
+        panel = app.chat.panel
+        assert not panel.children
+        panel.show_recalled([RecalledMemory(id="m1", text="Ana likes short sentences", kind="fact", score=0.7)])
+        panel.show_budget(ContextBudget(budget=1000, memories=40, history=10))
+        panel.add_artifact(Artifact(id="a1", kind="draft", title="Q3 intro", content="…", route="writing"))
+        await pilot.press("f2")
+        assert panel.has_class("-visible") and app.focused is panel.query_one("#artifacts")
+        recalled = panel.query_one("#recalled", OptionList)
+        assert "Ana likes short sentences" in str(recalled.get_option_at_index(0).prompt)
+        assert "50/1000 tokens" in str(panel.query_one("#budget").content)
+        assert [a.title for a in panel.query_one("#artifacts").artifacts] == ["Q3 intro"]
+        parts = len(panel.children)
+        await pilot.press("f2", "f2")
+        assert len(panel.children) == parts

@@ -24,10 +24,8 @@ from textual.message import Message
 from textual.widgets import Footer, Header, TextArea
 from textual.worker import Worker, get_current_worker
 
-from assistant.events import ApprovalNeeded, ArtifactSaved, Event, Failed, Finished, Recalled, Routed, Token
 from assistant.tui.backend import drive_turn, failure
 from assistant.tui.safe import clean, one_line
-from assistant.tui.screens.approval import ask_approval
 from assistant.tui.widgets.context_panel import ContextPanel, artifact_reference
 from assistant.tui.widgets.prompt import PromptInput
 from assistant.tui.widgets.status import ContextMeter, ModelStatus, RouteIndicator
@@ -35,6 +33,7 @@ from assistant.tui.screens.chat_threads import ThreadScreen, last_budget, new_se
 from assistant.tui.widgets.transcript import ReplyView, Transcript
 
 if TYPE_CHECKING:
+    from assistant.events import ApprovalNeeded, Event, Failed
     from assistant.sessions import Session
     from assistant.tui.app import ThroughlineApp
 
@@ -225,6 +224,8 @@ class ChatScreen(ThreadScreen):
 
     @work(thread=True, exclusive=True, group="turn", exit_on_error=False)
     def run_turn(self, text: str, session: str, turn: int) -> None:
+        from assistant.events import ApprovalNeeded
+
         worker = get_current_worker()
         me = threading.current_thread()
         self.app.turn_threads.add(me)
@@ -247,6 +248,8 @@ class ChatScreen(ThreadScreen):
 
     def _approve(self, worker: Worker, turn: int, code: str, asked: ApprovalNeeded | None) -> bool:
         """The agent's approve callback, called in the worker thread: blocks on the modal."""
+        from assistant.tui.screens.approval import ask_approval
+
         return ask_approval(
             self.app, code, cancelled=lambda: worker.is_cancelled,
             answered=lambda approved: self.post_message(self.ApprovalAnswered(turn, approved)),
@@ -256,6 +259,8 @@ class ChatScreen(ThreadScreen):
     # -- rendering the turn ---------------------------------------------------------------------
     @on(TurnEvent)
     async def _turn_event(self, message: TurnEvent) -> None:
+        from assistant.events import ArtifactSaved, Failed, Finished, Recalled, Routed, Token
+
         reply = self._reply
         if message.turn != self._active or reply is None:
             return  # a cancelled turn's late events
@@ -343,8 +348,9 @@ class ChatScreen(ThreadScreen):
     def _route_forced(self, event: RouteIndicator.Forced) -> None:
         self.prompt.show_route(event.prefix)
 
-    def action_toggle_context(self) -> None:
+    async def action_toggle_context(self) -> None:
         panel = self.panel
+        await panel.reveal()
         panel.toggle_class("-visible")
         if panel.has_class("-visible"):
             self.query_one("#artifacts").focus()

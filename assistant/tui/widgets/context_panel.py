@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
@@ -111,45 +110,65 @@ class ArtifactList(OptionList):
 
 
 class ContextPanel(Vertical):
-    """Docked at the right; hidden until toggled (F2)."""
+    """Docked at the right; hidden until toggled (F2). Its parts are made when it is first shown
+    (`reveal`): the first frame does without them. What the thread sends before that (artifacts,
+    recalled memories, the budget) is kept here and shown then."""
 
     @dataclass
     class ArtifactAction(Message):
         artifact: Artifact
         action: str  # "view" | "insert" | "copy"
 
-    def compose(self) -> ComposeResult:
-        yield Static(Content.styled("Prompt budget of the last turn", "bold"), classes="panel-title")
-        yield Static(budget_breakdown(None), id="budget")
-        yield Static(Content.styled("Recalled for this turn", "bold"), classes="panel-title")
-        yield OptionList(id="recalled", markup=False)
-        yield Static(Content.styled("Artifacts in this session", "bold"), classes="panel-title")
-        yield ArtifactList(id="artifacts")
-        yield Static(Content("enter view · i insert reference · c copy"), classes="panel-hint")
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._artifacts: list[Artifact] = []
+        self._recalled: list[RecalledMemory] = []
+        self._budget: ContextBudget | None = None
+        self.built = False
 
-    def on_mount(self) -> None:
-        self.show_recalled(())
+    async def reveal(self) -> None:
+        """Make the panel's parts, once, showing what it was sent meanwhile."""
+        if self.built:
+            return
+        self.built = True
+        await self.mount_all([
+            Static(Content.styled("Prompt budget of the last turn", "bold"), classes="panel-title"),
+            Static(budget_breakdown(self._budget), id="budget"),
+            Static(Content.styled("Recalled for this turn", "bold"), classes="panel-title"),
+            OptionList(id="recalled", markup=False),
+            Static(Content.styled("Artifacts in this session", "bold"), classes="panel-title"),
+            ArtifactList(id="artifacts"),
+            Static(Content("enter view · i insert reference · c copy"), classes="panel-hint"),
+        ])
+        self.show_recalled(self._recalled)
+        self.set_artifacts(self._artifacts)
 
     def show_recalled(self, memories: Iterable[RecalledMemory]) -> None:
-        memories = list(memories)
+        self._recalled = list(memories)
+        if not self.built:
+            return
         recalled = self.query_one("#recalled", OptionList)
-        if memories:
-            recalled.set_options([Option(memory_prompt(m), id=m.id) for m in memories])
+        if self._recalled:
+            recalled.set_options([Option(memory_prompt(m), id=m.id) for m in self._recalled])
         else:
             recalled.set_options([Option(Content.styled("nothing recalled yet", "dim"), disabled=True)])
 
     def show_budget(self, budget: ContextBudget | None) -> None:
-        self.query_one("#budget", Static).update(budget_breakdown(budget))
+        self._budget = budget
+        if self.built:
+            self.query_one("#budget", Static).update(budget_breakdown(budget))
 
     def set_artifacts(self, artifacts: Iterable[Artifact]) -> None:
-        self.query_one(ArtifactList).set_artifacts(artifacts)
+        self._artifacts = list(artifacts)
+        if self.built:
+            self.query_one(ArtifactList).set_artifacts(self._artifacts)
 
     def add_artifact(self, artifact: Artifact) -> None:
-        self.query_one(ArtifactList).add_artifact(artifact)
+        self.set_artifacts([*self._artifacts, artifact])
 
     @property
     def artifacts(self) -> list[Artifact]:
-        return self.query_one(ArtifactList).artifacts
+        return self._artifacts
 
     @on(OptionList.OptionSelected, "#artifacts")
     def _view(self, event: OptionList.OptionSelected) -> None:

@@ -17,11 +17,13 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import ProgressBar, Static
+from textual.widgets import Static
 
 from assistant.tui.safe import one_line
 
 if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
+
     from assistant.events import ContextBudget
 
 BAR_CELLS = 10
@@ -91,9 +93,20 @@ class ContextMeter(Static):
 
 
 class ModelStatus(Horizontal):
+    """The model's state; its progress bar is made when loading begins, after the first frame."""
+
     def compose(self) -> ComposeResult:
         yield Static(id="model-label")
-        yield ProgressBar(total=100, show_eta=False, show_percentage=True, id="model-progress")
+
+    def _progress_bar(self) -> ProgressBar:
+        from textual.widgets import ProgressBar
+
+        made = self.query(ProgressBar)
+        if made:
+            return made.first()
+        bar = ProgressBar(total=100, show_eta=False, show_percentage=True, id="model-progress")
+        self.mount(bar)
+        return bar
 
     def on_mount(self) -> None:
         for name in ("model_state", "model_stage", "model_fraction"):
@@ -105,11 +118,11 @@ class ModelStatus(Horizontal):
         state = getattr(app, "model_state", "idle")
         spec = getattr(getattr(app, "settings", None), "model", "model")
         label = self.query_one("#model-label", Static)
-        bar = self.query_one("#model-progress", ProgressBar)
         self.set_class(state == "loading", "-loading")
         self.set_class(state == "error", "-error")
         if state == "loading":
             label.update(Content(one_line(getattr(app, "model_stage", "") or f"loading {spec}", 48)))
+            bar = self._progress_bar()
             fraction = getattr(app, "model_fraction", None)
             if fraction is None:
                 bar.update(total=None)
