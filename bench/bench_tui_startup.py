@@ -102,10 +102,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as data:
         env = isolated_env(data, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES))
         env.pop("TEXTUAL", None)
-        # The warm-up runs below write this checkout's bytecode cache, as the first start of an
-        # installed app does; the baseline's Textual has had its .pyc files since it was installed.
-        # With PYTHONDONTWRITEBYTECODE inherited, every Throughline run compiled ~30 modules (~0.07 s).
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # The warm-up runs below write this checkout's bytecode cache (isolated_env drops
+        # PYTHONDONTWRITEBYTECODE), as the first start of an installed app does; the baseline's Textual
+        # has had its .pyc files since it was installed. Else every run compiled ~30 modules (~0.07 s).
         baseline_argv = [sys.executable, "-c", BASELINE]
         throughline_argv = [sys.executable, "-m", "assistant.tui"]
         first_frame(baseline_argv, BASELINE_MARKER, env)  # warm the file cache for both

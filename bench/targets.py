@@ -31,14 +31,17 @@ def offline() -> None:
 
 def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
     """The environment of a benchmarked `assistant` process: its own data dir, an empty config file
-    (a named config file must exist), no hub, this checkout on the path."""
+    (a named config file must exist), no hub, this checkout on the path, bytecode cached."""
     import os
 
     config = Path(data_dir) / "none.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.touch()
+    # Without PYTHONDONTWRITEBYTECODE (set on this machine): a user's first start writes the bytecode
+    # cache, as pip does at install; inherited, every run compiled this checkout's modules again.
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return {
-        **os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(config),
+        **inherited, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(config),
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         "PYTHONPATH": str(ROOT), **extra,
     }
