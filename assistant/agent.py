@@ -125,10 +125,10 @@ class Assistant:
         runs this in a thread while the model loads in another, so they overlap, not add up."""
         from memory import MemoryStoreError
 
+        store = self._memory()  # first: opening starts loading Chroma's vector index, beside the router's fit
         if request is None or self.router.route(request).why != "prefix":
             self.router.warm()
         try:
-            store = self._memory()
             store.warm()
             store.embedder.embed(["warm"])
         except MemoryStoreError as exc:

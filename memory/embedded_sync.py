@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from memory import chroma_backend as backend
-from memory import snapshot
+from memory import snapshot, timeparse
 from memory.embedded import EmbeddedLog, apply_to_chroma, register_namespace
 from memory.journal import del_record, put_record, replay
 from memory.mirror import Mirror
@@ -78,10 +78,9 @@ class EmbeddedSync:
             self.catch_up()
 
     def prefetch(self) -> None:
-        """Start loading the snapshot in the background (call before opening Chroma, which takes
-        a while): the first search then finds the mirror ready or nearly so."""
-        if self._snapshot_file.exists():
-            self._prefetch = snapshot.Prefetch(self._snapshot_file, *self.log.journal.identity())
+        """Start loading the snapshot and compiling the query path's patterns in the background
+        (call before opening Chroma, which takes seconds): the first search then finds them ready."""
+        self._prefetch = snapshot.Prefetch(self._snapshot_file, *self.log.journal.identity(), then=timeparse.prepare)
 
     def catch_up(self) -> None:
         """Apply journal records this process has not seen (another process's, or a crash's)."""
@@ -110,7 +109,9 @@ class EmbeddedSync:
             journal = self.log.journal
             inode, size = journal.identity()
             prefetch, self._prefetch = self._prefetch, None
-            loaded = prefetch.take(inode) if prefetch is not None else snapshot.load(self._snapshot_file, inode, size)
+            loaded = prefetch.take(inode) if prefetch is not None else None
+            if loaded is None:  # none prefetched (or saved since by another process)
+                loaded = snapshot.load(self._snapshot_file, inode, size)
             if loaded is not None:
                 mirror, self._snapshot_offset = loaded
                 tail = journal.read(self._snapshot_offset)

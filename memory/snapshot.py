@@ -25,6 +25,7 @@ import mmap
 import os
 import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,18 +138,21 @@ def _aligned(at: int) -> int:
 
 
 class Prefetch:
-    """`load` in a background thread, started when the store opens: unpickling (and importing
-    bm25s) overlaps Chroma's start-up instead of delaying the first search."""
+    """`load` in a background thread, started when the store opens: mapping the file (and
+    importing bm25s) overlaps Chroma's start-up instead of delaying the first search. `then`
+    (the query path's one-time work) runs after it in the same thread."""
 
-    def __init__(self, path: Path, inode: int, size: int) -> None:
+    def __init__(self, path: Path, inode: int, size: int, then: Callable[[], None] | None = None) -> None:
         self.inode = inode
         self._result: "tuple[Mirror, int] | None" = None
-        self._thread = threading.Thread(target=self._run, args=(path, inode, size), name="throughline-snapshot",
+        self._thread = threading.Thread(target=self._run, args=(path, inode, size, then), name="throughline-snapshot",
                                         daemon=True)
         self._thread.start()
 
-    def _run(self, path: Path, inode: int, size: int) -> None:
+    def _run(self, path: Path, inode: int, size: int, then: Callable[[], None] | None) -> None:
         self._result = load(path, inode, size)
+        if then is not None:
+            then()
 
     def take(self, inode: int) -> "tuple[Mirror, int] | None":
         """The loaded snapshot, if the journal is still the file it was keyed to."""

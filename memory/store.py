@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
 import weakref
@@ -39,7 +40,7 @@ from memory import crash_recovery, disk, searching, transfer, writing
 from memory.embedded import EmbeddedLog, register_namespace
 from memory.embedded_sync import EmbeddedSync
 from memory.embeddings import Embedder, default_embedder
-from memory.errors import StoreUnavailable
+from memory.errors import MemoryStoreError, StoreUnavailable
 from memory.jsonl import MAX_TEXT_CHARS, Target, write_jsonl
 from memory.mirror import Mirror, embedding_text
 from memory.records import KINDS, Hit, Memory, StoreStats, as_utc, check_kind
@@ -48,6 +49,7 @@ from memory.server_sync import ServerSync
 
 LOCK_TIMEOUT_S = 10.0
 PAGE_SIZE = 256
+log = logging.getLogger(__name__)
 
 
 class MemoryStore:
@@ -79,6 +81,7 @@ class MemoryStore:
         self._thread_lock = threading.RLock()
         self._sync: EmbeddedSync | ServerSync
         self._marker: Path | None = None
+        self._index_load: threading.Thread | None = None
         self.recovered: str | None = None
         """What was repaired at open, when a process had died with this store open (else None)."""
         self.read_only = False
@@ -94,11 +97,17 @@ class MemoryStore:
                 self._log, self.path, namespace, self._where, self._open_collection, self._embed, self._batch_size
             )
             self._sync.prefetch()
+            import chromadb  # noqa: F401  (seconds on a busy machine: not while holding the lock others wait on)
+
             with self._log.locked():  # two processes creating a fresh dir at once race in Chroma's migration
                 self._marker = crash_recovery.mark_open(self.path)
                 self._closing = weakref.finalize(self, crash_recovery.mark_closed, self._marker)
                 self._client_obj = backend.open_persistent(self.path)
                 self._sync.open()
+            if self._collection_obj is not None:
+                self._index_load = threading.Thread(target=self._load_vector_index, name="throughline-vector-index",
+                                                    daemon=True)
+                self._index_load.start()
         else:
             self._sync = ServerSync(namespace, self._where, self._open_collection)
             self._client_obj = backend.open_http(url)
@@ -279,6 +288,8 @@ class MemoryStore:
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""
+        if self._index_load is not None:
+            self._index_load.join()  # Chroma's client must outlive the load it is doing
         if isinstance(self._sync, EmbeddedSync) and self._client_obj is not None:
             with self._thread_lock:
                 self._sync.save_snapshot()
@@ -309,6 +320,19 @@ class MemoryStore:
             yield
 
     _shared = _exclusive  # embedded Chroma is not safe for concurrent readers either
+
+    def _load_vector_index(self) -> None:
+        """Chroma reads a collection's whole vector index (HNSW) on its first use, whatever the
+        call: ~1.5 s at 100k memories on 2 shared cores, mostly outside the GIL. Opening starts it
+        here, in a thread, so it overlaps what the caller does next (loading the embedder or a chat
+        model, fitting the router) instead of delaying the first search. A failure is left for the
+        next operation, which meets it again and reports it."""
+        try:
+            with self._exclusive(), backend.translate_errors(self._where):
+                if self._client_obj is not None and self._collection_obj is not None:
+                    self._collection_obj.count()
+        except MemoryStoreError as exc:
+            log.info("loading the vector index of %s in the background failed (%s)", self._where, exc)
 
     def _mirror(self) -> Mirror:
         return self._sync.ensure_mirror()

@@ -311,6 +311,20 @@ def test_warming_prepares_memory_and_fits_the_router_only_when_the_request_needs
         assert bot.router._model is not None
 
 
+def test_warming_opens_memory_before_fitting_the_router(tmp_path, monkeypatch):
+    """Opening memory starts Chroma's vector index load in a thread (seconds at 100k): the
+    router is fitted while it runs, not before it starts."""
+    from assistant.routing import Router
+
+    bot, _ = make_bot(tmp_path, ["Hi."])
+    seen = []
+    original = Router.warm
+    monkeypatch.setattr(Router, "warm", lambda self: (seen.append(bot._store is not None), original(self))[1])
+    with bot:
+        bot.warm("plot revenue by month from sales.csv")
+    assert seen == [True]
+
+
 def test_a_turn_is_remembered_as_two_memories_that_say_who_spoke(tmp_path):
     bot, _ = make_bot(tmp_path, ["Noted: your bike is green.", "ok"])
     bot.ask("/chat remember that my bike is green", session="s")

@@ -74,3 +74,47 @@ def test_warm_runs_the_query_path_so_the_first_search_does_not(tmp_path, fake_em
         store.warm()
         assert asked == [["warm up the search"]]
         assert store._sync.mirror is not None and store._sync.mirror.lexical.pending == 0
+
+
+def test_opening_a_store_loads_its_vector_index_in_the_background(tmp_path, fake_embedder, monkeypatch):
+    """Chroma reads a collection's whole vector index on its first use (~1.5 s at 100k): opening
+    starts that in a thread, so the caller's first search does not begin it."""
+    import threading
+
+    from memory import chroma_backend
+
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+    calls = []
+    original = chroma_backend.open_collection
+
+    def recording(*args, **kwargs):
+        collection = original(*args, **kwargs)
+        if collection is not None:
+            count = collection.count
+            monkeypatch.setattr(collection, "count", lambda: (calls.append(threading.current_thread().name), count())[1])
+        return collection
+
+    monkeypatch.setattr(chroma_backend, "open_collection", recording)
+    with _open(path, fake_embedder) as store:
+        store._index_load.join()
+        assert calls == ["throughline-vector-index"]  # before any call of ours
+        assert store.search("churn figures", k=1)
+
+
+def test_the_first_search_compiles_no_time_patterns(tmp_path, fake_embedder):
+    """The time phrases' regular expressions (~20-80 ms to compile) are compiled in the
+    background while Chroma opens, not by the first search."""
+    from memory import timeparse
+
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+    timeparse.compiled.cache_clear()
+    with _open(path, fake_embedder) as store:
+        store._sync._prefetch._thread.join()
+        compiled = timeparse.compiled.cache_info().misses
+        assert compiled > 0
+        store.search("the churn figures from last week", k=3)
+        assert timeparse.compiled.cache_info().misses == compiled
