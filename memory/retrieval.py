@@ -15,11 +15,12 @@ query, plus one per topic of a query that joins two or three).
 
 Weights were tuned on bench/bench_retrieval.py's dev seeds and checked on its test seeds.
 
-What a search costs barely grows with `k`: each list is the top `candidates` (a fixed pool; k
-when k is larger, so k memories still come back), and
-only the `leaders` best rows lend their neighbours a share. A turn asks for 64+ memories (the
-prompt's budget decides how many fit); pools of 3k per list made it rank ~500 rows at 10k memories
-(~100 ms a turn) for memories that ranked past the pool rarely reach a prompt.
+What a search costs does not grow with `k` (up to `candidates`): each list is the top `candidates`
+rows (k when k is larger, so k memories still come back) and only the `leaders` best rows lend
+their neighbours a share. A turn asks for 64+ memories (the prompt's budget decides how many fit);
+lists of 3k rows and neighbours of 2k leaders had it rank ~500 rows a search at 10k memories
+(~100 ms a turn). 140 a list: on LoCoMo dev (bench_recall_e2e) 70 lost evidence at a 3000-token
+budget (conversation 3: 0.806 -> 0.780) and 140 kept it (0.806); more leaders did not help.
 
 `Ranked.score` is the fused score scaled to [0, 1] (1 = first in every list).
 """
@@ -60,7 +61,7 @@ class Weights:
     informative_half: float = 20.0
     entity: float = 1.5
     magnitude: float = 1.5
-    candidates: int = 70   # rows taken from each list (k, when more are asked for)
+    candidates: int = 140  # rows taken from each list (k, when more are asked for)
     leaders: int = 24      # rows whose session neighbours inherit part of their score
     dedupe: float = 0.8
     parts: float = 2.0
