@@ -7,7 +7,7 @@ face can pattern-match on them (`match event: case Token(text=t): ...`) and seri
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal, Union
 
 
@@ -167,10 +167,21 @@ ApprovalAnswer = Literal["yes", "no"]
 def event_record(event: Event) -> dict[str, Any]:
     """An event as a JSON-safe dict `{"event": "Routed", ...fields}`: what a session keeps of its
     turns and what a thread's JSON export carries. Values JSON cannot hold become their str(); an
-    ArtifactSaved leaves out the artifact's body."""
+    ArtifactSaved leaves out the artifact's body.
+
+    json's encoder walks the dataclasses itself (`_json_fields`): `asdict` deep-copied every field
+    first, ~10 ms a turn for a Recalled event of 64 memories."""
     import json
 
-    data = asdict(event) if is_dataclass(event) else {"value": event}
+    data = event if is_dataclass(event) else {"value": event}
+    record = json.loads(json.dumps(data, ensure_ascii=False, default=_json_fields))
     if isinstance(event, ArtifactSaved):
-        data["artifact"].pop("content", None)  # the body is in the session's artifacts already
-    return {"event": type(event).__name__, **json.loads(json.dumps(data, ensure_ascii=False, default=str))}
+        record["artifact"].pop("content", None)  # the body is in the session's artifacts already
+    return {"event": type(event).__name__, **record}
+
+
+def _json_fields(value: Any) -> Any:
+    """For json.dumps: a dataclass as its fields (json encodes them in turn), anything else as str()."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return str(value)

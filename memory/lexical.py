@@ -92,6 +92,7 @@ class LexicalIndex:
         self._n = 0
         self._information: dict[int, float] = {}  # see `information`
         self._information_n = 0  # rows indexed when that cache was begun
+        self._idf_cache: dict[str, float] = {}  # token -> global IDF, begun again with `_information`
 
     def add(self, row: int, text: str) -> None:
         toks = tokenize(text)
@@ -99,15 +100,14 @@ class LexicalIndex:
         self._pending.append(row)
         self._df.update(set(toks))
         self._n += 1
-        if self._n > self._information_n * (1 + INFORMATION_DRIFT):
-            self._information.clear()
+        self._drifted()
 
     def information(self, row: int) -> float:
         """How much a row says: the summed global IDF of its distinct tokens (0 for none).
 
         Cached: every search asks it of a few hundred rows, and computing it afresh after each turn's
         write cost ~30 ms a search at 10k memories. Adding rows moves every IDF a little, so the cache
-        is begun again once the index has grown by INFORMATION_DRIFT since it was (deletions clear it)."""
+        is begun again once the index has grown or shrunk by INFORMATION_DRIFT since it was."""
         if not self._information:
             self._information_n = self._n
         value = self._information.get(row)
@@ -116,14 +116,23 @@ class LexicalIndex:
             if not toks or self._n == 0:
                 value = 0.0
             else:
-                value = sum(_idf(max(self._df[t], 1), self._n) for t in set(toks))
+                value = sum(self._token_idf(t) for t in set(toks))
             self._information[row] = value
         return value
 
+    def _token_idf(self, tok: str) -> float:
+        """Global IDF, cached with `information` (a search sums it over a few hundred rows' tokens)."""
+        value = self._idf_cache.get(tok)
+        if value is None:
+            value = self._idf_cache[tok] = _idf(max(self._df[tok], 1), self._n)
+        return value
+
     def signature(self, row: int) -> tuple[str, ...]:
-        """The row's distinct tokens, sorted: equal for texts that differ only in stop words,
-        case, punctuation or word order."""
-        return tuple(sorted(set(self._toks(row))))
+        """The row's distinct tokens, rarest first (then alphabetical): equal for texts that differ
+        only in stop words, case, punctuation or word order. Rarest first, a prefix of it is what
+        sets two rows apart (retrieval's near-duplicate step compares rows sharing a prefix word)."""
+        df = self._df
+        return tuple(sorted(set(self._toks(row)), key=lambda tok: (df[tok], tok)))
 
     def scores(self, query: str | list[str], size: int, weights: dict[str, float] | None = None) -> "np.ndarray":
         """BM25 of every row for `query` (a text or tokens), as an array of length `size`."""
@@ -172,21 +181,33 @@ class LexicalIndex:
         for r in live:
             self._df.update(set(self._toks(r)))
         self._n = len(live)
-        self._information.clear()
+        self._clear_information()
         self._segments, self._pending = [], []
         if live:
             self._segments = [_Segment(live, [self._toks(r) for r in live])]
 
     def prune(self, dead: set[int]) -> None:
         """Subtract dead rows from the global statistics (their postings stay until a merge)."""
-        self._information.clear()
         for row in dead:
             toks = self._toks(row)
+            self._information.pop(row, None)
             if self._tokens.pop(row, None) is not None:
                 self._df.subtract(set(toks))
                 self._n -= 1
                 if row in self._pending:
                     self._pending.remove(row)
+        self._drifted()
+
+    def _clear_information(self) -> None:
+        self._information.clear()
+        self._idf_cache.clear()
+
+    def _drifted(self) -> None:
+        """Begin the `information` cache again once the row count has moved INFORMATION_DRIFT from
+        where it was begun. Every few turns a session's summary is replaced (a delete and an add):
+        clearing on every delete had the next search recompute a few hundred rows (~30 ms at 10k)."""
+        if abs(self._n - self._information_n) > self._information_n * INFORMATION_DRIFT:
+            self._clear_information()
 
     def _toks(self, row: int) -> list[str]:
         toks = self._tokens.get(row, [])
@@ -198,6 +219,7 @@ class LexicalIndex:
         state = dict(self.__dict__)
         state["_tokens"] = {r: t if isinstance(t, str) else " ".join(t) for r, t in self._tokens.items()}
         state["_information"] = {}
+        state["_idf_cache"] = {}
         return state
 
     def _flush(self) -> None:

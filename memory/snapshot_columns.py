@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MIRROR_FIELDS = {"rows", "row_of", "speaker", "speakers", "sessions", "lexical", "dead", "_ts", "_alive", "_kind"}
-LEXICAL_FIELDS = {"_tokens", "_segments", "_pending", "_df", "_n", "_information", "_information_n"}
+LEXICAL_FIELDS = {"_tokens", "_segments", "_pending", "_df", "_n", "_information", "_information_n", "_idf_cache"}
 SEGMENT_FIELDS = {"row_array", "n", "df", "index"}
 BM25_SETTINGS = ("method", "k1", "b", "delta", "idf_method", "dtype", "int_dtype", "backend", "csc_backend")
 BM25_FIELDS = {*BM25_SETTINGS, "methods_requiring_nonoccurrence", "corpus", "_original_version", "nonoccurrence_array",
