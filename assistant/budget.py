@@ -7,7 +7,7 @@ the two binds depends on the model:
 - A model that runs on this machine's CPU (the bundled SmolLM2-135M, any `hf:` model, a llama.cpp
   GGUF) pays for the budget in time to first token, on the person's own cores. It keeps
   LOCAL_CONTEXT_TOKENS: a prompt that fills it already misses the bundled model's TTFT target
-  (bench_turn, p50 <= 0.3 s with 10k memories; 0.49 s measured on a quiet 2-core machine), and
+  (bench_turn, p50 <= 0.3 s with 10k memories; 0.49-0.57 s measured on a 2-core machine), and
   time to first token grows with the tokens spent (1.3-1.6x for 1200 -> 1700).
 - Ollama runs on the person's machine too, and its server truncates a prompt longer than its
   window (2048-4096 tokens by default unless `num_ctx` is set): the local budget, or a share of
