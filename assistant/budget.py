@@ -36,10 +36,8 @@ def _in_process(model: Any) -> bool:
     return isinstance(model, StreamingChatModel)
 
 
-def _window(model: Any) -> int | None:
-    """The model's context window in tokens, where the model says it."""
-    if type(model).__name__ == "ChatOllama":
-        return getattr(model, "num_ctx", None)
+def _profile_window(model: Any) -> int | None:
+    """The model's context window in tokens, where its LangChain profile says it."""
     profile = getattr(model, "profile", None) or {}
     window = profile.get("max_input_tokens") if isinstance(profile, dict) else None
     return int(window) if isinstance(window, int) and window > 0 else None
@@ -51,9 +49,10 @@ def context_budget(model: Any, configured: int | None = None) -> int:
         return configured
     if _in_process(model):
         return LOCAL_CONTEXT_TOKENS
-    window = _window(model)
     if type(model).__name__ == "ChatOllama":
+        window = getattr(model, "num_ctx", None)
         return int(window * WINDOW_SHARE) if window else LOCAL_CONTEXT_TOKENS
+    window = _profile_window(model)
     if window is None:
         return SERVED_CONTEXT_TOKENS
     return min(SERVED_CONTEXT_TOKENS, int(window * WINDOW_SHARE))

@@ -106,8 +106,9 @@ def measured_while_busy(plan: Any) -> bool:
 
 
 def _was_busy(plan: Any) -> bool:
-    usable = int((plan.cpu or {}).get("usable_cpus") or 1) if plan is not None else 1
-    return plan is not None and plan.others_running >= usable
+    if plan is None:
+        return False
+    return plan.others_running >= int((plan.cpu or {}).get("usable_cpus") or 1)
 
 
 def plan_in(path: Path) -> Any:
