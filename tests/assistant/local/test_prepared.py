@@ -37,6 +37,17 @@ def folder():
     return converted_model_dir()
 
 
+@pytest.fixture(autouse=True)
+def plans_measured_on_a_free_cpu(monkeypatch):
+    """Plans measured here are recorded as measured on a free CPU: else a plan timed while the
+    suite's machine was busy is measured again by a later load that finds it free, which loads the
+    model in full (what `_must_not_load` and the new process's `refuse` forbid). The test of that
+    second look sets a busy plan itself."""
+    from assistant.local import tuning
+
+    monkeypatch.setattr(tuning, "others_running", lambda: 0)
+
+
 @pytest.fixture
 def model_copy(folder, tmp_path):
     """The converted model's small files beside a link to its weights: a cache dir of our own."""
