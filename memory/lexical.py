@@ -213,15 +213,6 @@ class LexicalIndex:
         toks = self._tokens.get(row, [])
         return toks.split() if isinstance(toks, str) else toks
 
-    def __getstate__(self) -> dict:
-        """For a snapshot: tokens as one string a row (a list of strings each pickles ~10x slower)."""
-        self._flush()
-        state = dict(self.__dict__)
-        state["_tokens"] = {r: t if isinstance(t, str) else " ".join(t) for r, t in self._tokens.items()}
-        state["_information"] = {}
-        state["_idf_cache"] = {}
-        return state
-
     def _flush(self) -> None:
         if self._pending:
             rows, self._pending = self._pending, []

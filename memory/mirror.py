@@ -84,10 +84,6 @@ class Rows:
     def __iter__(self) -> Iterator[Memory | None]:
         return (self[row] for row in range(len(self._items)))
 
-    def __getstate__(self) -> dict:
-        encode = lambda m: json.dumps(m.to_dict(), ensure_ascii=False) if isinstance(m, Memory) else m  # noqa: E731
-        return {"_items": [encode(m) for m in self._items]}
-
 
 class Mirror:
     """Rows of one namespace's memories; row numbers only grow (until the store rebuilds it)."""
