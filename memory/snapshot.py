@@ -51,6 +51,8 @@ def _key(inode: int, offset: int) -> dict:
 
 def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
     """Write the snapshot atomically (a temp file, then a rename); no fsync: losing it costs a rebuild."""
+    import numpy as np
+
     from memory import snapshot_columns
 
     try:
@@ -58,13 +60,14 @@ def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
     except snapshot_columns.Unknown as exc:
         log.warning("not saving a search index snapshot: %s", exc)
         return
+    arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}  # checksummed and written as is
     table, at = {}, 0
     for name, array in arrays.items():
         table[name] = [array.dtype.str, list(array.shape), at]
         at = _aligned(at + array.nbytes)
     checksum = 0
     for array in arrays.values():
-        checksum = zlib.crc32(array.tobytes(), checksum)
+        checksum = zlib.crc32(array, checksum)
     header = json.dumps({**_key(inode, offset), "arrays": table, "values": values, "body_bytes": at,
                          "crc32": checksum}, ensure_ascii=False).encode("utf-8") + b"\n"
     body_start = _aligned(len(MAGIC) + len(header))
@@ -74,7 +77,7 @@ def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
             fp.write(MAGIC + header)
             for name, array in arrays.items():
                 fp.seek(body_start + table[name][2])
-                fp.write(array.tobytes())
+                fp.write(array)
             fp.truncate(body_start + at)
         os.replace(tmp, path)
     except OSError as exc:  # a full disk: the next open rebuilds from the journal instead
