@@ -36,7 +36,7 @@ def name_words(name: str) -> list[str]:
 def columns_in(columns: Iterable[str], text: str) -> list[tuple[str, int]]:
     """(column, word position) for each column the text names, ordered by position; each column once."""
     names = [str(c) for c in columns]
-    words = [m.group(0) for m in _WORD.finditer(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text).lower())]
+    words = name_words(text)
     spans: list[tuple[int, int, int, str]] = []  # (-strength, start, end, column)
     for column in names:
         target = squash(column)

@@ -69,7 +69,7 @@ def plan_steps(df: "pd.DataFrame", request: str) -> StepPlan | None:
     dated = date_derives(df, body)
     derives = _derives(df, body) + dated
     columns = [str(c) for c in df.columns] + [d.name for d in derives]
-    cleans = _cleans(df, columns, body, derives)
+    cleans = _cleans(columns, body, derives)
     conditions = _filters(df, body) + date_conditions(dated, body)
     test = body_test(body)
     default_decimals = decimals_in(body) if decimals_in(body) is not None else decimals_in(request)
@@ -145,7 +145,7 @@ def _derive_op(name: str, text: str, used: list[str]) -> Derive | None:
     return None
 
 
-def _cleans(df: "pd.DataFrame", columns: list[str], body: str, derives: list[Derive]) -> list[Clean]:
+def _cleans(columns: list[str], body: str, derives: list[Derive]) -> list[Clean]:
     found: list[Clean] = []
     derived = [d.name for d in derives]
     seen: Clean | None = None
@@ -181,18 +181,17 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
     from tools.analysis_ops import Condition
     from tools.questions import COMPARISON, COMPARISON_OPS, conditions_in
 
-    frame = df
     q = " ".join(body.lower().split())
-    numeric = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    conditions, _ = conditions_in(frame, q, None, None, numeric)
+    numeric = [str(c) for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    conditions, _ = conditions_in(df, q, None, None, numeric)
     for match in re.finditer(r"([\w .()-]{1,40}?)\s*(?:=|==|equals?|equal to|value of|is equal to)\s*[\"']?([\w.-]+)[\"']?",
                              body, re.I):
-        named = columns_in(frame.columns, match.group(1))
+        named = columns_in(df.columns, match.group(1))
         if not named:
             continue
         column = named[-1][0]
         raw = match.group(2)
-        if pd.api.types.is_numeric_dtype(frame[column]):
+        if pd.api.types.is_numeric_dtype(df[column]):
             try:
                 value = float(raw)
             except ValueError:
@@ -202,7 +201,7 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
             condition = Condition(column, "in", (raw,))
         if not any(c.column == column for c in conditions):
             conditions.append(condition)
-    named = [c for c, _ in columns_in(frame.columns, body) if c in numeric]
+    named = [c for c, _ in columns_in(df.columns, body) if c in numeric]
     loose = [m for sentence in sentences(q) if not _NOT_A_FILTER.search(sentence)
              for m in re.finditer(rf"{COMPARISON}\s*\$?(-?\d[\d,]*\.?\d*)", sentence)]
     if len(named) == 1 and len(loose) == 1 and not any(c.column == named[0] for c in conditions):
@@ -210,7 +209,7 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
         conditions.append(Condition(named[0], COMPARISON_OPS.get(match.group("op"), match.group("op")),
                                     float(match.group(2).replace(",", ""))))
     for column in numeric:  # yes/no as 0/1: 'passengers who survived' → Survived == 1
-        if set(frame[column].dropna().unique()) <= {0, 1} and not any(c.column == column for c in conditions):
+        if set(df[column].dropna().unique()) <= {0, 1} and not any(c.column == column for c in conditions):
             said = re.search(rf"\b(?:who|that|which)\s+(did not |didn't |not |never )?{re.escape(squash(column))}\b", q)
             if said:
                 conditions.append(Condition(column, "==", 0.0 if said.group(1) else 1.0))
@@ -220,7 +219,7 @@ def _filters(df: "pd.DataFrame", body: str) -> list:
                    r"(?:\s+than)?\s+(?:the\s+)?(average|mean|median)")
         match = re.search(pattern, q)
         if match:
-            series = frame[column].dropna()
+            series = df[column].dropna()
             value = float(series.median() if match.group(2) == "median" else series.mean())
             op = ">" if match.group(1) in ("greater", "more", "higher", "above") else "<"
             conditions.append(Condition(column, op, value))

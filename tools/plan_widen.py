@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from tools.analysis_ops import Condition
 from tools.analysis_plan import Derive, Measure
 from tools.column_match import columns_in, squash
+from tools.frames import MONTHS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,8 +35,6 @@ _COLUMN_STATS = [("count_missing", r"\bmissing\b|\bnull\b|\bnan\b|\bempty\b"), (
 _NOT_DEFAULT = re.compile(r"\bC\s*=|max_iter|solver|penalty|liblinear|class_weight|\bl1\b|elastic|scal(?:e|ing|er)\b|"
                          r"standardi[sz]|normali[sz]|stratif|cross[- ]?valid|random forest|\btrees?\b|\bsv[mc]\b|neighbo|"
                          r"naive bayes", re.I)
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"]
 
 
 def out_of_scope(df: "pd.DataFrame", request: str) -> str | None:
@@ -128,7 +127,7 @@ def date_conditions(derives: list[Derive], body: str) -> list[Condition]:
     out = []
     for derive in derives:
         if derive.op == "month":
-            named = [i + 1 for i, m in enumerate(_MONTHS) if re.search(rf"\b{m}\b", body, re.I)]
+            named = [i + 1 for i, m in enumerate(MONTHS) if re.search(rf"\b{m}\b", body, re.I)]
             if len(named) == 1:
                 out.append(Condition(derive.name, "==", float(named[0])))
         if derive.op == "year":
