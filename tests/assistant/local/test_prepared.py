@@ -153,18 +153,33 @@ def test_keeping_the_fp32_weights_neither_reads_nor_writes_prepared_weights(mode
     assert model is not None and not list(model_copy.glob("prepared-*"))
 
 
+def _header_bytes(path) -> int:
+    """A safetensors file: an 8-byte little-endian header length, the JSON header, the tensors."""
+    with open(path, "rb") as file:
+        return int.from_bytes(file.read(8), "little")
+
+
+def _tensor_bytes(path) -> int:
+    import json
+
+    with open(path, "rb") as file:
+        header = json.loads(file.read(8 + _header_bytes(path))[8:])
+    return max(entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__")
+
+
 def test_a_damaged_prepared_file_is_ignored_and_rewritten(model_copy, caplog):
     cache = PreparedCache(lambda progress: model_copy)
     LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache).ensure_loaded()
     path = prepared_path(model_copy, "auto")
-    size = path.stat().st_size
+    size, body = path.stat().st_size, _tensor_bytes(path)
     with open(path, "r+b") as file:
         file.truncate(size // 3)
     chat = LocalChatModel(loader=lambda progress=None: load_bundled(), prepared=cache, max_new_tokens=12)
     model, _ = chat.ensure_loaded()
     assert model is not None  # loaded in full…
     assert "ignoring the prepared weights" in caplog.text
-    assert path.stat().st_size == size  # …and the file written whole again
+    assert _tensor_bytes(path) == body  # …and the file written whole again (the header's timings are new)
+    assert path.stat().st_size == 8 + _header_bytes(path) + body
     assert "Paris" in chat.invoke(QUESTION).content
 
 
