@@ -147,7 +147,8 @@ async def test_while_the_person_types_a_streaming_reply_holds_its_redraws_and_sh
 
     monkeypatch.setattr(prompt, "TYPING_PAUSE_S", 600.0)  # the person never pauses in this test...
     monkeypatch.setattr(reply, "TYPING_REDRAW_S", 600.0)  # ...and no forced redraw comes meanwhile
-    app, _ = make_app([LONG], sleep=0.002)  # the fake model streams one character at a time
+    story = LONG * 4  # ~11 s of streaming at the least: the key lands mid-stream on a slow machine too
+    app, _ = make_app([story], sleep=0.002)  # the fake model streams one character at a time
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await send(pilot, "/chat tell me a long story", wait=False)
@@ -161,7 +162,7 @@ async def test_while_the_person_types_a_streaming_reply_holds_its_redraws_and_sh
             assert shown(reply_view) == held  # streamed on, not redrawn while the person types
         await wait_for(pilot, lambda: reply_view.done, 120, what="the reply to end")
         await pilot.pause()
-        assert shown(reply_view) == LONG.strip() == reply_view.text  # every token, in order
+        assert shown(reply_view) == story.strip() == reply_view.text  # every token, in order
         assert app.chat.prompt.text == "t"
 
 
