@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from assistant.local.kernels import DTYPES, Linear, by_rows, head_for, linear_for, load_linear, save_linear
-from assistant.local.tuning import KernelPlan, measure_plan, with_loop_threads
+from assistant.local.tuning import KernelPlan, measure_plan, with_measured_threads
 
 __all__ = [
     "DTYPES",
@@ -142,8 +142,8 @@ class LlamaRunner:
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
             self._cos, self._sin = self._rope_table(256)
         self.head_threads = None
-        if self.plan is not None and plan is None:  # measured here: the decode threads by the token loop too
-            self.plan = with_loop_threads(self.plan, self)
+        if self.plan is not None and plan is None:  # measured here: threads by the token loop and a prompt too
+            self.plan = with_measured_threads(self.plan, self)
             self.head_threads = self.plan.head_threads
 
     def _shape(self, *, heads: int, kv_heads: int, head_dim: int, eps: float, intermediate: int, dtype: str) -> None:

@@ -6,8 +6,9 @@ and two threads beat one by 1.7x when nothing else runs. So when the prepared we
 every candidate kernel (`kernels.KINDS`) is timed on the model's own matrices — one layer's four
 and the output head — for a single row (a decoded token) and a prompt's rows, on 1..usable CPUs
 threads, a few milliseconds a sample. Candidates are measured interleaved (A, B, C, A, B, C, …)
-and compared by medians, so load from other processes falls on all of them alike. The plan is
-saved with the prepared weights, with the CPU it was measured on (`assistant.local.prepared`).
+and compared by medians, so load from other processes falls on all of them alike. The thread
+counts are then timed on the built runner itself, a token's and a whole prompt's forward pass
+(`with_measured_threads`): the products alone do not predict them. The plan is saved with the prepared weights, with the CPU it was measured on (`assistant.local.prepared`).
 
 Importing this module imports torch.
 """
@@ -114,29 +115,35 @@ def measure_plan(layer: Sequence[torch.Tensor], head: torch.Tensor, n_layers: in
 
 LOOP_CONTEXT = 64  # tokens already in the cache when the token loop is timed
 LOOP_BUDGET_S = 1.5
+PROMPT_BUDGET_S = 2.0  # the prompt's rounds: each call is a whole prompt's forward pass (~0.1-0.5 s)
 
 
-def with_loop_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LOOP_BUDGET_S) -> KernelPlan:
-    """`plan` with its decode threads chosen by timing the token loop itself on `runner` (built with
-    the plan's kernels): one token's forward pass at each thread count, and with the output head on
-    every usable CPU while the layers keep fewer.
+def with_measured_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LOOP_BUDGET_S,
+                          prompt_budget_s: float = PROMPT_BUDGET_S) -> KernelPlan:
+    """`plan` with its thread counts chosen by timing `runner` (built with the plan's kernels)
+    itself: one token's forward pass at each thread count, and with the output head on every
+    usable CPU while the layers keep fewer; then a whole prompt's forward pass at each count.
 
     The per-matrix timings add up the products alone. Between them a token runs ~25 small ops a
     layer (norms, rotary, attention, the residual) on one thread while the other OpenMP workers
     spin, and on this project's 2-core machine, whose two CPUs share a core, that made the loop
     slower at 2 threads (28 tokens/s) than at 1 (39) though every product alone was faster at 2.
     The head is one large product at the end of the token (a quarter of its time here), so it can
-    gain from threads the layers lose on.
+    gain from threads the layers lose on. The prompt's products alone were timed once with the
+    process's own start-up work running beside them (the plan is measured while the agent opens
+    its memory): with AMX hidden they said one thread, where a 900-token prompt took 3.9 s on one
+    and 2.1 s on two.
     """
     counts = sorted({int(k.rsplit(" t", 1)[1]) for k in plan.timings_ms if k.startswith("layer one ")}) or [1]
     if len(counts) < 2:
         return plan
-    session, most = runner.session(LOOP_CONTEXT + 1), max(counts)
+    most = max(counts)
     variants = {f"loop t{c}": (c, None) for c in counts}
     variants.update({f"loop t{c} head t{most}": (c, most) for c in counts if c < most})
     before, head_before = torch.get_num_threads(), getattr(runner, "head_threads", None)
     try:
         with torch.inference_mode():
+            session = runner.session(LOOP_CONTEXT + 1)
             session.feed(list(range(1, LOOP_CONTEXT + 1)))
 
             def one_token(head: int | None) -> Callable[[], None]:
@@ -147,13 +154,22 @@ def with_loop_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LOOP_B
                 return run
 
             timings = interleaved({name: (c, one_token(h)) for name, (c, h) in variants.items()}, budget_s)
+            runner.head_threads = head_before
+            prompt = runner.session(PROMPT_ROWS)
+
+            def one_prompt() -> None:
+                prompt.rewind(0)
+                prompt.feed(list(range(1, PROMPT_ROWS + 1)))
+
+            timings.update(interleaved({f"prompt t{c}": (c, one_prompt) for c in counts}, prompt_budget_s))
     finally:
         torch.set_num_threads(before)
         runner.head_threads = head_before
     best = min(variants, key=timings.__getitem__)
     threads, head = variants[best]
+    prefill = min(counts, key=lambda c: timings[f"prompt t{c}"])
     return dataclasses.replace(
-        plan, decode_threads=threads, head_threads=head,
+        plan, decode_threads=threads, head_threads=head, prefill_threads=prefill,
         timings_ms={**plan.timings_ms, **{k: round(v * 1000, 4) for k, v in timings.items()}},
     )
 

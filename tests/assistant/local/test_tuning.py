@@ -60,7 +60,7 @@ def test_interleaved_timing_tells_a_slower_call_from_a_faster_one():
 class _ThreadCostRunner:
     """A runner whose token costs more at two threads than at one, as the real token loop did on
     this project's 2-core machine (products faster at 2, the loop as a whole slower), except for
-    its head, which gains from a second thread."""
+    its head, which gains from a second thread, and whose prompt is faster at 2 threads."""
 
     def __init__(self) -> None:
         self.head_threads: int | None = None
@@ -78,15 +78,18 @@ class _ThreadCostRunner:
         if len(ids) == 1:
             time.sleep(0.004 if threads == 2 else 0.001)
             time.sleep(0.0005 if (self.head_threads or threads) == 2 else 0.002)
+        else:
+            time.sleep(0.002 if threads == 2 else 0.008)
 
 
-def test_decode_threads_come_from_timing_the_token_loop_not_the_products():
-    plan = KernelPlan(layers=("int4", "bf16"), head="int8split", decode_threads=2, prefill_threads=2,
-                      timings_ms={"layer one int4 t1": 0.5, "layer one int4 t2": 0.4})  # products: 2 wins
+def test_thread_counts_come_from_timing_the_runner_not_the_products():
+    plan = KernelPlan(layers=("int4", "bf16"), head="int8split", decode_threads=2, prefill_threads=1,
+                      timings_ms={"layer one int4 t1": 0.5, "layer one int4 t2": 0.4})  # products: 2 and 1
     runner = _ThreadCostRunner()
-    chosen = tuning.with_loop_threads(plan, runner, budget_s=0.0)
+    chosen = tuning.with_measured_threads(plan, runner, budget_s=0.0, prompt_budget_s=0.0)
     assert (chosen.decode_threads, chosen.head_threads, chosen.prefill_threads) == (1, 2, 2)
     assert chosen.timings_ms["loop t2"] > chosen.timings_ms["loop t1"] > chosen.timings_ms["loop t1 head t2"]
+    assert chosen.timings_ms["prompt t1"] > chosen.timings_ms["prompt t2"]
     assert {(1, None), (2, None), (1, 2)} <= set(runner.fed)  # every variant was run
     assert runner.head_threads is None  # the runner is left as it was found
     assert KernelPlan.from_json(json.loads(json.dumps(chosen.to_json()))) == chosen
