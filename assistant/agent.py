@@ -333,6 +333,8 @@ class Assistant:
 
         self.load_model()
         first_token: float | None = None
+        first_at = last_at = 0.0
+        streamed = 0  # pieces of text as they came (a model's token each, or a few held back together)
         t_gen = time.perf_counter()
         steps = self.toolbox.run(chain, run, context.messages)
         while True:
@@ -342,8 +344,9 @@ class Assistant:
                 result: ChainResult = stop.value
                 break
             if isinstance(event, Token):
+                last_at, streamed = time.perf_counter(), streamed + 1
                 if first_token is None:
-                    first_token = (time.perf_counter() - started) * 1000
+                    first_token, first_at = (last_at - started) * 1000, last_at
             else:
                 if isinstance(event, ApprovalNeeded) and not event.sandbox:  # what the person is asked to trust
                     event = replace(event, sandbox=sandbox_summary())
@@ -372,7 +375,8 @@ class Assistant:
                 recall_ms=round(recall_ms, 1), route_ms=round(route_ms, 1),
                 first_token_ms=round(first_token, 1) if first_token is not None else None,
                 total_ms=round((time.perf_counter() - started) * 1000, 1), tokens=result.tokens,
-                tokens_per_s=round(result.tokens / gen_s, 2) if result.tokens and gen_s > 0 else None,
+                tokens_per_s=_rate(result.tokens, gen_s),
+                decode_tokens_per_s=_rate(streamed - 1, last_at - first_at),
             ),
         )
 
@@ -471,3 +475,8 @@ class Assistant:
             id=summary_id(self.settings.user, session.name), text=summarize(session), kind="summary",
             session=session.name, metadata={"turns": len(session.turns)},
         )
+
+
+def _rate(count: int, seconds: float) -> float | None:
+    """`count` per second, rounded; None when nothing was timed."""
+    return round(count / seconds, 2) if count > 0 and seconds > 0 else None

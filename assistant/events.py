@@ -66,7 +66,8 @@ class Timings:
     first_token_ms: float | None = None
     total_ms: float = 0.0
     tokens: int = 0
-    tokens_per_s: float | None = None
+    tokens_per_s: float | None = None  # the model's tokens over generation, its prompt's reading included
+    decode_tokens_per_s: float | None = None  # streamed pieces after the first over the span after it: decoding alone
 
 
 @dataclass(frozen=True)

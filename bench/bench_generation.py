@@ -8,10 +8,13 @@ the same machine with its native bf16 and AMX hidden from torch and oneDNN (`avx
 laptops and many servers are) — in one run, interleaved round by round so load hits all alike:
 
   assistant ask --json      a new `assistant ask --json "/chat …"` process (prepared weights, through
-                            `Assistant`): its own timings' tokens/s (generation only, prompt included)
-  llama.cpp                 llama-cpp-python on the bundled GGUF in a new process, the same
-                            messages, tokens over the same span (its default threads: half the
-                            CPUs; the target's baseline), and again with every usable CPU (shown)
+                            `Assistant`): its own timings — decoding (`decode_tokens_per_s`: the
+                            streamed pieces after the first over the span after it) and, shown,
+                            generation with its prompt's reading (`tokens_per_s`)
+  llama.cpp                 llama-cpp-python on the bundled GGUF in a new process, the request with
+                            a one-line system prompt, timed the same two ways (its default threads:
+                            half the CPUs; the target's baseline), and again with every usable CPU
+                            (shown)
 
   kernel choice             in one process per kind of CPU: `LocalChatModel` (prepared weights) for
                             dtype auto and each fixed kind, decoding in turn; `auto` must be within
@@ -20,7 +23,10 @@ laptops and many servers are) — in one run, interleaved round by round so load
   quality                   greedy replies of the kernels `auto` chose against the fp32 reference
                             (10 prompts x 48 tokens): identical on >= 7/10 (target)
 
-Targets: ask / llama.cpp >= 0.9 on both kinds of CPU. A ratio target counts as missed only when the
+The target compares decoding: `ask`'s prompt also carries the chat chain's instructions and the
+memories recalled from the earlier rounds (hundreds of tokens; llama.cpp's, a few dozen), so the
+rates with the prompt included compare unequal work; they are printed beside it, with the
+first-token times. Targets: ask / llama.cpp >= 0.9 (decoding) on both kinds of CPU. A ratio target counts as missed only when the
 median plus the rounds' half-spread stays below it. Exit 2 without llama-cpp-python
 (`make bench` installs it); results go to bench/results/generation.json.
 """
@@ -73,13 +79,15 @@ llm = Llama(model_path=gguf, n_ctx=4096, verbose=False, **threads)
 messages = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}]
 llm.create_chat_completion(messages=messages, max_tokens=4, temperature=0.0)  # warm-up, as ours warms at load
 started = time.perf_counter()
-first, count = None, 0
+first, last, count = None, None, 0
 for part in llm.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True):
     if part["choices"][0].get("delta", {}).get("content"):
         count += 1
-        first = first or time.perf_counter()
+        last = time.perf_counter()
+        first = first or last
 total = time.perf_counter() - started
-print(json.dumps({"tokens": count, "tokens_per_s": count / total, "first_token_ms": 1000 * (first - started)}))
+print(json.dumps({"tokens": count, "tokens_per_s": count / total, "first_token_ms": 1000 * (first - started),
+                  "decode_tokens_per_s": (count - 1) / (last - first)}))
 """
 
 KERNEL_SNIPPET = """
@@ -178,19 +186,23 @@ def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool)
                 asks.append(_json_out(argv, env)["timings"])
             else:
                 (llamas if name == "llama" else llamas_all).append(_json_out(argv, env))
-        line = f"  round {round_no + 1}: ask {asks[-1]['tokens_per_s']:.1f} tok/s ({asks[-1]['tokens']} tokens)"
+        line = (f"  round {round_no + 1}: ask decoding {asks[-1]['decode_tokens_per_s']:.1f} tok/s "
+                f"({asks[-1]['tokens_per_s']:.1f} with its prompt, {asks[-1]['tokens']} tokens)")
         if has_llama:
-            line += f", llama.cpp {llamas[-1]['tokens_per_s']:.1f} tok/s ({llamas[-1]['tokens']} tokens)"
+            line += (f", llama.cpp {llamas[-1]['decode_tokens_per_s']:.1f} ({llamas[-1]['tokens_per_s']:.1f}, "
+                     f"{llamas[-1]['tokens']} tokens)")
         if llamas_all:
-            line += f", llama.cpp on {cpus} threads {llamas_all[-1]['tokens_per_s']:.1f} tok/s"
+            line += f", llama.cpp on {cpus} threads {llamas_all[-1]['decode_tokens_per_s']:.1f}"
         print(line, flush=True)
     record: dict[str, Any] = {"forced": forced, "ask": asks, "llama": llamas, "llama_all_cpus": llamas_all,
                               "usable_cpus": cpus}
     if has_llama:
-        ratios = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(asks, llamas)]
+        ratios = [a["decode_tokens_per_s"] / b["decode_tokens_per_s"] for a, b in zip(asks, llamas)]
         median, half = _median_and_spread(ratios)
         record["ask_over_llama"] = {"rounds": ratios, "median": median, "half_spread": half,
                                     "met": median + half >= ASK_TARGET}
+        with_prompt = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(asks, llamas)]
+        record["ask_over_llama_prompt_included"] = dict(zip(("median", "half_spread"), _median_and_spread(with_prompt)))
     print(f"[{kind}] kernel choice: auto against {', '.join(FIXED_DTYPES)} …", flush=True)
     kernels = _json_out([sys.executable, "-c", KERNEL_SNIPPET, str(min(args.tokens, 64)), str(args.rounds),
                          ",".join(("auto", *FIXED_DTYPES))], env)
@@ -207,19 +219,26 @@ def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool)
 def report(kind: str, record: dict[str, Any]) -> list[bool]:
     verdicts = []
     asks = record["ask"]
-    rate, half = _median_and_spread([a["tokens_per_s"] for a in asks])
-    first = statistics.median(a["first_token_ms"] for a in asks)
-    print(f"[{kind}] assistant ask --json   {rate:6.1f} tok/s (±{half:.1f})  first token {first:.0f} ms")
+
+    def rates(runs: list[dict[str, Any]]) -> str:
+        decode, half = _median_and_spread([r["decode_tokens_per_s"] for r in runs])
+        whole, whole_half = _median_and_spread([r["tokens_per_s"] for r in runs])
+        first = statistics.median(r["first_token_ms"] for r in runs)
+        return (f"decoding {decode:6.1f} tok/s (±{half:.1f}); with its prompt {whole:6.1f} (±{whole_half:.1f}); "
+                f"first token {first:.0f} ms")
+
+    print(f"[{kind}] assistant ask --json   {rates(asks)}")
     if record["llama"]:
-        lrate, lhalf = _median_and_spread([b["tokens_per_s"] for b in record["llama"]])
-        print(f"[{kind}] llama.cpp (same GGUF)   {lrate:6.1f} tok/s (±{lhalf:.1f})")
+        print(f"[{kind}] llama.cpp (same GGUF)   {rates(record['llama'])}")
         if record.get("llama_all_cpus"):
-            arate, ahalf = _median_and_spread([b["tokens_per_s"] for b in record["llama_all_cpus"]])
-            print(f"[{kind}] llama.cpp, {record['usable_cpus']} threads {arate:6.1f} tok/s (±{ahalf:.1f})  "
+            rate = statistics.median(a["decode_tokens_per_s"] for a in asks)
+            arate = statistics.median(b["decode_tokens_per_s"] for b in record["llama_all_cpus"])
+            print(f"[{kind}] llama.cpp, {record['usable_cpus']} threads {rates(record['llama_all_cpus'])}; "
                   f"ask / it {rate / arate:.2f}x (shown, not the target's baseline)")
-        r = record["ask_over_llama"]
+        r, p = record["ask_over_llama"], record["ask_over_llama_prompt_included"]
         verdict = "met" if r["median"] >= ASK_TARGET else "met within noise" if r["met"] else "MISSED"
-        print(f"[{kind}] ask / llama.cpp         {r['median']:.2f}x (±{r['half_spread']:.2f})  target >= {ASK_TARGET}: {verdict}")
+        print(f"[{kind}] ask / llama.cpp, decoding {r['median']:.2f}x (±{r['half_spread']:.2f})  target >= {ASK_TARGET}: "
+              f"{verdict}; with the prompts (unequal) {p['median']:.2f}x (±{p['half_spread']:.2f})")
         verdicts.append(r["met"])
     k = record["kernels"]
     plan = k["plan"] or {}

@@ -31,6 +31,17 @@ def test_events_come_in_turn_order_and_the_turn_is_remembered(tmp_path):
     assert any("Waves fold on the shore" in h.memory.text and h.memory.kind == "turn" for h in hits)
 
 
+def test_decoding_speed_is_timed_from_the_first_streamed_piece_to_the_last(tmp_path):
+    fake = RecordingFakeChat(responses=["one two three four five six"], sleep=0.02)  # 20 ms before each piece
+    bot = Assistant(data_dir=tmp_path / "data", chat_model=fake)
+    events = list(bot.stream("/chat say six words", session="s"))
+    pieces = sum(isinstance(e, Token) for e in events)
+    timings = events[-1].timings
+    assert pieces > 10 and timings.decode_tokens_per_s is not None
+    assert timings.decode_tokens_per_s <= 50.5  # (pieces - 1) over at least (pieces - 1) x 20 ms
+    assert timings.first_token_ms is not None and timings.first_token_ms >= 20
+
+
 def test_a_fact_told_once_is_recalled_by_a_new_assistant(tmp_path):
     bot, _ = make_bot(tmp_path, ["Nice to meet you, Ana."])
     bot.ask("Hi! My name is Ana and I prefer short sentences.", session="a")

@@ -68,7 +68,8 @@ def test_ask_json_answers_with_the_bundled_model_and_remembers_across_processes(
     reply = json.loads(out)
     assert reply["route"] == "writing"
     assert len(reply["text"].split()) >= 3
-    assert set(reply["timings"]) == {"recall_ms", "route_ms", "first_token_ms", "total_ms", "tokens", "tokens_per_s"}
+    assert set(reply["timings"]) == {"recall_ms", "route_ms", "first_token_ms", "total_ms", "tokens", "tokens_per_s",
+                                    "decode_tokens_per_s"}
     assert reply["timings"]["tokens"] > 0
     assert reply["artifacts"] and reply["artifacts"][0]["kind"] == "draft"
     assert Path(reply["artifacts"][0]["path"]).read_text().strip() == reply["text"].strip()
