@@ -4,8 +4,8 @@ keystroke-to-screen latency while a reply streams.
 
     .venv/bin/python bench/bench_tui_startup.py [--runs 5]
 
-Each run starts a fresh interpreter on a pty (120x40), like a terminal would, and times from
-spawn until the frame's text has been written to the terminal: the UI's message-box placeholder
+Each run starts the `assistant` command (the installed script a person types) on a pty (120x40),
+like a terminal would, and times from spawn until the frame's text has been written to the terminal: the UI's message-box placeholder
 for Throughline, a marker label for the baseline, a minimal Textual app (Header + Static + Footer)
 started the same way (each started once first, to warm the file and bytecode caches). The ratio is Throughline / baseline (medians of the same run), so the
 figure holds on any machine; beside the wall time, the CPU seconds the process used until then
@@ -106,7 +106,8 @@ def main() -> int:
         # PYTHONDONTWRITEBYTECODE), as the first start of an installed app does; the baseline's Textual
         # has had its .pyc files since it was installed. Else every run compiled ~30 modules (~0.07 s).
         baseline_argv = [sys.executable, "-c", BASELINE]
-        throughline_argv = [sys.executable, "-m", "assistant.tui"]
+        command = Path(sys.executable).with_name("assistant")  # what a person types: the installed script
+        throughline_argv = [str(command)] if command.exists() else [sys.executable, "-m", "assistant.cli"]
         first_frame(baseline_argv, BASELINE_MARKER, env)  # warm the file cache for both
         first_frame(throughline_argv, THROUGHLINE_MARKER, env)
         baseline, throughline, baseline_cpu, throughline_cpu = [], [], [], []
