@@ -80,7 +80,9 @@ llm = Llama(model_path=gguf, n_ctx=4096, verbose=False, **threads)
 system = open(system_file, encoding="utf-8").read()
 messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
 prompt_tokens = len(llm.tokenize((system + text).encode()))
-llm.create_chat_completion(messages=messages, max_tokens=4, temperature=0.0)  # warm-up, as ours warms at load
+# warm-up, as ours warms at load; another prompt, else llama-cpp-python keeps its KV cache and the
+# timed call would not read its prompt at all
+llm.create_chat_completion(messages=[{"role": "user", "content": "Hello."}], max_tokens=4, temperature=0.0)
 started = time.perf_counter()
 first, last, count = None, None, 0
 for part in llm.create_chat_completion(messages=messages, max_tokens=tokens, temperature=0.0, stream=True):
