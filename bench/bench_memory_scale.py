@@ -18,7 +18,9 @@ after it (target <= 2x), two ways:
                 (ONNX session, first inference), then search: the first search waits only for
                 what the warm-up has not finished
 and, from 10k up, `assistant ask` end to end with the store's memories against an empty store
-(target: within 10%; the bundled model, 16 new tokens).
+(target: within 10%; the bundled model, 16 new tokens) and, shown, against a 1k store: an empty
+store recalls nothing, so the first ratio holds the reading of the memories recalled into the
+prompt, and the second what the store's size adds.
 
     baseline  sentence-transformers all-MiniLM-L6-v2 (torch, encode batch 32 = its default) and
               a plain embedded Chroma collection, `add` per 1000 memories; search = encode the
@@ -72,6 +74,7 @@ TARGET_P50_MS, TARGET_P95_MS, TARGET_INGEST_RATIO, TARGET_FILTER_RATIO = 25.0, 5
 TARGET_FIRST_OVER_WARM, TARGET_ASK_OVER_EMPTY = 2.0, 1.10
 NOISE_CAP = 0.25  # the most slack measured noise may give a target
 ASK_ROUNDS = 3
+SMALL_STORE = 1_000  # ask's second comparison: a store this small fills the prompt as a large one does
 N_QUERIES = 100
 CHUNK = 1000
 OTHER_MAX = 50_000  # the second namespace's size is capped to keep the full run short
@@ -293,9 +296,14 @@ def first_search_after_open(path: Path, queries, mode: str) -> dict:
     return out
 
 
-def ask_end_to_end(workdir: Path, store: Path, n: int) -> dict:
+def ask_end_to_end(workdir: Path, store: Path, n: int, small: Path) -> dict:
     """`assistant ask` (the bundled model, 16 new tokens) with the store's n memories against an
-    empty store: the median wall time of ASK_ROUNDS runs each, alternating."""
+    empty store (the target) and against the SMALL-memory store (shown): the median wall time of
+    ASK_ROUNDS runs each, in turn.
+
+    An empty store recalls nothing, so its prompt is the request alone, while any store whose
+    memories match the request fills the prompt's budget: against the empty store the ratio holds
+    the reading of those memories; against the small one, what the store's size adds."""
     import subprocess
 
     def data_dir(name: str, store: Path | None) -> Path:
@@ -305,18 +313,20 @@ def ask_end_to_end(workdir: Path, store: Path, n: int) -> dict:
             (d / "memory").symlink_to(store)
         return d
 
-    full, empty = data_dir(f"ask{n}", store), data_dir(f"ask-empty{n}", None)
+    arms = {"with": data_dir(f"ask{n}", store), "empty": data_dir(f"ask-empty{n}", None),
+            "small": data_dir(f"ask-small{n}", small)}
     env = {**os.environ, "ASSISTANT_MAX_NEW_TOKENS": "16", "ASSISTANT_USER": "bench", "PYTHONPATH": str(HERE.parent)}
-    times: dict[str, list[float]] = {"with": [], "empty": []}
+    times: dict[str, list[float]] = {label: [] for label in arms}
     for _ in range(ASK_ROUNDS + 1):  # the first round warms the OS caches and the model cache
-        for label, d in (("with", full), ("empty", empty)):
+        for label, d in arms.items():
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "assistant.cli", "--data-dir", str(d), "ask", "--json",
                             "What did Alice plan for the budget report?"], capture_output=True, check=True, env=env,
                            cwd=HERE.parent)
             times[label].append(time.perf_counter() - t)
-    with_ms, empty_ms = (statistics.median(times[k][1:]) * 1000 for k in ("with", "empty"))
-    return {"with_ms": round(with_ms), "empty_ms": round(empty_ms), "over_empty": round(with_ms / empty_ms, 3)}
+    with_ms, empty_ms, small_ms = (statistics.median(times[k][1:]) * 1000 for k in ("with", "empty", "small"))
+    return {"with_ms": round(with_ms), "empty_ms": round(empty_ms), "over_empty": round(with_ms / empty_ms, 3),
+            "small_ms": round(small_ms), "small_n": SMALL_STORE, "over_small": round(with_ms / small_ms, 3)}
 
 
 def run_scale(n: int, workdir: Path, cache: Path, baseline: "Baseline | None", embedder, sample: int, *,
@@ -347,9 +357,11 @@ def run_scale(n: int, workdir: Path, cache: Path, baseline: "Baseline | None", e
               f"{r['first_search_ms']:.1f} ms, warm p50 {r['warm_p50_ms']:.1f} ms ({r['first_over_warm']}x); "
               f"first results {r['ready_ms']:.0f} ms after the interpreter started", flush=True)
     if ask:
-        result["ask"] = ask_end_to_end(workdir, path, n)
-        print(f"  assistant ask, median of {ASK_ROUNDS}: {result['ask']['with_ms']:.0f} ms with {n} memories, "
-              f"{result['ask']['empty_ms']:.0f} ms with none ({result['ask']['over_empty']}x)", flush=True)
+        small, _ = cached_store(SMALL_STORE, cache, embedder, make_texts(SMALL_STORE, seed=SMALL_STORE))
+        a = result["ask"] = ask_end_to_end(workdir, path, n, small)
+        print(f"  assistant ask, median of {ASK_ROUNDS}: {a['with_ms']:.0f} ms with {n} memories, "
+              f"{a['empty_ms']:.0f} ms with none ({a['over_empty']}x), {a['small_ms']:.0f} ms with {SMALL_STORE} "
+              f"({a['over_small']}x: what the store's size adds, the prompt filled alike)", flush=True)
     if baseline is None:
         return result
     store = MemoryStore(path, namespace="bench", embedder=embedder)
