@@ -450,12 +450,12 @@ def _check_utf8(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("ASSISTANT_DEBUG") == "1"
+    given = sys.argv[1:] if argv is None else list(argv)
     try:
-        _check_utf8(sys.argv[1:] if argv is None else argv)
+        _check_utf8(given)
     except ConfigError as exc:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    given = sys.argv[1:] if argv is None else list(argv)
     # The bare command opens the chat UI: no options to parse, so skip building every subcommand's
     # parser (~15 ms of the first frame).
     args = argparse.Namespace(command=None) if not given else build_parser().parse_args(given)

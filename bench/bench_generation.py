@@ -9,9 +9,10 @@ laptops and many servers are) — in one run, interleaved round by round so load
 
   assistant ask --json      a new `assistant ask --json "/chat …"` process (prepared weights, through
                             `Assistant`), a new session each round (earlier rounds come back as
-                            recalled memories, which llama.cpp is given too): its own timings — decoding (`decode_tokens_per_s`: the
-                            streamed pieces after the first over the span after it) and, shown,
-                            generation with its prompt's reading (`tokens_per_s`)
+                            recalled memories, which llama.cpp is given too): its own timings —
+                            decoding (`decode_tokens_per_s`: the streamed pieces after the first
+                            over the span after it) and, shown, generation with its prompt's
+                            reading (`tokens_per_s`)
   llama.cpp                 llama-cpp-python on the bundled GGUF in a new process, the request with
                             a system message of one line and the memories `ask` recalled last, timed
                             the same two ways (its default threads: half the CPUs; the target's
@@ -27,8 +28,8 @@ laptops and many servers are) — in one run, interleaved round by round so load
 The target compares decoding. `ask`'s prompt carries the chat chain's instructions and the
 memories recalled from the earlier rounds (hundreds of tokens), and so does llama.cpp's (the same
 memories; its instructions are shorter): the rates with the prompt included and the first-token
-times are printed beside. Targets: ask / llama.cpp >= 0.9 (decoding) on both kinds of CPU. A ratio target counts as missed only when the
-median plus the rounds' half-spread stays below it. Exit 2 without llama-cpp-python
+times are printed beside. Targets: ask / llama.cpp >= 0.9 (decoding) on both kinds of CPU. A
+ratio target counts as missed only when the median plus the rounds' half-spread stays below it. Exit 2 without llama-cpp-python
 (`make bench` installs it); results go to bench/results/generation.json.
 """
 

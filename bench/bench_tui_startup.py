@@ -5,7 +5,8 @@ keystroke-to-screen latency while a reply streams.
     .venv/bin/python bench/bench_tui_startup.py [--runs 5]
 
 Each run starts the `assistant` command (the installed script a person types) on a pty (120x40),
-like a terminal would, and times from spawn until the frame's text has been written to the terminal: the UI's message-box placeholder
+like a terminal would, and times from spawn until the frame's text has been written to the
+terminal: the UI's message-box placeholder
 for Throughline, a marker label for the baseline, a minimal Textual app (Header + Static + Footer)
 started the same way (each started once first, to warm the file and bytecode caches). The ratio is Throughline / baseline (medians of the same run), so the
 figure holds on any machine; beside the wall time, the CPU seconds the process used until then

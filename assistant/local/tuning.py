@@ -8,7 +8,8 @@ and the output head — for a single row (a decoded token) and a prompt's rows, 
 threads, a few milliseconds a sample. Candidates are measured interleaved (A, B, C, A, B, C, …)
 and compared by medians, so load from other processes falls on all of them alike. The thread
 counts are then timed on the built runner itself, a token's and a whole prompt's forward pass
-(`with_measured_threads`): the products alone do not predict them. The plan is saved with the prepared weights, with the CPU it was measured on (`assistant.local.prepared`).
+(`with_measured_threads`): the products alone do not predict them. The plan is saved with the
+prepared weights, with the CPU it was measured on (`assistant.local.prepared`).
 
 Importing this module imports torch.
 """
@@ -129,10 +130,9 @@ def with_measured_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LO
     spin, and on this project's 2-core machine, whose two CPUs share a core, that made the loop
     slower at 2 threads (28 tokens/s) than at 1 (39) though every product alone was faster at 2.
     The head is one large product at the end of the token (a quarter of its time here), so it can
-    gain from threads the layers lose on. The prompt's products alone were timed once with the
-    process's own start-up work running beside them (the plan is measured while the agent opens
-    its memory): with AMX hidden they said one thread, where a 900-token prompt took 3.9 s on one
-    and 2.1 s on two.
+    gain from threads the layers lose on. The prompt's products are timed while the agent's own
+    start-up work runs beside them (memory opens while the model loads): with AMX hidden they
+    once said one thread, where a 900-token prompt took 3.9 s on one and 2.1 s on two.
     """
     counts = sorted({int(k.rsplit(" t", 1)[1]) for k in plan.timings_ms if k.startswith("layer one ")}) or [1]
     if len(counts) < 2:

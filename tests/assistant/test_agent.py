@@ -6,7 +6,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import InputError, ModelServerUnreachable
-from assistant.events import ArtifactSaved, Failed, Finished, Recalled, Routed, Token
+from assistant.events import Failed, Routed, Token
 
 from .fakes import RecordingFakeChat
 
@@ -35,6 +35,7 @@ def test_decoding_speed_is_timed_from_the_first_streamed_piece_to_the_last(tmp_p
     fake = RecordingFakeChat(responses=["one two three four five six"], sleep=0.02)  # 20 ms before each piece
     bot = Assistant(data_dir=tmp_path / "data", chat_model=fake)
     events = list(bot.stream("/chat say six words", session="s"))
+    bot.close()
     pieces = sum(isinstance(e, Token) for e in events)
     timings = events[-1].timings
     assert pieces > 10 and timings.decode_tokens_per_s is not None
