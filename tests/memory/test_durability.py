@@ -130,7 +130,9 @@ def test_a_store_a_dead_process_left_damaged_is_rebuilt_from_its_journal_on_open
     with MemoryStore(path, embedder=fake_embedder) as store:
         assert store.recovered and "rebuilt it from its journal" in store.recovered
         assert store.count() == 1200 and store.get(ids[5]).text == "note 5 on topic 5"
-        assert ids[5] in [h.memory.id for h in store.search("note 5 on topic 5", k=3, mode="vector")]
+        # The hashing fake gives notes 5, 33, 621 and 873 the same vector, so top 3 may leave note 5
+        # out (it did once in a clean-clone run): ask for more than the four tied.
+        assert ids[5] in [h.memory.id for h in store.search("note 5 on topic 5", k=8, mode="vector")]
     assert [p.name.split(".broken-")[0] for p in tmp_path.glob("mem.broken-*")] == ["mem"]  # kept, not deleted
     assert doctor(path).healthy
     with MemoryStore(path, embedder=fake_embedder) as store:
