@@ -456,8 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    # The bare command opens the chat UI: no options to parse, so skip building every subcommand's
-    # parser (~15 ms of the first frame).
+    # The bare command opens the chat UI: no parser of every subcommand to build (~15 ms of its first frame)
     args = argparse.Namespace(command=None) if not given else build_parser().parse_args(given)
     try:
         return COMMANDS[args.command](args)
