@@ -24,6 +24,7 @@ from assistant.context import ContextBuilder
 from assistant.errors import AssistantError, DataDirError, MemoryFailure, from_layer
 from assistant.events import (
     ApprovalNeeded, ArtifactSaved, Event, Failed, Finished, Recalled, RecalledMemory, Reply, Routed, Timings, Token, event_record,
+    gather,
 )
 from assistant.facts import extract_facts
 from assistant.inputs import validate_request
@@ -220,11 +221,14 @@ class Assistant:
         session: str = "default",
         *,
         approve: Callable[[str], bool] | None = None,
+        cwd: str | Path | None = None,
     ) -> Iterator[Event]:
         """One turn as events. Errors end the stream with a Failed event instead of raising;
-        memory and tool errors are mapped into the assistant's tree first (`errors.from_layer`)."""
+        memory and tool errors are mapped into the assistant's tree first (`errors.from_layer`).
+        `cwd`: where a relative file named in the request is looked for (after the workspace);
+        the process's own by default, the client's when the agent serves another process."""
         try:
-            yield from self._checked_turn(request, session, approve)
+            yield from self._checked_turn(request, session, approve, cwd)
         except AssistantError as exc:
             yield Failed(message=str(exc), error=type(exc).__name__, exit_code=exc.exit_code)
 
@@ -237,23 +241,10 @@ class Assistant:
 
     def ask(self, request: str, session: str = "default", **kwargs: Any) -> Reply:
         """One turn, gathered. Raises the AssistantError subclass on failure."""
-        routed: Routed | None = None
-        recalled: tuple[RecalledMemory, ...] = ()
-        artifacts = []
-        for event in self._checked_turn(request, session, kwargs.get("approve")):
-            if isinstance(event, Routed):
-                routed = event
-            elif isinstance(event, Recalled):
-                recalled = event.memories
-            elif isinstance(event, ArtifactSaved):
-                artifacts.append(event.artifact)
-            elif isinstance(event, Finished):
-                return Reply(
-                    text=event.text, route=event.route, recalled=recalled, artifacts=tuple(artifacts),
-                    timings=event.timings, route_score=routed.score if routed else 0.0,
-                    route_why=routed.why if routed else "",
-                )
-        raise AssistantError("the turn ended without an answer")
+        reply = gather(self._checked_turn(request, session, kwargs.get("approve"), kwargs.get("cwd")))
+        if not isinstance(reply, Reply):
+            raise AssistantError("the turn ended without an answer")
+        return reply
 
     def close(self) -> None:
         """Finish pending memory writes and the summaries of the sessions used, then close the store
@@ -287,17 +278,19 @@ class Assistant:
         self.close()
 
     # -- the turn -------------------------------------------------------------------------------
-    def _checked_turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
+    def _checked_turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None,
+                      cwd: str | Path | None = None) -> Iterator[Event]:
         """`_turn`, with the memory and tools layers' errors raised as AssistantErrors."""
         try:
-            yield from self._turn(request, session_name, approve)
+            yield from self._turn(request, session_name, approve, cwd)
         except Exception as exc:
             mapped = from_layer(exc)
             if mapped is None or mapped is exc:
                 raise
             raise mapped from exc
 
-    def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None) -> Iterator[Event]:
+    def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None,
+              cwd: str | Path | None = None) -> Iterator[Event]:
         started = time.perf_counter()
         request = validate_request(request, self.settings.max_request_chars)
         session = self.sessions.load(session_name)
@@ -322,7 +315,7 @@ class Assistant:
         chain = self.chains.get(route.name)
         run = ChainRun(
             request=text, session=session, workspace=self.sessions.workspace(session.name), model=self.model,
-            memories=memories, auto_run=self.settings.auto_run, approve=approve,
+            memories=memories, auto_run=self.settings.auto_run, approve=approve, cwd=Path(cwd or Path.cwd()),
         )
         builder = ContextBuilder(self.context_tokens)
         context = builder.build(
@@ -480,3 +473,14 @@ class Assistant:
 def _rate(count: int, seconds: float) -> float | None:
     """`count` per second, rounded; None when nothing was timed."""
     return round(count / seconds, 2) if count > 0 and seconds > 0 else None
+
+
+def durable(bot: Assistant, finished: Finished) -> Finished | Failed:
+    """`finished` once its turn's memories are written, or the Failed saying why they cannot be: a
+    face answering another process (`assistant serve`, `ask`'s resident agent) never tells it that
+    a turn is done which memory does not hold."""
+    try:
+        bot.flush()
+    except AssistantError as exc:
+        return Failed(message=str(exc), error=type(exc).__name__, exit_code=exc.exit_code)
+    return finished

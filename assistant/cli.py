@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from assistant import errors
 from assistant.errors import AssistantError, ConfigError, InputError
 
 EXIT_INTERRUPTED = 130
@@ -101,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     mcp = command("mcp", "serve memory (and ask) to another agent over MCP: stdio, or --http HOST:PORT")
     mcp.add_argument("--read-only", action="store_true", help="offer only memory_search")
     mcp.add_argument("--http", metavar="HOST:PORT", help="streamable HTTP instead of stdio (loopback by default)")
+    agents = command("agents", "the resident agents `ask` keeps loaded between asks (--stop: stop them now)")
+    agents.add_argument("--stop", action="store_true", help="stop them (after the turns they are running)")
+    agents.add_argument("--json", action="store_true", help="one JSON object per agent")
     serve = command("serve", "serve the assistant over HTTP (OpenAI-compatible; see README 'Embed over HTTP')")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; others need API keys)")
     serve.add_argument("--port", type=int, help="port (default 8765)")
@@ -145,71 +147,11 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def _in_background(work: Callable[[], None], failures: list[BaseException]) -> Callable[[], None]:
-    """`work` for a helper thread: what it raises is kept in `failures` for the main thread to
-    report (a thread's exception would otherwise print a traceback, or nothing)."""
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed to the main thread, which reports it
-            failures.append(exc)
-    return run
-
-
-def _report_background(threads: tuple[threading.Thread, ...], failures: list[BaseException]) -> None:
-    """Say what the loading and warming threads met. Called after a turn that succeeded (it did
-    that work again itself): the earlier failure is worth a warning, not an error; a turn that
-    failed reports its own error instead."""
-    for thread in threads:
-        thread.join()
-    for exc in failures:
-        known = errors.from_layer(exc)
-        what = str(known) if known is not None else f"internal error: {type(exc).__name__}: {exc}"
-        print(f"assistant: warning: getting ready in the background failed ({what}); the turn did it again",
-              file=sys.stderr)
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.events import Failed, Finished, Token
+    from assistant.ask_command import run_ask
 
     text = _text_arg(args.text)
-    with _assistant(args) as bot:
-        # Load the model while memory opens (index, embedder) and the router fits, each in its
-        # own thread: the turn waits for both (and reports a failed load itself).
-        loading: list[BaseException] = []
-        loader = threading.Thread(target=_in_background(bot.load_model, loading), name="load-model", daemon=True)
-        loader.start()
-        warmer = threading.Thread(target=_in_background(lambda: bot.warm(text), loading), name="warm-turn",
-                                  daemon=True)
-        warmer.start()
-        if args.json:
-            reply = bot.ask(text, session=args.session)  # a load that fails again fails the turn, which raises
-            _report_background((loader, warmer), loading)
-            _print_json(reply.to_json())
-            return 0
-        streamed = False
-        # With nobody at a terminal to say yes, pass no approver: the chain then says how to run
-        # the code (--auto-run) instead of reporting that the person declined.
-        interactive = sys.stdin is not None and sys.stdin.isatty()
-        for event in bot.stream(text, session=args.session, approve=_ask_approval if interactive else None):
-            if isinstance(event, Token):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-                streamed = True
-            elif isinstance(event, Failed):
-                print(f"\nassistant: error: {event.message}" if streamed else f"assistant: error: {event.message}",
-                      file=sys.stderr)
-                return event.exit_code
-            elif isinstance(event, Finished):
-                _report_background((loader, warmer), loading)
-                print("" if streamed else event.text)
-                print(f"[{event.route} · {event.timings.total_ms / 1000:.1f} s]", file=sys.stderr)
-    return 0
-
-
-def _ask_approval(code: str) -> bool:
-    print(f"\n--- code to run ---\n{code}\n-------------------", file=sys.stderr)
-    return input("Run it? [y/N] ").strip().lower() in ("y", "yes")
+    return run_ask(_settings(args), text, args.session, as_json=args.json, progress=_progress_printer())
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -434,8 +376,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from assistant.resident.client import running_agents
+
+    found = running_agents(stop=args.stop)
+    for agent in found:
+        if args.json:
+            _print_json(agent)
+        else:
+            print(f"pid {agent['pid']}\t{agent['model']}\t{agent['data_dir']}\tuser {agent['user']}\t"
+                  f"{agent['turns']} turns\tidle {agent['idle_s']:g} of {agent['keep_alive_s']:g} s"
+                  + ("\tstopping" if args.stop else ""))
+    if not found and not args.json:
+        print("no resident agent is running", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"ask": cmd_ask, "route": cmd_route, "memory": cmd_memory, "sessions": cmd_sessions,
-            "tools": cmd_tools, "mcp": cmd_mcp, "serve": cmd_serve, None: cmd_tui}
+            "tools": cmd_tools, "mcp": cmd_mcp, "serve": cmd_serve, "agents": cmd_agents, None: cmd_tui}
 
 
 def _check_utf8(argv: Sequence[str]) -> None:

@@ -12,7 +12,8 @@
     │   ├── ModelServerUnreachable a model server did not answer (refused, unknown host, timed out)
     │   ├── ModelServerFault       a model server answered wrongly (HTTP 5xx, not JSON, wrong shape)
     │   └── ToolCallingUnsupported the model's server refused the tools it was offered (HTTP 400)
-    └── ToolFailure        (5)     a tool could not be used at all (wraps tools.errors.ToolError)
+    ├── ToolFailure        (5)     a tool could not be used at all (wraps tools.errors.ToolError)
+    └── ResidentAgentLost  (1)     `ask`'s resident agent stopped in the middle of a turn
 
 The number is `exit_code`, the `assistant` command's exit status for that error (a subclass
 inherits its parent's). Only the edges (cli.py, tui/) turn these into messages and exit codes;
@@ -73,6 +74,12 @@ class ToolCallingUnsupported(ModelError):
 
 class ToolFailure(AssistantError):
     exit_code = 5
+
+
+class ResidentAgentLost(AssistantError):
+    """`ask`'s resident agent (assistant/resident/) went away during a turn: the turn is not recorded."""
+
+    exit_code = 1
 
 
 def from_layer(exc: BaseException) -> AssistantError | None:

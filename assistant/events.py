@@ -8,7 +8,7 @@ face can pattern-match on them (`match event: case Token(text=t): ...`) and seri
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Literal, Union
+from typing import Any, Iterable, Literal, Union
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,31 @@ class Reply:
 ApprovalAnswer = Literal["yes", "no"]
 
 
+def gather(events: "Iterable[Event]") -> Reply | Failed | None:
+    """A turn's events as the Reply `Assistant.ask()` returns, its Failed event, or None when the
+    events ended without either. One gatherer for the agent and for faces that receive the events
+    from elsewhere (`assistant ask` through its resident agent)."""
+    routed: Routed | None = None
+    recalled: tuple[RecalledMemory, ...] = ()
+    artifacts: list[Artifact] = []
+    for event in events:
+        if isinstance(event, Routed):
+            routed = event
+        elif isinstance(event, Recalled):
+            recalled = event.memories
+        elif isinstance(event, ArtifactSaved):
+            artifacts.append(event.artifact)
+        elif isinstance(event, Failed):
+            return event
+        elif isinstance(event, Finished):
+            return Reply(
+                text=event.text, route=event.route, recalled=recalled, artifacts=tuple(artifacts),
+                timings=event.timings, route_score=routed.score if routed else 0.0,
+                route_why=routed.why if routed else "",
+            )
+    return None
+
+
 def event_record(event: Event) -> dict[str, Any]:
     """An event as a JSON-safe dict `{"event": "Routed", ...fields}`: what a session keeps of its
     turns and what a thread's JSON export carries. Values JSON cannot hold become their str(); an
@@ -186,3 +211,34 @@ def _json_fields(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in fields(value)}
     return str(value)
+
+
+_NESTED = {"memories": RecalledMemory, "budget": ContextBudget, "artifact": Artifact, "timings": Timings}
+_EVENTS = {cls.__name__: cls for cls in (Routed, Recalled, Token, ToolStarted, ToolFinished, ApprovalNeeded,
+                                          ArtifactSaved, Finished, Failed)}
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """`event_record`'s inverse, for events that crossed a process boundary: the same frozen
+    dataclasses, so a face renders them as it renders its own (an ArtifactSaved's body stays
+    behind: the artifact's file has it). Raises ValueError for a record that is not an event."""
+    kind = _EVENTS.get(str(record.get("event")))
+    if kind is None:
+        raise ValueError(f"not an event record: {str(record)[:80]}")
+    known = {f.name for f in fields(kind)}
+    values = {k: v for k, v in record.items() if k in known}
+    for name, cls in _NESTED.items():
+        value = values.get(name)
+        if isinstance(value, list):
+            values[name] = tuple(_rebuilt(cls, v) for v in value)
+        elif isinstance(value, dict):
+            values[name] = _rebuilt(cls, value)
+    return kind(**values)
+
+
+def _rebuilt(cls: type, data: dict[str, Any]) -> Any:
+    known = {f.name for f in fields(cls)}
+    values = {k: v for k, v in data.items() if k in known}
+    if cls is ContextBudget:
+        values["items"] = tuple(tuple(item) for item in values.get("items", ()))
+    return cls(**values)

@@ -62,6 +62,7 @@ class Settings:
     sandbox_network: bool = False  # let sandboxed code reach the network
     connect_timeout: float = 10.0  # seconds to connect to a model server
     read_timeout: float = 120.0  # seconds a model server may stay silent (before or during a reply)
+    keep_alive: float = 300.0  # seconds `ask`'s resident agent stays loaded after its last turn; 0: none
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Apply CLI flags: None means 'not given' and leaves the lower layer's value."""
@@ -122,6 +123,8 @@ def _validated(settings: Settings, where: str) -> Settings:
     for name in ("connect_timeout", "read_timeout"):
         if not getattr(settings, name) > 0:
             raise ConfigError(f"{where}: {name} must be a positive number of seconds")
+    if not settings.keep_alive >= 0:
+        raise ConfigError(f"{where}: keep_alive must be 0 (no resident agent) or a positive number of seconds")
     if not 0.0 <= settings.temperature <= 2.0:
         raise ConfigError(f"{where}: temperature must be between 0 and 2")
     if settings.dtype not in ("auto", "float32", "bfloat16", "int4", "int8"):  # assistant.local.decoding.DTYPES

@@ -31,7 +31,8 @@ def offline() -> None:
 
 def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
     """The environment of a benchmarked `assistant` process: its own data dir, an empty config file
-    (a named config file must exist), no hub, this checkout on the path, bytecode cached."""
+    (a named config file must exist), no hub, this checkout on the path, bytecode cached, no
+    resident agent unless `extra` asks for one."""
     import os
 
     config = Path(data_dir) / "none.toml"
@@ -43,7 +44,10 @@ def isolated_env(data_dir: str | Path, **extra: str) -> dict[str, str]:
     return {
         **inherited, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_CONFIG": str(config),
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONPATH": str(ROOT), **extra,
+        "PYTHONPATH": str(ROOT),
+        # `assistant ask` answers in its own process, as these benches have always timed it; a bench
+        # timing the resident agent (bench_startup) says so and stops the agents it started.
+        "ASSISTANT_KEEP_ALIVE": "0", **extra,
     }
 
 

@@ -26,4 +26,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith("ASSISTANT_") and name not in ("ASSISTANT_DATA_DIR", "ASSISTANT_CONFIG", "ASSISTANT_CACHE_DIR"):
             monkeypatch.delenv(name, raising=False)
+    # `assistant ask` in a subprocess answers in that process: a resident agent per test would
+    # outlive it by minutes (tests/assistant/test_resident.py turns it on where it is the subject).
+    monkeypatch.setenv("ASSISTANT_KEEP_ALIVE", "0")
     yield

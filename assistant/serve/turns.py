@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, AsyncIterator, Callable
 
 import anyio
 
-from assistant.errors import AssistantError
 from assistant.events import ApprovalNeeded, Event, Failed, Finished
 from assistant.serve.http_errors import http_error
 
@@ -159,13 +158,15 @@ async def run_turn(
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def work() -> None:
+        from assistant.agent import durable
+
         events = bot.stream(request, session, approve=approve(cancelled))
         try:
             for event in events:
                 if cancelled.is_set():
                     break
                 if isinstance(event, Finished):
-                    event = _durable(bot, event)
+                    event = durable(bot, event)
                 put(event)
                 if isinstance(event, ApprovalNeeded) and cancelled.is_set():
                     break
@@ -184,12 +185,3 @@ async def run_turn(
         cancelled.set()
         with anyio.CancelScope(shield=True):
             await stopped
-
-
-def _durable(bot: "Assistant", finished: Finished) -> Event:
-    """Finished once the turn's memories are written; Failed if they cannot be."""
-    try:
-        bot.flush()
-    except AssistantError as exc:
-        return Failed(message=str(exc), error=type(exc).__name__)
-    return finished

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from assistant import Assistant
-from assistant.cli import _report_background
+from assistant.ask_command import report_background
 from memory import StoreUnavailable
 
 from .fakes import RecordingFakeChat
@@ -29,6 +29,6 @@ def test_a_summary_that_cannot_be_written_at_close_is_logged_and_kept_due(tmp_pa
 
 
 def test_a_background_model_load_failure_is_reported(capsys):
-    _report_background((), [RuntimeError("weights truncated")])
+    report_background([RuntimeError("weights truncated")])
     err = capsys.readouterr().err
     assert err.startswith("assistant: warning:") and "RuntimeError: weights truncated" in err
