@@ -222,13 +222,15 @@ class Assistant:
         *,
         approve: Callable[[str], bool] | None = None,
         cwd: str | Path | None = None,
+        auto_run: bool | None = None,
     ) -> Iterator[Event]:
         """One turn as events. Errors end the stream with a Failed event instead of raising;
         memory and tool errors are mapped into the assistant's tree first (`errors.from_layer`).
-        `cwd`: where a relative file named in the request is looked for (after the workspace);
-        the process's own by default, the client's when the agent serves another process."""
+        For an agent answering other processes (ask's resident agent): `cwd` is where a relative
+        file named in the request is looked for (after the workspace; default: this process's),
+        `auto_run` this turn's own (default: the settings')."""
         try:
-            yield from self._checked_turn(request, session, approve, cwd)
+            yield from self._checked_turn(request, session, approve, cwd, auto_run)
         except AssistantError as exc:
             yield Failed(message=str(exc), error=type(exc).__name__, exit_code=exc.exit_code)
 
@@ -241,7 +243,8 @@ class Assistant:
 
     def ask(self, request: str, session: str = "default", **kwargs: Any) -> Reply:
         """One turn, gathered. Raises the AssistantError subclass on failure."""
-        reply = gather(self._checked_turn(request, session, kwargs.get("approve"), kwargs.get("cwd")))
+        reply = gather(self._checked_turn(request, session, kwargs.get("approve"), kwargs.get("cwd"),
+                                     kwargs.get("auto_run")))
         if not isinstance(reply, Reply):
             raise AssistantError("the turn ended without an answer")
         return reply
@@ -279,10 +282,10 @@ class Assistant:
 
     # -- the turn -------------------------------------------------------------------------------
     def _checked_turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None,
-                      cwd: str | Path | None = None) -> Iterator[Event]:
+                      cwd: str | Path | None = None, auto_run: bool | None = None) -> Iterator[Event]:
         """`_turn`, with the memory and tools layers' errors raised as AssistantErrors."""
         try:
-            yield from self._turn(request, session_name, approve, cwd)
+            yield from self._turn(request, session_name, approve, cwd, auto_run)
         except Exception as exc:
             mapped = from_layer(exc)
             if mapped is None or mapped is exc:
@@ -290,7 +293,7 @@ class Assistant:
             raise mapped from exc
 
     def _turn(self, request: str, session_name: str, approve: Callable[[str], bool] | None,
-              cwd: str | Path | None = None) -> Iterator[Event]:
+              cwd: str | Path | None = None, auto_run: bool | None = None) -> Iterator[Event]:
         started = time.perf_counter()
         request = validate_request(request, self.settings.max_request_chars)
         session = self.sessions.load(session_name)
@@ -315,7 +318,8 @@ class Assistant:
         chain = self.chains.get(route.name)
         run = ChainRun(
             request=text, session=session, workspace=self.sessions.workspace(session.name), model=self.model,
-            memories=memories, auto_run=self.settings.auto_run, approve=approve, cwd=Path(cwd or Path.cwd()),
+            memories=memories, auto_run=self.settings.auto_run if auto_run is None else auto_run, approve=approve,
+            cwd=Path(cwd or Path.cwd()),
         )
         builder = ContextBuilder(self.context_tokens)
         context = builder.build(

@@ -15,10 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from assistant.errors import AssistantError, ConfigError, InputError
+from assistant.errors import EXIT_BUG, AssistantError, ConfigError, InputError
 
 EXIT_INTERRUPTED = 130
-EXIT_BUG = 70
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -26,6 +26,9 @@ exit code, and (if it comes from another package) one line in `from_layer`.
 from __future__ import annotations
 
 
+EXIT_BUG = 70  # a bug: not in the tree; the edges print one line naming it (sysexits' EX_SOFTWARE)
+
+
 class AssistantError(Exception):
     """Base of every error the assistant reports to a person."""
 

@@ -51,14 +51,7 @@ class Connection:
         try:
             self._wire.send(turn={"text": text, "session": session, "approval": approval, "cwd": cwd})
             while True:
-                try:
-                    message = self._wire.receive()
-                except WireClosed:
-                    if not answered:
-                        raise ResidentUnavailable("the resident agent closed the connection before answering") from None
-                    raise ResidentAgentLost(
-                        f"the resident agent stopped during the turn (its log: {self.place and self.place.log}); the turn was "
-                        "not recorded; ask again") from None
+                message = self._wire.receive()
                 answered = True
                 if "progress" in message:
                     progress(str(message["progress"]), None)
@@ -66,11 +59,18 @@ class Connection:
                     yield event_from_record(message["event"])
                 elif "approval" in message:
                     yes = bool(approver(str(message["approval"]))) if approver is not None else False
-                    self._wire.send(approve=yes)
+                    with contextlib.suppress(WireClosed):  # too late (it waited, then took it as a no): the
+                        self._wire.send(approve=yes)        # turn's remaining events are still ours to read
                 elif "warning" in message:
                     warn(str(message["warning"]))
                 elif message.get("done"):
                     return
+        except WireClosed:
+            if not answered:
+                raise ResidentUnavailable("the resident agent closed the connection before answering") from None
+            raise ResidentAgentLost(
+                f"the resident agent stopped during the turn (its log: {self.place and self.place.log}); the turn "
+                "was not recorded; ask again") from None
         finally:
             self._wire.close()
 
@@ -144,8 +144,11 @@ def _start(place: Place, settings: "Settings", environ: dict[str, str], progress
         argv += ["--memory-url", settings.memory_url]
     with open(place.log, "wb") as log:
         # Its own session: a Ctrl-C at this terminal stops this `ask`, not the agent other asks share.
-        agent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd="/",
-                                 env=environ, start_new_session=True, close_fds=True)
+        # cwd "/": an agent must not keep a directory busy for minutes (MCP servers named with
+        # relative paths are the exception: their agent's key holds that directory).
+        agent = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 cwd=environ.get("ASSISTANT_RESIDENT_CWD", "/"), env=environ,
+                                 start_new_session=True, close_fds=True)
     deadline = time.monotonic() + BIND_TIMEOUT_S
     while time.monotonic() < deadline:
         sock = _try_connect(place.socket)

@@ -30,9 +30,14 @@ from assistant.settings import config_file_path
 if TYPE_CHECKING:
     from assistant.settings import Settings
 
-# Environment that changes a turn: ours, the model clients', the engine's threads, proxies.
-KEYED_ENV_PREFIXES = ("ASSISTANT_", "OPENAI_", "HF_", "TRANSFORMERS_", "OMP_", "MKL_", "TORCH", "CHROMA",
-                      "ANONYMIZED_TELEMETRY", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT", "PYTHONPATH")
+# Environment that changes a turn: ours, the model clients', the embedder's, the engine's threads,
+# proxies, and what the sandbox and MCP servers inherit (PATH, HOME, the locale, XDG dirs).
+KEYED_ENV_PREFIXES = ("ASSISTANT_", "THROUGHLINE_", "OPENAI_", "OLLAMA_", "HF_", "TRANSFORMERS_", "OMP_", "MKL_",
+                      "TORCH", "CHROMA", "ANONYMIZED_TELEMETRY", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT",
+                      "PYTHONPATH", "PATH", "HOME", "LANG", "LC_", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
+                      "XDG_CACHE_HOME")
+PATH_ENV = ("ASSISTANT_CONFIG", "ASSISTANT_CACHE_DIR", "THROUGHLINE_CACHE_DIR", "HF_HOME", "XDG_DATA_HOME",
+            "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
 UNKEYED_ENV = ("ASSISTANT_KEEP_ALIVE", "ASSISTANT_DEBUG", "ASSISTANT_RUNTIME_DIR", "ASSISTANT_AUTO_RUN")
 UNKEYED_SETTINGS = ("auto_run", "keep_alive")
 CODE_PACKAGES = ("assistant", "memory", "tools")
@@ -53,11 +58,16 @@ def anchored(settings: "Settings", environ: Mapping[str, str]) -> tuple["Setting
     from dataclasses import replace
 
     env = dict(environ)
-    for name in ("ASSISTANT_CONFIG", "ASSISTANT_CACHE_DIR"):
+    for name in PATH_ENV:
         if env.get(name):
             env[name] = os.path.abspath(env[name])
-    if env.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep) if p)
+    # The agent imports our packages from where this `ask` found them (a checkout run with -m, say),
+    # then the rest of the import path.
+    paths = [str(root.parent) for root in package_roots()]
+    paths += [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    if settings.mcp_servers:  # their relative commands and dirs mean what they mean here
+        env["ASSISTANT_RESIDENT_CWD"] = os.getcwd()
     model = settings.model
     backend, sep, target = model.partition(":")
     if sep and backend.strip().lower() in ("hf", "llamacpp") and not os.path.isabs(target) and os.path.exists(target):
@@ -96,13 +106,16 @@ def runtime_dir(environ: Mapping[str, str]) -> Path:
         raise ConfigError(f"{directory} is not a directory of this user's; set ASSISTANT_RUNTIME_DIR to one, "
                           "or keep_alive = 0 to answer without a resident agent")
     if info.st_mode & 0o077:
+        if named:  # a directory the person chose: not ours to change
+            raise ConfigError(f"ASSISTANT_RUNTIME_DIR {directory} can be entered by other users; its sockets "
+                              "would let them run turns as you: `chmod 700` it, or name another")
         os.chmod(directory, 0o700)  # ours: nobody else may reach the socket
     return directory
 
 
 def agent_key(settings: "Settings", environ: Mapping[str, str]) -> str:
-    # sys.path[0] is where this `ask` was started from (the script's dir, or the cwd for -m): not
-    # where the agent imports from (it runs with -P), so not part of what it answers with.
+    # sys.path[0] is where this `ask` was started from (the script's dir, or the cwd for -m): the
+    # agent runs with -P and gets our packages' own dirs instead (`anchored`), which the stamps name.
     paths = sys.path[1:]
     parts = [sys.executable, *paths]
     parts += [f"{f.name}={getattr(settings, f.name)!r}" for f in fields(settings) if f.name not in UNKEYED_SETTINGS]
@@ -117,15 +130,25 @@ def _code_stamps(paths: list[str]) -> list[str]:
     """The installed code as a fresh process would import it: our packages' files, and each
     import path's directory (installing or removing a package, a plugin among them, touches it)."""
     stamps = [_stamp(Path(entry)) for entry in paths if entry]
-    for name in CODE_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin:
-            continue
-        root = Path(spec.origin).parent
+    for root in package_roots():
         for folder, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d != "__pycache__"]
-            stamps += [_stamp(Path(folder) / f) for f in files if f.endswith(".py")]
+            stamps += [_stamp(Path(folder) / f) for f in sorted(files)]  # data too: the routing examples
     return stamps
+
+
+def package_roots() -> list[Path]:
+    """Our packages' directories, as this process imports them."""
+    roots = []
+    for name in CODE_PACKAGES:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) if module is not None else None
+        if origin is None:
+            spec = importlib.util.find_spec(name)
+            origin = spec.origin if spec is not None else None
+        if origin:
+            roots.append(Path(origin).parent)
+    return roots
 
 
 def _stamp(path: Path) -> str:

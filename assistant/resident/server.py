@@ -15,17 +15,19 @@ agent), answers the connections already queued, lets running turns end, then clo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from assistant.errors import AssistantError, InputError
+from assistant.errors import EXIT_BUG, AssistantError, InputError
 from assistant.events import Failed, Finished, event_record
 from assistant.resident.wire import Wire, WireClosed
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from assistant.agent import Assistant
 
 CHECK_EVERY_S = 0.5
+SILENT_CLIENT_S = 300.0  # a send or a request line an `ask` does not take within this ends its connection
+APPROVAL_WAIT_S = 600.0  # code waiting for a yes at a terminal nobody answers: then it is a no
 FIRST_REQUEST_WAIT_S = 1.0  # the starting `ask` connects within milliseconds of the bind
 
 
@@ -50,6 +54,7 @@ class ResidentAgent:
         self._active, self._turns, self._last = 0, 0, time.monotonic()
         self._begun = False
         self._fully_warm = False  # the router too (a first request naming its chain skips it)
+        self._warming: threading.Thread | None = None
         self.stopping = threading.Event()
 
     # -- the process ------------------------------------------------------------------------------
@@ -105,6 +110,8 @@ class ResidentAgent:
         self._listener.close()
         with self._changed:
             self._changed.wait_for(lambda: self._active == 0)
+        if self._warming is not None:
+            self._warming.join()  # it uses the store closed next
         if self._bot is not None:
             try:
                 self._bot.close()  # pending writes, then the sessions' summaries, then the store
@@ -154,7 +161,9 @@ class ResidentAgent:
         threading.Thread(target=self._serve, args=(conn,), name="ask", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(SILENT_CLIENT_S)  # an `ask` stopped (Ctrl-Z) cannot hold the agent forever
         wire = Wire(conn)
+        turned = False
         try:
             request = wire.receive()
             if request.get("status") or request.get("stop"):
@@ -162,19 +171,31 @@ class ResidentAgent:
                     self.stopping.set()  # after the turns running now
                 wire.send(status=self._status())
                 return
+            turned = True
             turn = request.get("turn")
             self._begin(turn.get("text") if isinstance(turn, dict) and isinstance(turn.get("text"), str) else None)
             self._await_ready(wire)
-            with self._one_turn:
+            if not self._one_turn.acquire(blocking=False):
+                wire.send(progress="waiting for another ask's turn to end (the model answers one at a time)")
+                self._one_turn.acquire()
+            try:
                 self._turn(wire, turn)
+            finally:
+                self._one_turn.release()
                 self._warm_the_rest()
         except WireClosed:
             pass  # the `ask` went away: its turn (if any) was stopped and not recorded
+        except Exception as exc:  # a bug: one line to the `ask` (exit 70, as in its own process), the traceback here
+            traceback.print_exc()
+            with contextlib.suppress(WireClosed):
+                self._send_failed(wire, AssistantError(f"internal error: {type(exc).__name__}: {exc} (the resident "
+                                                       "agent's log has the traceback)"), exit_code=EXIT_BUG)
         finally:
             wire.close()
             with self._changed:
                 self._active -= 1
-                self._last = time.monotonic()
+                if turned:  # `assistant agents` looking does not keep an agent alive
+                    self._last = time.monotonic()
                 self._changed.notify_all()
 
     def _status(self) -> dict[str, Any]:
@@ -205,8 +226,8 @@ class ResidentAgent:
     def _turn(self, wire: Wire, turn: Any) -> None:
         if self._broken is not None or self._bot is None:
             error = self._broken or AssistantError("the resident agent is not ready")
-            self._send_failed(wire, error)
             self.stopping.set()  # a broken agent answers this once; the next `ask` starts afresh
+            self._send_failed(wire, error)
             return
         if not isinstance(turn, dict) or not isinstance(turn.get("text"), str) or not isinstance(turn.get("session"), str):
             self._send_failed(wire, InputError("a turn needs text and a session name"))
@@ -214,20 +235,42 @@ class ResidentAgent:
         from assistant.agent import durable
 
         bot = self._bot
-        events = bot.stream(turn["text"], turn["session"], approve=_approver(turn.get("approval"), wire),
-                            cwd=turn.get("cwd") or None)
+        warnings, self._warnings = self._warnings, []  # the first turn's: a failed one reports its own error
+        approval = turn.get("approval")
+        events = bot.stream(turn["text"], turn["session"], approve=self._approver(approval, wire),
+                            cwd=turn.get("cwd") or None, auto_run=approval == "auto")
         try:
             for event in events:
                 if isinstance(event, Finished):
                     event = durable(bot, event)  # what `ask` prints is in memory
+                    for warning in warnings:  # before Finished: `ask` stops reading there
+                        wire.send(warning=f"getting ready in the background failed ({warning}); the turn did it again")
                 wire.send(event=event_record(event))
         finally:
             events.close()  # an `ask` gone mid-turn: the turn stops here, unrecorded
         self._turns += 1
-        warnings, self._warnings = self._warnings, []
-        for warning in warnings:
-            wire.send(warning=f"getting ready in the background failed ({warning}); the turn did it again")
-        wire.send(done=True)
+        with contextlib.suppress(WireClosed):  # it may have gone once it had Finished
+            wire.send(done=True)
+
+    def _approver(self, approval: Any, wire: Wire) -> Callable[[str], bool] | None:
+        """At a terminal the person who asked answers; without one nobody can, and the chain says
+        how to run the code instead (`--auto-run` needs no approver: the turn runs it). No answer
+        within APPROVAL_WAIT_S, the `ask` gone, or the agent stopping is a no."""
+        if approval != "ask":
+            return None
+
+        def ask(code: str) -> bool:
+            try:
+                wire.send(approval=code)
+                deadline = time.monotonic() + APPROVAL_WAIT_S
+                while not wire.readable(CHECK_EVERY_S):
+                    if self.stopping.is_set() or time.monotonic() > deadline:
+                        return False
+                return bool(wire.receive().get("approve"))
+            except WireClosed:
+                return False  # nobody left to say yes
+
+        return ask
 
     def _warm_the_rest(self) -> None:
         """After a first turn that skipped the router: fit it now, while the person reads."""
@@ -244,30 +287,15 @@ class ResidentAgent:
 
                 print(f"resident agent: warming the router failed ({describe_failure(exc)})", file=sys.stderr, flush=True)
 
-        threading.Thread(target=warm, name="warm-rest", daemon=True).start()
+        self._warming = threading.Thread(target=warm, name="warm-rest", daemon=True)
+        self._warming.start()
 
     @staticmethod
-    def _send_failed(wire: Wire, error: AssistantError) -> None:
-        wire.send(event=event_record(Failed(message=str(error), error=type(error).__name__, exit_code=error.exit_code)))
-        wire.send(done=True)
-
-
-def _approver(approval: Any, wire: Wire) -> Callable[[str], bool] | None:
-    """`--auto-run` runs code without asking; at a terminal the person answers; otherwise nobody
-    can, and the chain says how to run it instead."""
-    if approval == "auto":
-        return lambda code: True
-    if approval != "ask":
-        return None
-
-    def ask(code: str) -> bool:
-        try:
-            wire.send(approval=code)
-            return bool(wire.receive().get("approve"))
-        except WireClosed:
-            return False  # nobody left to say yes
-
-    return ask
+    def _send_failed(wire: Wire, error: AssistantError, exit_code: int | None = None) -> None:
+        code = error.exit_code if exit_code is None else exit_code
+        wire.send(event=event_record(Failed(message=str(error), error=type(error).__name__, exit_code=code)))
+        with contextlib.suppress(WireClosed):  # it may have gone once it had Failed
+            wire.send(done=True)
 
 
 def _listen(path: Path) -> socket.socket:

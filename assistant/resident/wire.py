@@ -15,6 +15,7 @@ A connection carries one request. Closing it mid-turn stops the turn, which is t
 from __future__ import annotations
 
 import json
+import select
 import socket
 from typing import Any
 
@@ -26,24 +27,40 @@ class WireClosed(Exception):
 
 
 class Wire:
+    """One connection's lines. Its own buffer (not a file object over the socket), so a timed-out
+    read leaves the connection usable and `readable` can wait for a line without reading it."""
+
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._reader = sock.makefile("rb")
+        self._buffer = bytearray()
 
     def send(self, **message: Any) -> None:
         data = json.dumps(message, ensure_ascii=False, default=str).encode("utf-8") + b"\n"
         try:
             self._sock.sendall(data)
-        except OSError as exc:  # BrokenPipe, ConnectionReset: the other side is gone
+        except OSError as exc:  # BrokenPipe, ConnectionReset, a timeout: the other side is gone
             raise WireClosed(str(exc)) from exc
 
+    def readable(self, timeout: float) -> bool:
+        """Whether a message (or the end of the connection) can be received now, waiting up to `timeout`."""
+        if b"\n" in self._buffer:
+            return True
+        ready, _, _ = select.select([self._sock], [], [], timeout)
+        return bool(ready)
+
     def receive(self) -> dict[str, Any]:
-        try:
-            line = self._reader.readline(MAX_LINE)
-        except OSError as exc:
-            raise WireClosed(str(exc)) from exc
-        if not line.endswith(b"\n"):  # closed (empty), cut off, or longer than any message
-            raise WireClosed("connection closed")
+        while (end := self._buffer.find(b"\n")) < 0:
+            if len(self._buffer) > MAX_LINE:
+                raise WireClosed("a line longer than any message")
+            try:
+                chunk = self._sock.recv(1 << 16)
+            except OSError as exc:
+                raise WireClosed(str(exc)) from exc
+            if not chunk:
+                raise WireClosed("connection closed")
+            self._buffer += chunk
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 1]
         try:
             message = json.loads(line)
         except ValueError as exc:
@@ -53,8 +70,7 @@ class Wire:
         return message
 
     def close(self) -> None:
-        for part in (self._reader, self._sock):
-            try:
-                part.close()
-            except OSError:  # already gone: nothing to release
-                pass
+        try:
+            self._sock.close()
+        except OSError:  # already gone: nothing to release
+            pass

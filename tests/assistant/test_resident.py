@@ -121,10 +121,14 @@ def test_a_stopped_agent_has_written_everything_and_a_process_without_one_recall
     with ScriptedOpenAI([lambda body: say("Noted.")]) as server:
         env = _scripted_env(server, agents)
         assert run_cli("ask", "--session", "pets", "/chat My dog is called Biscuit.", env=env)[0] == 0
+        assert run_cli("ask", "--session", "pets", "/chat He is three years old.", env=env)[0] == 0
         pid = agents.status()["pid"]
-        os.kill(pid, signal.SIGTERM)  # it closes the store: pending writes, summaries
+        os.kill(pid, signal.SIGTERM)  # it closes the store: pending writes, then the sessions' summaries
         _until(lambda: not _alive(pid), what="the agent to exit")
         assert agents.sockets() == []  # it took its socket with it
+        code, out, err = run_cli("memory", "search", "--json", "--kind", "summary", "pets Biscuit")
+        assert code == 0, err
+        assert any("Session 'pets'" in json.loads(line)["text"] for line in out.splitlines()), out
 
         code, out, err = run_cli("ask", "--json", "/chat What is my dog called?", env={**env, "ASSISTANT_KEEP_ALIVE": "0"})
         assert code == 0, err
@@ -220,6 +224,65 @@ def test_code_is_approved_by_the_asking_process_or_auto_run_or_nobody(agents, mo
         assert "--auto-run" in finished.text  # it says how to run it, as `ask` without a terminal does
 
 
+def test_auto_run_is_the_asking_process_choice_and_runs_the_code_in_the_shared_agent(agents):
+    with ScriptedOpenAI([lambda body: say("```python\nprint(6 * 7)\n```")]) as server:
+        env = _scripted_env(server, agents)
+        code, out, err = run_cli("ask", "/code print six times seven", input=b"", env=env)  # no terminal, no flag
+        assert code == 0, err
+        assert "--auto-run" in out and "42" not in out
+        code, out, err = run_cli("--auto-run", "ask", "/code print six times seven", env=env)
+        assert code == 0, err
+        assert "42" in out
+        assert len(agents.sockets()) == 1 and agents.status()["turns"] == 2
+
+
+def test_two_first_asks_at_once_start_one_agent(agents):
+    import threading
+
+    with ScriptedOpenAI([lambda body: say("Hi.")]) as server:
+        env = _scripted_env(server, agents)
+        results: list = []
+        threads = [threading.Thread(target=lambda: results.append(run_cli("ask", "/chat hello", env=env)))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [r[0] for r in results] == [0, 0], results
+        assert len(agents.sockets()) == 1 and agents.status()["turns"] == 2
+
+
+def test_a_model_server_fault_through_the_agent_is_the_same_one_line_error(agents):
+    env = {**agents.env, "ASSISTANT_MODEL": "openai:x@http://127.0.0.1:9/v1", "ASSISTANT_CONNECT_TIMEOUT": "2"}
+    code, _, err = run_cli("ask", "hello", env=env)
+    assert code == 4, err  # ModelServerUnreachable's code, as in the asking process
+    lines = [line for line in err.splitlines() if line.startswith("assistant:")]
+    assert len(lines) == 1 and "127.0.0.1:9" in lines[0] and "Traceback" not in err, err
+
+
+def test_stopping_the_agent_while_code_waits_for_a_yes_declines_it_and_the_agent_leaves(agents, monkeypatch):
+    from assistant.resident.client import connect, running_agents
+    from assistant.settings import load_settings
+
+    with ScriptedOpenAI([lambda body: say("```python\nprint(6 * 7)\n```")]) as server:
+        for name, value in _scripted_env(server, agents).items():
+            monkeypatch.setenv(name, value)
+
+        def approver(code: str) -> bool:  # the person is slow; meanwhile someone stops the agent
+            stopped.extend(running_agents(stop=True))
+            # It leaves only once the turn is over, which takes a no: this yes comes too late.
+            _until(lambda: not _alive(stopped[0]["pid"]), what="the agent to decline and leave")
+            return True
+
+        stopped: list = []
+        events = list(connect(load_settings(), lambda *a: None).turn(
+            "/code print six times seven", "s", approval="ask", approver=approver, cwd=os.getcwd(),
+            progress=lambda *a: None, warn=lambda m: None))
+        assert stopped and stopped[0]["stopping"]
+        assert not any(isinstance(e, ToolFinished) and "42" in str(e.result) for e in events)  # a no: not run
+        assert any(isinstance(e, Finished) for e in events)  # the turn's events were all read after the late yes
+
+
 def test_relative_paths_are_read_from_the_asking_process_directory(agents, tmp_path):
     here = tmp_path / "project"
     here.mkdir()
@@ -269,14 +332,30 @@ def test_an_ask_that_goes_away_mid_turn_leaves_no_turn_and_the_agent_answers_the
             list(events)
 
 
-def test_an_agent_that_cannot_start_says_why_once(agents, tmp_path):
+def test_a_store_that_cannot_open_fails_each_turn_until_it_is_fixed(agents, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "memory").write_text("not a dir")  # the store cannot open: found by the agent
     with ScriptedOpenAI([lambda body: say("Hi.")]) as server:
-        code, _, err = run_cli("ask", "/chat hello", env=_scripted_env(server, agents, ASSISTANT_DATA_DIR=str(data)))
-    assert code == 3, err  # MemoryFailure's code, through the agent
-    assert "is a file, not a directory" in err and "Traceback" not in err
+        env = _scripted_env(server, agents, ASSISTANT_DATA_DIR=str(data))
+        for _ in range(2):
+            code, _, err = run_cli("ask", "/chat hello", env=env)
+            assert code == 3, err  # MemoryFailure's code, through the agent
+            assert "is a file, not a directory" in err and "Traceback" not in err
+        pid = agents.status()["pid"]
+        (data / "memory").unlink()
+        code, out, err = run_cli("ask", "/chat hello", env=env)
+        assert code == 0 and "Hi." in out, err
+        assert "warning" not in err  # the warm-up's failure was the first turn's to tell, and it did
+        assert agents.status()["pid"] == pid
+
+
+def test_an_agent_that_cannot_be_built_says_why_and_leaves(agents, tmp_path):
+    (tmp_path / "afile").touch()
+    env = {**agents.env, "ASSISTANT_DATA_DIR": str(tmp_path / "afile" / "data")}
+    code, _, err = run_cli("ask", "/chat hello", env=env)
+    assert code == 3 and "cannot create the data dir" in err and "Traceback" not in err, err
+    _until(lambda: agents.sockets() == [], what="the broken agent to leave")  # the next ask starts afresh
 
 
 @pytest.mark.model
