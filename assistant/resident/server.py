@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 CHECK_EVERY_S = 0.5
 SILENT_CLIENT_S = 300.0  # a send or a request line an `ask` does not take within this ends its connection
+WARM_AFTER_IDLE_S = 1.0  # the router is fitted after the first turn once no ask came for this long
 APPROVAL_WAIT_S = 600.0  # code waiting for a yes at a terminal nobody answers: then it is a no
 FIRST_REQUEST_WAIT_S = 1.0  # the starting `ask` connects within milliseconds of the bind
 
@@ -56,6 +57,7 @@ class ResidentAgent:
         self._fully_warm = False  # the router too (a first request naming its chain skips it)
         self._warming: threading.Thread | None = None
         self.stopping = threading.Event()
+        self._leaving = threading.Event()
 
     # -- the process ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -94,6 +96,7 @@ class ResidentAgent:
         return idle and self._ready.is_set()
 
     def _leave(self) -> None:
+        self._leaving.set()  # the router's warm-up, if still waiting, need not happen
         try:
             if os.stat(self._path).st_ino == self._inode:
                 os.unlink(self._path)  # first: from now on a newcomer starts a new agent
@@ -273,13 +276,24 @@ class ResidentAgent:
         return ask
 
     def _warm_the_rest(self) -> None:
-        """After a first turn that skipped the router: fit it now, while the person reads."""
+        """After a first turn that skipped the router: fit it while the person reads (once the
+        agent has been idle a moment, so asks sent back to back do not share the CPUs with it)."""
         if self._fully_warm or self._bot is None:
             return
         self._fully_warm = True
         bot = self._bot
 
+        def idle() -> bool:
+            if self._leaving.is_set() or self.stopping.is_set():
+                return True
+            return self._active == 0 and time.monotonic() - self._last >= WARM_AFTER_IDLE_S
+
         def warm() -> None:
+            with self._changed:
+                while not self._changed.wait_for(idle, timeout=WARM_AFTER_IDLE_S):
+                    pass
+            if self._leaving.is_set() or self.stopping.is_set():
+                return
             try:
                 bot.warm()
             except Exception as exc:  # the next turn that needs the router fits it, and reports a failure
