@@ -27,7 +27,7 @@ def run_ask(settings: "Settings", text: str, session: str, *, as_json: bool, pro
     # With nobody at a terminal to say yes, pass no approver: the chain then says how to run
     # the code (--auto-run) instead of reporting that the person declined.
     interactive = not as_json and sys.stdin is not None and sys.stdin.isatty()
-    if settings.keep_alive > 0:
+    if settings.keep_alive > 0 and _can_keep_an_agent():
         from assistant.models import parse_model_spec
         from assistant.resident.client import ResidentUnavailable, connect, cwd
 
@@ -43,6 +43,15 @@ def run_ask(settings: "Settings", text: str, session: str, *, as_json: bool, pro
         else:
             return _show(itertools.chain([first] if first is not None else [], events), as_json=as_json)
     return _ask_here(settings, text, session, as_json=as_json, interactive=interactive, progress=progress)
+
+
+def _can_keep_an_agent() -> bool:
+    """Unix sockets and user ids: the resident agent's private socket needs both (not on Windows,
+    where every `ask` answers in its own process)."""
+    import os
+    import socket
+
+    return hasattr(socket, "AF_UNIX") and hasattr(os, "getuid")
 
 
 def _ask_here(settings: "Settings", text: str, session: str, *, as_json: bool, interactive: bool,
