@@ -107,7 +107,7 @@ def connect(settings: "Settings", progress: Progress) -> Connection:
     settings, environ = anchored(settings, os.environ)
     try:
         place = place_for(settings, environ)
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         raise ResidentUnavailable(str(exc)) from None
     sock = _try_connect(place.socket)
     if sock is None:
@@ -119,6 +119,8 @@ def connect(settings: "Settings", progress: Progress) -> Connection:
         except Timeout:
             raise ResidentUnavailable(f"another `ask` has been starting the resident agent for over "
                                       f"{START_LOCK_TIMEOUT_S:g} s") from None
+        except OSError as exc:  # its lock, log or process could not be made (a full or read-only disk)
+            raise ResidentUnavailable(f"cannot start the resident agent: {exc.strerror or exc}") from None
     return Connection(Wire(sock), place)
 
 

@@ -94,7 +94,10 @@ def runtime_dir(environ: Mapping[str, str]) -> Path:
         directory = Path(xdg) / "throughline"
     else:
         directory = Path(tempfile.gettempdir()) / f"throughline-{os.getuid()}"
-    if len(str(directory)) > MAX_SOCKET_PATH - 36:
+    if len(str(directory)) > MAX_SOCKET_PATH - 36:  # the socket's name takes 33 more
+        if named:
+            raise ConfigError(f"ASSISTANT_RUNTIME_DIR {directory} is too long for a socket path (at most "
+                              f"{MAX_SOCKET_PATH - 36} characters); name a shorter one")
         directory = Path(tempfile.gettempdir()) / f"throughline-{os.getuid()}"
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -58,6 +58,7 @@ class ResidentAgent:
         self._warming: threading.Thread | None = None
         self.stopping = threading.Event()
         self._leaving = threading.Event()
+        self.troubled = False  # something went to its log (a bug, a failed close)
 
     # -- the process ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -119,6 +120,7 @@ class ResidentAgent:
             try:
                 self._bot.close()  # pending writes, then the sessions' summaries, then the store
             except AssistantError as exc:
+                self.troubled = True
                 print(f"resident agent: closing the store failed: {exc}", file=sys.stderr, flush=True)
 
     # -- getting ready ----------------------------------------------------------------------------
@@ -189,6 +191,7 @@ class ResidentAgent:
         except WireClosed:
             pass  # the `ask` went away: its turn (if any) was stopped and not recorded
         except Exception as exc:  # a bug: one line to the `ask` (exit 70, as in its own process), the traceback here
+            self.troubled = True
             traceback.print_exc()
             with contextlib.suppress(WireClosed):
                 self._send_failed(wire, AssistantError(f"internal error: {type(exc).__name__}: {exc} (the resident "
@@ -299,6 +302,7 @@ class ResidentAgent:
             except Exception as exc:  # the next turn that needs the router fits it, and reports a failure
                 from assistant.ask_command import describe_failure
 
+                self.troubled = True
                 print(f"resident agent: warming the router failed ({describe_failure(exc)})", file=sys.stderr, flush=True)
 
         self._warming = threading.Thread(target=warm, name="warm-rest", daemon=True)
@@ -339,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     agent = ResidentAgent(listener, args.socket, args.keep_alive, overrides)
     signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
     agent.run()
+    if not agent.troubled:  # a clean leave: its log has nothing to tell (one that crashed keeps it)
+        with contextlib.suppress(OSError):
+            args.socket.with_suffix(".log").unlink()
     return 0
 
 

@@ -125,7 +125,7 @@ def test_a_stopped_agent_has_written_everything_and_a_process_without_one_recall
         pid = agents.status()["pid"]
         os.kill(pid, signal.SIGTERM)  # it closes the store: pending writes, then the sessions' summaries
         _until(lambda: not _alive(pid), what="the agent to exit")
-        assert agents.sockets() == []  # it took its socket with it
+        assert agents.sockets() == [] and list(agents.dir.glob("*.log")) == []  # a clean leave: socket and log gone
         code, out, err = run_cli("memory", "search", "--json", "--kind", "summary", "pets Biscuit")
         assert code == 0, err
         assert any("Session 'pets'" in json.loads(line)["text"] for line in out.splitlines()), out
@@ -405,3 +405,21 @@ def test_the_key_names_what_changes_an_answer_and_nothing_else(tmp_path, monkeyp
     config = Path(env["ASSISTANT_CONFIG"])
     config.write_text("[assistant]\nrecall_k = 64\n")  # the same settings, but the file changed
     assert agent_key(settings, env) != key
+
+
+def test_without_a_usable_runtime_dir_ask_says_so_and_answers_itself(tmp_path):
+    shared = Path(tempfile.mkdtemp(prefix="tl-shared-"))
+    shared.chmod(0o777)  # others could reach a socket here: refused, not chmodded
+    long_name = tmp_path / ("x" * 80)  # too long for a socket path: refused, not replaced by another dir
+    try:
+        with ScriptedOpenAI([lambda body: say("Hi.")]) as server:
+            for named, needle in ((shared, "can be entered by other users"), (long_name, "too long for a socket path")):
+                env = {"ASSISTANT_KEEP_ALIVE": "60", "ASSISTANT_RUNTIME_DIR": str(named),
+                       "ASSISTANT_MODEL": f"openai:scripted@{server.url}", "ASSISTANT_TOOL_CALLING": "off"}
+                code, out, err = run_cli("ask", "/chat hello", env=env)
+                assert code == 0 and "Hi." in out, err
+                assert needle in err and "answering in this process" in err, err
+                assert "starting the resident agent" not in err
+        assert list(shared.iterdir()) == [] and (shared.stat().st_mode & 0o777) == 0o777
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
