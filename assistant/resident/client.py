@@ -139,11 +139,12 @@ def _start(place: Place, settings: "Settings", environ: dict[str, str], progress
         place.socket.unlink()  # left by an agent that was killed: nobody listens on it (we hold the lock)
     progress(f"starting the resident agent (kept {settings.keep_alive:g} s after the last ask; keep_alive = 0 "
              "turns it off)", None)
-    argv = [sys.executable, "-P", "-m", "assistant.resident.server", "--socket", str(place.socket),
-            "--keep-alive", repr(settings.keep_alive), "--data-dir", str(settings.data_dir),
-            "--model", settings.model, "--user", settings.user]
+    # `--flag=value`: a user or path that starts with "-" stays a value
+    argv = [sys.executable, "-P", "-m", "assistant.resident.server", f"--socket={place.socket}",
+            f"--keep-alive={settings.keep_alive!r}", f"--data-dir={settings.data_dir}",
+            f"--model={settings.model}", f"--user={settings.user}"]
     if settings.memory_url:
-        argv += ["--memory-url", settings.memory_url]
+        argv.append(f"--memory-url={settings.memory_url}")
     with open(place.log, "wb") as log:
         # Its own session: a Ctrl-C at this terminal stops this `ask`, not the agent other asks share.
         # cwd "/": an agent must not keep a directory busy for minutes (MCP servers named with

@@ -173,9 +173,10 @@ def test_asks_with_other_settings_get_their_own_agent(agents, tmp_path):
         assert run_cli("ask", "/chat hello", env=env)[0] == 0
         assert run_cli("ask", "/chat hello", env={**env, "ASSISTANT_AUTO_RUN": "1"})[0] == 0  # per turn, same agent
         assert len(agents.sockets()) == 1
-        assert run_cli("ask", "/chat hello", env={**env, "ASSISTANT_MAX_NEW_TOKENS": "99"})[0] == 0
+        assert run_cli("--user=-dash", "ask", "/chat hello", env={**env, "ASSISTANT_MAX_NEW_TOKENS": "99"})[0] == 0
         assert len(agents.sockets()) == 2
-        assert sorted(agents.status(p)["turns"] for p in agents.sockets()) == [1, 2]
+        assert sorted((agents.status(p)["turns"], agents.status(p)["user"]) for p in agents.sockets()) == [
+            (1, "-dash"), (2, "default")]
 
         for name in ("a", "b"):  # `--data-dir data` means another dir in another directory
             (tmp_path / name).mkdir()
