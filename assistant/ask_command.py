@@ -18,6 +18,7 @@ from assistant.errors import AssistantError
 from assistant.events import Event, Failed, Finished, Reply, Token, gather
 
 if TYPE_CHECKING:
+    from assistant.agent import Assistant
     from assistant.settings import Settings
 
 Progress = Callable[[str, "float | None"], None]
@@ -59,14 +60,7 @@ def _ask_here(settings: "Settings", text: str, session: str, *, as_json: bool, i
     from assistant.agent import Assistant
 
     with Assistant(settings=settings, progress=progress) as bot:
-        # Load the model while memory opens (index, embedder) and the router fits, each in its
-        # own thread: the turn waits for both (and reports a failed load itself).
-        failures: list[BaseException] = []
-        threads = (threading.Thread(target=in_background(bot.load_model, failures), name="load-model", daemon=True),
-                   threading.Thread(target=in_background(lambda: bot.warm(text), failures), name="warm-turn",
-                                    daemon=True))
-        for thread in threads:
-            thread.start()
+        threads, failures = get_ready_in_background(bot, text)
 
         def report() -> None:  # after a turn that succeeded (it did that work again itself)
             for thread in threads:
@@ -88,7 +82,9 @@ def _show(events: Iterable[Event], *, as_json: bool, finished: Callable[[], None
         if not isinstance(reply, Reply):
             raise AssistantError("the turn ended without an answer")
         finished()
-        print(_json(reply.to_json()))
+        from assistant.cli import print_json
+
+        print_json(reply.to_json())
         return 0
     streamed = False
     for event in events:
@@ -108,12 +104,6 @@ def _show(events: Iterable[Event], *, as_json: bool, finished: Callable[[], None
     raise AssistantError("the turn ended without an answer")
 
 
-def _json(obj: object) -> str:
-    import json
-
-    return json.dumps(obj, ensure_ascii=False, default=str)
-
-
 def approve_at_terminal(code: str) -> bool:
     print(f"\n--- code to run ---\n{code}\n-------------------", file=sys.stderr)
     return input("Run it? [y/N] ").strip().lower() in ("y", "yes")
@@ -123,22 +113,37 @@ def _warn(message: str) -> None:
     print(f"assistant: warning: {message}", file=sys.stderr)
 
 
-def in_background(work: Callable[[], None], failures: list[BaseException]) -> Callable[[], None]:
-    """`work` for a helper thread: what it raises is kept in `failures` for the main thread to
-    report (a thread's exception would otherwise print a traceback, or nothing)."""
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # handed to the main thread, which reports it
-            failures.append(exc)
-    return run
+def get_ready_in_background(bot: "Assistant",
+                            request: str | None) -> tuple[list[threading.Thread], list[BaseException]]:
+    """Load the model while memory opens (index, embedder) and the router fits for `request`,
+    each in its own started thread: the turn waits for both (and reports a failed load itself).
+    What they raise is kept in the list returned beside them, for `ready_warning`."""
+    failures: list[BaseException] = []
+
+    def kept(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # handed to whoever reports it (a thread's own would be lost)
+                failures.append(exc)
+        return run
+
+    threads = [threading.Thread(target=kept(bot.load_model), name="load-model", daemon=True),
+               threading.Thread(target=kept(lambda: bot.warm(request)), name="warm-turn", daemon=True)]
+    for thread in threads:
+        thread.start()
+    return threads, failures
+
+
+def ready_warning(exc: BaseException) -> str:
+    """What getting ready met, said after a turn that succeeded (it did that work again itself):
+    worth a warning, not an error."""
+    return f"getting ready in the background failed ({describe_failure(exc)}); the turn did it again"
 
 
 def report_background(failures: list[BaseException]) -> None:
-    """Say what loading and warming in the background met. Called after a turn that succeeded (it
-    did that work again itself): worth a warning, not an error."""
     for exc in failures:
-        _warn(f"getting ready in the background failed ({describe_failure(exc)}); the turn did it again")
+        _warn(ready_warning(exc))
 
 
 def describe_failure(exc: BaseException) -> str:

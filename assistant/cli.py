@@ -142,7 +142,7 @@ def _assistant(args: argparse.Namespace, **extra: Any):
     return Assistant(settings=_settings(args), progress=_progress_printer(), **extra)
 
 
-def _print_json(obj: Any) -> None:
+def print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
@@ -158,7 +158,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         if args.text:
             route = bot.route(" ".join(args.text))
             if args.json:
-                _print_json({"text": " ".join(args.text), "route": route.name, "score": round(route.score, 4), "why": route.why})
+                print_json({"text": " ".join(args.text), "route": route.name, "score": round(route.score, 4), "why": route.why})
             else:
                 print(f"{route.name}\t{route.score:.2f}\t{route.why}")
             return 0
@@ -170,10 +170,10 @@ def cmd_route(args: argparse.Namespace) -> int:
                 continue
             try:
                 route = bot.route(line)
-                _print_json({"text": line, "route": route.name, "score": round(route.score, 4)})
+                print_json({"text": line, "route": route.name, "score": round(route.score, 4)})
             except InputError as exc:  # one bad line must not lose the rest of the file
                 failures += 1
-                _print_json({"text": line[:200], "error": str(exc)})
+                print_json({"text": line[:200], "error": str(exc)})
         return 1 if failures else 0
 
 
@@ -186,7 +186,7 @@ def cmd_memory_doctor(args: argparse.Namespace) -> int:
         raise InputError("memory doctor checks an embedded store; a Chroma server is checked on the server")
     report = doctor(settings.data_dir / "memory", repair=args.repair)
     if args.json:
-        _print_json({"path": str(report.path), "healthy": report.healthy, "condition": report.condition,
+        print_json({"path": str(report.path), "healthy": report.healthy, "condition": report.condition,
                      "problems": list(report.problems), "actions": list(report.actions),
                      "moved_to": str(report.moved_to) if report.moved_to else None})
     else:
@@ -209,7 +209,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
                 if args.json:
                     for hit in hits:
                         m = hit.memory
-                        _print_json({"id": m.id, "text": m.text, "kind": m.kind, "score": round(hit.score, 4),
+                        print_json({"id": m.id, "text": m.text, "kind": m.kind, "score": round(hit.score, 4),
                                      "session": m.session, "created_at": m.created_at.isoformat()})
                 else:
                     for hit in hits:
@@ -224,7 +224,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
                 memory = Memory(text=validate_request(text, bot.settings.max_request_chars), kind=args.kind,
                                 metadata={"source": "cli"})
                 [mid] = store.add_many([memory])
-                _print_json({"id": mid}) if args.json else print(mid)
+                print_json({"id": mid}) if args.json else print(mid)
             elif action == "forget":
                 missing = [i for i in args.ids if not store.forget(i)]
                 for i in missing:
@@ -249,7 +249,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
                 stats = store.stats()
                 data = stats.__dict__ if hasattr(stats, "__dict__") else dict(stats)
                 if args.json:
-                    _print_json(data)
+                    print_json(data)
                 else:
                     for key, value in data.items():
                         print(f"{key}: {value}")
@@ -283,7 +283,7 @@ def cmd_tools(args: argparse.Namespace) -> int:
     problems = [(f"plugin {n}", e) for n, e in chains.plugin_errors + list(tools.plugin_errors)]
     problems += [(f"mcp server {n}", e) for n, e in sorted(mcp_errors.items())]
     if args.json:
-        _print_json({
+        print_json({
             "sandbox": {"mode": settings.sandbox, "network": settings.sandbox_network, "confinement": summary()},
             "chains": [{"name": c.name, "prefix": c.prefix, "description": c.description, "origin": chains.origins[c.name]} for c in chains],
             "tools": [{"name": t.name, "description": t.description, "origin": tools.origins[t.name],
@@ -314,7 +314,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if args.sessions_command == "list":
         sessions = store.list()
         if args.json:
-            _print_json([{"name": s.name, "turns": len(s.turns), "artifacts": len(s.artifacts),
+            print_json([{"name": s.name, "turns": len(s.turns), "artifacts": len(s.artifacts),
                           "updated_at": s.updated_at} for s in sessions])
             return 0
         for s in sessions:
@@ -381,7 +381,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     found = running_agents(stop=args.stop)
     for agent in found:
         if args.json:
-            _print_json(agent)
+            print_json(agent)
         else:
             print(f"pid {agent['pid']}\t{agent['model']}\t{agent['data_dir']}\tuser {agent['user']}\t"
                   f"{agent['turns']} turns\tidle {agent['idle_s']:g} of {agent['keep_alive_s']:g} s"

@@ -111,21 +111,14 @@ WAYS = ("resident", "starting", "in process")
 
 def stop_agents(env: dict[str, str]) -> None:
     """Stop the resident agents of this bench's runtime dir and wait until they have exited."""
-    from assistant.resident.client import running_agents
+    from assistant.resident.client import exited, running_agents
 
     pids = [agent["pid"] for agent in running_agents(stop=True, environ=env)]
     deadline = time.monotonic() + 120
-    while any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in pids):
+    while not all(exited(pid) for pid in pids):
         if time.monotonic() > deadline:
             raise SystemExit(f"resident agents {pids} did not stop within 120 s")
         time.sleep(0.05)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].splitlines()[0].lower()
-    except (OSError, IndexError):
-        return "zombie"  # gone while we looked
 
 
 def streamed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -27,6 +27,7 @@ budget (conversation 3: 0.806 -> 0.780) and 140 kept it (0.806); more leaders di
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -229,11 +230,17 @@ _helper: "ThreadPoolExecutor | None" = None
 _helper_lock = threading.Lock()
 
 
+@functools.cache
+def _one_cpu() -> bool:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus < 2
+
+
 def _beside(work: Callable[[], "np.ndarray"]) -> "Future[np.ndarray]":
     """`work` in a helper thread, to overlap the caller's next step; inline on one CPU, where a
     thread would only take turns with it."""
     global _helper
-    if len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) < 2:
+    if _one_cpu():
         done: Future = Future()
         try:
             done.set_result(work())

@@ -164,6 +164,21 @@ def _start(place: Place, settings: "Settings", environ: dict[str, str], progress
     raise ResidentUnavailable(f"the resident agent did not listen within {BIND_TIMEOUT_S:g} s (log: {place.log})")
 
 
+def exited(pid: int) -> bool:
+    """Whether the process `pid` (an agent) has exited: gone, or a zombie that the `ask` which
+    started it, since ended, never collected (from /proc where there is one, else a signal 0)."""
+    if os.path.exists("/proc/self/stat"):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+    try:
+        os.kill(pid, 0)
+    except OSError:  # no such process, or one of another user's that took the number
+        return True
+    return False
+
+
 def log_tail(path: Path, lines: int = 3) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()

@@ -127,20 +127,16 @@ class ResidentAgent:
     def _get_ready(self, request: str | None) -> None:
         try:
             from assistant.agent import Assistant
-            from assistant.ask_command import in_background, describe_failure
+            from assistant.ask_command import get_ready_in_background, ready_warning
             from assistant.settings import load_settings
 
             # Each turn says how its code is approved (auto_run is the asking `ask`'s flag).
             settings = replace(load_settings(**self._overrides), auto_run=False)
             bot = Assistant(settings=settings, progress=self._progress)
-            failures: list[BaseException] = []
-            threads = [threading.Thread(target=in_background(work, failures), name=name, daemon=True)
-                       for name, work in (("load-model", bot.load_model), ("warm-turn", lambda: bot.warm(request)))]
-            for thread in threads:
-                thread.start()
+            threads, failures = get_ready_in_background(bot, request)
             for thread in threads:
                 thread.join()
-            self._warnings = [describe_failure(exc) for exc in failures]
+            self._warnings = [ready_warning(exc) for exc in failures]
             self._fully_warm = request is None
             self._bot = bot
         except AssistantError as exc:
@@ -250,7 +246,7 @@ class ResidentAgent:
                 if isinstance(event, Finished):
                     event = durable(bot, event)  # what `ask` prints is in memory
                     for warning in warnings:  # before Finished: `ask` stops reading there
-                        wire.send(warning=f"getting ready in the background failed ({warning}); the turn did it again")
+                        wire.send(warning=warning)
                 wire.send(event=event_record(event))
         finally:
             events.close()  # an `ask` gone mid-turn: the turn stops here, unrecorded

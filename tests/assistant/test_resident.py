@@ -28,11 +28,9 @@ from tests.assistant.test_cli import run_cli
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's bookkeeping is left
+    from assistant.resident.client import exited
+
+    return not exited(pid)
 
 
 def _until(condition, timeout: float = 60.0, what: str = "condition") -> None:
