@@ -125,6 +125,11 @@ class CachedModel(BaseChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         return generate_from_stream(self._stream(messages, stop=stop, **kwargs))
 
+    def sample_replies(self, messages, n, **options):
+        """Samples are never cached: the local model's batch of them, as the chain calls it."""
+        self.calls += 1
+        return self.inner.sample_replies(messages, n, **options)
+
 
 def cached_bundled_model(tokens: int) -> CachedModel:
     """The bundled model, loaded, behind the greedy cache; sampling seeded so runs repeat."""

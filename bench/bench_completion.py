@@ -1,6 +1,6 @@
 """Function completion: the coding chain, through `Assistant`, against its own model direct.
 
-    .venv/bin/python bench/bench_completion.py [--tasks N] [--only a,b] [--chat] [--tokens 256]
+    .venv/bin/python bench/bench_completion.py [--tasks N] [--only a,b] [--sequential] [--chat] [--tokens 256]
 
 Tasks: bench/data/completion_tasks.jsonl, 53 small functions written for this bench (so
 in-distribution for this project, though no chain rule was tuned on them): a signature and a
@@ -13,7 +13,10 @@ function:" + the stub in a fence)`, one fresh data dir per task (what `assistant
               no chat template), greedy, one call: the baseline of issue #13
     chain     the coding chain: continuation candidates (greedy, a one-line hint, samples), checked
               in one sandboxed run per round, chosen by the docstring's examples, then agreement on
-              varied inputs, then length; repairs only when none passes
+              varied inputs, then length; repairs only when none passes. The bundled model decodes
+              a round's samples together (completion.BATCH of them a round)
+    sequential (--sequential) the same chain with samples one call each, as before batching
+              (completion.FIRST_ROUND + SECOND_ROUND candidates at most), for the comparison
     chat      (--chat) the model answers the chat prompt, greedy; its main code block is graded
 
 Grading: only the hidden tests (so the chain's selection and repairs never see what grades them);
@@ -131,10 +134,12 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=0, help="the first N tasks (0: all)")
     parser.add_argument("--only", default="", help="comma-separated task names")
     parser.add_argument("--chat", action="store_true", help="also the direct chat arm")
+    parser.add_argument("--sequential", action="store_true", help="also the chain with samples one call each")
     parser.add_argument("--tokens", type=int, default=256, help="max new tokens per model call")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "completion.json")
     args = parser.parse_args()
-    from assistant.chains.completion import BUDGET_S, FIRST_ROUND, SECOND_ROUND
+    from assistant.chains import completion
+    from assistant.chains.completion import BATCH, BATCH_ROUNDS, BUDGET_S, FIRST_ROUND, SECOND_ROUND
 
     tasks = [json.loads(line) for line in TASKS.read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.only:
@@ -144,7 +149,7 @@ def main() -> int:
     print(machine(), flush=True)
     model = cached_bundled_model(args.tokens)
     inner = model.inner
-    arm_names = ["chain", "direct"] + (["chat"] if args.chat else [])
+    arm_names = ["chain", "direct"] + (["sequential"] if args.sequential else []) + (["chat"] if args.chat else [])
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +164,15 @@ def main() -> int:
             t1 = time.perf_counter()
             row["direct"] = hidden_pass(continue_directly(model, request), task, work / "continue")
             row["direct_s"] = round(time.perf_counter() - t1, 1)
+            if args.sequential:
+                completion.BATCH = 1   # the chain's plan for a model that cannot batch its samples
+                t2 = time.perf_counter()
+                try:
+                    code, _ = through_assistant(model, "/code " + request, work / "data-sequential")
+                finally:
+                    completion.BATCH = BATCH
+                row["sequential"] = hidden_pass(code, task, work / "check-sequential")
+                row["sequential_s"] = round(time.perf_counter() - t2, 1)
             if args.chat:
                 row["chat"] = hidden_pass(direct(model, request), task, work / "chat")
             rows.append(row)
@@ -169,9 +183,10 @@ def main() -> int:
     arms = {arm: [r[arm] for r in rows] for arm in arm_names}
     seconds = sorted(r["chain_s"] for r in rows)
     print(f"\n{n} tasks (written for this bench: in-distribution), graded on hidden tests only; chain: "
-          f"{FIRST_ROUND}+{SECOND_ROUND} candidates at most, {BUDGET_S:.0f} s candidate budget, repairs when none passes")
+          f"greedy + hint + {BATCH} samples decoded together a round, {BATCH_ROUNDS} rounds at most; sequential: "
+          f"{FIRST_ROUND}+{SECOND_ROUND} candidates at most; {BUDGET_S:.0f} s candidate budget, repairs when none passes")
     record = {"model": inner.model_name, "tasks": n, "machine": machine(), "cpus": os.cpu_count(),
-              "candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
+              "batch": BATCH, "batch_rounds": BATCH_ROUNDS, "sequential_candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
               "chain_seconds": {"median": seconds[n // 2], "max": seconds[-1], "mean": sum(seconds) / n}}
     for arm, passed in arms.items():
         lo, hi = wilson(sum(passed), n)
@@ -189,6 +204,10 @@ def main() -> int:
         print(f"  chain vs {base:<7} won {wins}, lost {losses} (sign test p = {p:.3f}); "
               f"difference {diff:+.3f}, paired bootstrap 95% CI [{lo:+.3f}, {hi:+.3f}]")
         beats &= diff > 0 if base == "direct" else True
+    if args.sequential:
+        slow = sorted(r["sequential_s"] for r in rows)
+        record["sequential_seconds"] = {"median": slow[n // 2], "max": slow[-1], "mean": sum(slow) / n}
+        print(f"sequential seconds per task: median {slow[n // 2]:.1f}, mean {sum(slow) / n:.1f}, max {slow[-1]:.1f}")
     print(f"chain seconds per task: median {seconds[n // 2]:.1f}, mean {sum(seconds) / n:.1f}, max {seconds[-1]:.1f}; "
           f"model calls generated {model.calls}, answered from the greedy cache {model.hits}; "
           f"total {time.perf_counter() - started:.0f} s")

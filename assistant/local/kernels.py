@@ -85,11 +85,15 @@ class _Int8Dynamic:
             self.packed = torch.ops.quantized.linear_prepack(qweight, None)
 
     @classmethod
-    def from_weight(cls, weight: torch.Tensor) -> "_Int8Dynamic":
+    def from_weight(cls, weight: torch.Tensor, *, savable: bool = True) -> "_Int8Dynamic":
+        """savable=False keeps only fbgemm's packed form: half the memory, and it cannot be saved."""
         w = weight.detach().float()
         scale = (w.abs().amax(1) / 127).clamp_min(1e-12)
         codes = (w / scale[:, None]).round_().clamp_(-127, 127).to(torch.int8)
-        return cls(codes, scale)
+        made = cls(codes, scale)
+        if not savable:
+            made.codes = None  # type: ignore[assignment]
+        return made
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized.linear_dynamic(x.float(), self.packed, True)
@@ -181,6 +185,23 @@ def by_rows(weight: torch.Tensor, one: str, many: str) -> Linear:
     if many == one:
         return single
     return _ByRows(single, kernel(weight, many) or _Dense(weight, torch.float32))
+
+
+def int8_unsaved(weight: torch.Tensor) -> Linear:
+    """fbgemm's dynamic int8 kernel for a copy of `weight` that is never saved (the batched
+    decoding's): only the packed form is kept."""
+    return _Int8Dynamic.from_weight(weight, savable=False)
+
+
+def plain_weight(linear: Linear) -> torch.Tensor | None:
+    """The kernel's weight as a plain tensor when it keeps one (a dense kernel, or the dense copy
+    beside packed int4 codes), else None."""
+    for kernel in (getattr(linear, "many", None), linear):
+        if isinstance(kernel, _Dense):
+            return kernel.weight
+        if isinstance(kernel, _Int4) and kernel.dense is not None:
+            return kernel.dense
+    return None
 
 
 def linear_for(weight: torch.Tensor, dtype: str) -> Linear:

@@ -285,6 +285,49 @@ class LocalChatModel(StreamingChatModel):
             # anything else (TypeError, KeyError, ...) is a bug of ours and surfaces as one
             raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
+    def sample_replies(self, messages: list[BaseMessage], n: int, *, max_new_tokens: int, temperature: float,
+                       stop: list[str] | None = None) -> tuple[list[str], int]:
+        """`n` sampled replies to one prompt and the tokens they took, decoded together
+        (`assistant.local.batch_decoding`): what n calls of `invoke` would give, for the price of
+        about two of them while all n run (here: 8 rows cost 1.7x one). A model our runner cannot
+        batch answers the n calls one after another."""
+        from assistant.local.batch_decoding import decode_batch
+        from assistant.local.decoding import LlamaRunner, Sampling, TextAssembler
+
+        _, tokenizer = self.ensure_loaded()
+        if not isinstance(self._runner, LlamaRunner):
+            options = {"max_new_tokens": max_new_tokens, "temperature": temperature}
+            replies = [self.invoke(messages, stop=stop, **options) for _ in range(n)]
+            used = sum((r.usage_metadata or {}).get("output_tokens", 0) for r in replies)
+            return [str(r.content) for r in replies], used
+        prompt = self._encode(tokenizer, messages)
+        sampling = Sampling(temperature=max(0.0, temperature), top_p=self.top_p,
+                            repetition_penalty=self.repetition_penalty)
+        prefill, _ = self.threads()   # a step's products have n rows: threads as for a prompt
+        texts, assemblers = [""] * n, [TextAssembler(tokenizer) for _ in range(n)]
+        scanners = [_StopScanner(list(stop or self.stop or [])) for _ in range(n)]
+        cut = [False] * n
+        used = 0
+        steps = decode_batch(self._runner, prompt, n, max_new_tokens=max_new_tokens, sampling=sampling,
+                             stop_ids=self._stop_ids, threads=(prefill, _unless_busy(prefill)), cache=self._prefix_cache,
+                             ended=cut.__getitem__)
+        try:
+            for step in steps:
+                for b, token in enumerate(step):
+                    used += token is not None
+                    if token is not None and not cut[b]:
+                        piece, cut[b] = scanners[b].feed(assemblers[b].push(token))
+                        texts[b] += piece
+        except (RuntimeError, MemoryError, OSError) as exc:
+            raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
+        finally:
+            steps.close()
+        for b in range(n):
+            if not cut[b]:
+                piece, cut[b] = scanners[b].feed(assemblers[b].flush())
+                texts[b] += piece + ("" if cut[b] else scanners[b].flush())
+        return texts, used
+
     @staticmethod
     def _encode(tokenizer: Any, messages: list[BaseMessage]) -> list[int]:
         """The prompt's token ids: the chat template's, or plain "role: text" lines without one.

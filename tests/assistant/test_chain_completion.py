@@ -131,3 +131,37 @@ def test_a_function_pasted_to_be_explained_is_not_completed():
     assert completion_stub(f"Implement the body:\n{code}") is not None
     assert completion_stub(f"Explain what this function is for:\n{code}") is None
     assert completion_stub(f"Write unit tests for this:\n{code}") is None
+
+
+class FakeBatching(FakeLocal):
+    """A local model that also decodes several samples together: its samples come in one call."""
+
+    batches: list[int] = []
+    samples: list[str] = []
+
+    def __init__(self, samples: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.batches, self.samples = [], list(samples)
+
+    def sample_replies(self, messages, n, *, max_new_tokens, temperature, stop=None):
+        assert [m.type for m in messages] == ["ai"] and temperature > 0 and max_new_tokens == completion.SAMPLE_TOKENS
+        self.batches.append(n)
+        taken, self.samples = self.samples[:n], self.samples[n:]
+        return taken, 5 * n
+
+
+def test_a_model_that_batches_samples_gets_a_round_of_them_in_one_call(tmp_path):
+    samples = [" return nums"] * 5 + [" return [n + 1 for n in nums]"] + [" return []"] * 10
+    fake = FakeBatching(samples, responses=[" return nums", " nums"])
+    run = ChainRun(request=REQUEST, session=Session("s", "u"), workspace=tmp_path / "ws", model=fake, auto_run=True)
+    events, result = drain(coding_chain().run(run, [SystemMessage("You write code."), HumanMessage(REQUEST)]))
+    assert fake.batches == [completion.BATCH] and len(fake.prompts) == 2   # greedy and hint, then one batch
+    started = next(e for e in events if isinstance(e, ToolStarted))
+    assert started.arguments["candidates"] == 3   # the batch's copies of the greedy program count as votes
+    assert result.artifacts[0].content.endswith("    return [n + 1 for n in nums]\n")
+
+    fake = FakeBatching([f" return [{i}]" for i in range(40)], responses=[" return nums", " nums"])
+    run = ChainRun(request=REQUEST, session=Session("s", "u"), workspace=tmp_path / "ws2", model=fake, auto_run=True)
+    drain(coding_chain().run(run, [SystemMessage("You write code."), HumanMessage(REQUEST)]))
+    # none passes: more rounds, batched too, up to BATCH_ROUNDS within the budget
+    assert fake.batches == [completion.BATCH] * completion.BATCH_ROUNDS
