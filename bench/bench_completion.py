@@ -1,6 +1,7 @@
 """Function completion: the coding chain, through `Assistant`, against its own model direct.
 
-    .venv/bin/python bench/bench_completion.py [--tasks N] [--only a,b] [--sequential] [--chat] [--tokens 256]
+    .venv/bin/python bench/bench_completion.py [--tasks N] [--only a,b] [--sequential] [--inline] [--chat]
+        [--tokens 256]
 
 Tasks: bench/data/completion_tasks.jsonl, 53 small functions written for this bench (so
 in-distribution for this project, though no chain rule was tuned on them): a signature and a
@@ -50,7 +51,11 @@ from bench.bench_coding import cached_bundled_model, direct  # noqa: E402
 TASKS = ROOT / "bench" / "data" / "completion_tasks.jsonl"
 
 
-def request_for(task: dict) -> str:
+def request_for(task: dict, inline: bool = False) -> str:
+    """The request as a person types it: the stub in a fence, or (inline) pasted after the words on
+    the same line, as a prompt built by string formatting gives it."""
+    if inline:
+        return f"Complete this Python function: {task['prompt']}"
     return f"Complete this Python function:\n```python\n{task['prompt']}```"
 
 
@@ -135,6 +140,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated task names")
     parser.add_argument("--chat", action="store_true", help="also the direct chat arm")
     parser.add_argument("--sequential", action="store_true", help="also the chain with samples one call each")
+    parser.add_argument("--inline", action="store_true", help="the stub after the request's words, no fence")
     parser.add_argument("--tokens", type=int, default=256, help="max new tokens per model call")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "completion.json")
     args = parser.parse_args()
@@ -154,7 +160,7 @@ def main() -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            request = request_for(task)
+            request = request_for(task, args.inline)
             work = Path(tmp) / task["name"]
             t0 = time.perf_counter()
             code, runs = through_assistant(model, "/code " + request, work / "data")
@@ -182,10 +188,11 @@ def main() -> int:
     n = len(rows)
     arms = {arm: [r[arm] for r in rows] for arm in arm_names}
     seconds = sorted(r["chain_s"] for r in rows)
-    print(f"\n{n} tasks (written for this bench: in-distribution), graded on hidden tests only; chain: "
+    print(f"\n{n} tasks (written for this bench: in-distribution){', stubs inline (no fence)' if args.inline else ''}, "
+          "graded on hidden tests only; chain: "
           f"greedy + hint + {BATCH} samples decoded together a round, {BATCH_ROUNDS} rounds at most; sequential: "
           f"{FIRST_ROUND}+{SECOND_ROUND} candidates at most; {BUDGET_S:.0f} s candidate budget, repairs when none passes")
-    record = {"model": inner.model_name, "tasks": n, "machine": machine(), "cpus": os.cpu_count(),
+    record = {"model": inner.model_name, "tasks": n, "inline": args.inline, "machine": machine(), "cpus": os.cpu_count(),
               "batch": BATCH, "batch_rounds": BATCH_ROUNDS, "sequential_candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
               "chain_seconds": {"median": seconds[n // 2], "max": seconds[-1], "mean": sum(seconds) / n}}
     for arm, passed in arms.items():

@@ -8,7 +8,8 @@ What counts as a test in a request (deterministic, no model):
 - `assert ...` statements, in a pasted block or on a line of their own;
 - doctest examples (`>>> call` followed by the expected output), one case per example;
 - pytest-style `def test_*()` functions and `unittest.TestCase` classes in pasted code;
-- examples stated in prose: `f(2) should return 4`, `f(2) returns 4`, `f(2) == 4`, `f(2) -> 4`.
+- examples stated in prose or in a pasted function's docstring: `f(2) should return 4`,
+  `f(2) returns 4`, `f(2) == 4`, `f(2) -> 4`, `f(2) ➞ 4`, `f(2) = 4`, whose result is a Python literal.
 Imports in pasted test code become setup (an import that fails — `from solution import f` —
 is skipped, since the code under test is already loaded). Other pasted code (the function to fix)
 is not a test and is left for the model.
@@ -41,9 +42,11 @@ MARKER = "@@THROUGHLINE-TESTS@@"
 PER_CASE_SECONDS = 5
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _CALL = r"(?P<call>[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\))"
+# "f(2) should return 4", "f(2) == 4", "f(2) ➞ 4", "f(12, 15) = 14": a call, a word or arrow that
+# states its result, then the result (read as a Python literal, see _literal_prefix)
 _IMPLIED = re.compile(
-    _CALL + r"\s*(?:should\s+(?:return|give|be|equal|output)|returns|gives|must\s+return|==|->|→|=>|is)\s+"
-    r"(?P<want>[^\s,;]+(?:\s*[\]\)}])?|\"[^\"]*\"|'[^']*'|\[[^\]]*\]|\([^)]*\)|\{[^}]*\})", re.I)
+    _CALL + r"[ \t]*(?:should\s+(?:return|give|be|equal|output)|returns|gives|must\s+return|==>|==|->|→|➞|➜|⟶|=>|=|is)"
+    r"[ \t]*(?=(?P<rest>[^\n]+))", re.I)   # the rest is looked at, not consumed: it may hold the next example
 _BUILTIN_NAMES = set(dir(builtins))
 
 
@@ -200,13 +203,68 @@ def extract_tests(text: str) -> TestSuite:
             elif isinstance(node, (ast.Import, ast.ImportFrom)) and body_has_tests:
                 if segment not in setup:
                     setup.append(segment)
-    for match in _IMPLIED.finditer(prose):
-        call, want = match.group("call"), match.group("want").rstrip(".")
-        statement = f"assert {call} == {want}"
-        if _parse_block(statement) is not None and not re.match(r"(?:print|len|range|str|int)\(", call):
-            add("assert", statement)
+    for statement in stated_examples([prose, *(_docstrings(block) for block in blocks)]):
+        add("assert", statement)
     calls = _called_names(cases, setup)
     return TestSuite(tuple(cases), "\n".join(setup), calls)
+
+
+def stated_examples(texts: list[str]) -> list[str]:
+    """`assert call == result` for each example stated in words or arrows in `texts` (prose, or a
+    function's docstring), when the result reads as a Python literal."""
+    found = []
+    for text in texts:
+        for match in _IMPLIED.finditer(text):
+            call, want = match.group("call"), _literal_prefix(match.group("rest"))
+            if want is None or re.match(r"(?:print|len|range|str|int)\(", call) or not _literal_arguments(call):
+                continue
+            statement = f"assert {call} == {want}"
+            if _parse_block(statement) is not None:
+                found.append(statement)
+    return found
+
+
+def _literal_prefix(rest: str) -> str | None:
+    """The longest start of `rest` that is a Python literal ("[[1], [2]] for two lists" -> "[[1], [2]]",
+    "3." -> "3"), or None: words and names are not results a test can check."""
+    rest = rest.strip()
+    for end in range(len(rest), 0, -1):
+        piece = rest[:end].rstrip()
+        if (end < len(rest) and rest[end - 1].isalnum() and rest[end].isalnum()) or piece.endswith("."):
+            continue   # never cut inside a word or a number; "14." ends a sentence
+        try:
+            value = ast.literal_eval(piece)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, tuple) and not piece.startswith("("):
+            continue   # "4, and f(3) ..." is the 4 before a comma of the sentence, not a tuple
+        return piece
+    return None
+
+
+def _literal_arguments(call: str) -> bool:
+    """Whether every argument of the call is a literal (an example shows values, not names)."""
+    try:
+        node = ast.parse(call, mode="eval").body
+    except SyntaxError:
+        return False
+    try:
+        for arg in [*node.args, *(k.value for k in node.keywords)]:  # type: ignore[attr-defined]
+            ast.literal_eval(arg)
+    except (ValueError, TypeError, SyntaxError, AttributeError, RecursionError):
+        return False
+    return isinstance(node, ast.Call)
+
+
+def _docstrings(block: str) -> str:
+    """The docstrings of the functions and classes in a code block ("" if it does not parse): where a
+    pasted function states its examples; its code is not read for them."""
+    try:
+        tree = ast.parse(textwrap.dedent(block))
+    except SyntaxError:
+        return ""
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module))]
+    return "\n".join(ast.get_docstring(n, clean=True) or "" for n in nodes)
 
 
 def _doctest_examples(text: str) -> list[str]:

@@ -74,31 +74,44 @@ class Stub:
     name: str
 
 
+# Where code may begin in a request without a fence: at a line's start or after prose on the same
+# line ("Complete this Python function: from typing import List ..."), so the imports come along.
+_CODE_START = re.compile(r"(?:^|(?<=[\s:]))(?:from [\w.]+ import |import \w|def \w+\s*\()", re.M)
+
+
 def find_stub(request: str) -> Stub | None:
-    """The last function in the request with a docstring and no body (or only `pass` / `...`)."""
-    blocks = [m.group(2) for m in FENCE_RE.finditer(request)]
-    if not blocks:
-        start = re.search(r"^(?:from \S+ import .*|import .*|def \w+\s*\(.*)$", request, re.M)
-        blocks = [request[start.start():]] if start else []
-    for block in reversed(blocks):
-        source = textwrap.dedent(block).rstrip()
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+    """The last function in the request with a docstring and no body (or only `pass` / `...`).
+
+    In fences, the last fenced block that holds one. Without a fence, the code from the earliest
+    point it parses: a line's start, or after the request's words on the same line."""
+    fenced = [m.group(2) for m in FENCE_RE.finditer(request)]
+    blocks = reversed(fenced) if fenced else (request[m.start():] for m in _CODE_START.finditer(request))
+    for block in blocks:
+        stub = _stub_in(block)
+        if stub is not None:
+            return stub
+    return None
+
+
+def _stub_in(block: str) -> Stub | None:
+    source = textwrap.dedent(block).rstrip()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in reversed(tree.body):
+        if not isinstance(node, ast.FunctionDef) or not node.body:
             continue
-        for node in reversed(tree.body):
-            if not isinstance(node, ast.FunctionDef) or not node.body:
-                continue
-            doc = node.body[0]
-            has_doc = isinstance(doc, ast.Expr) and isinstance(getattr(doc, "value", None), ast.Constant) \
-                and isinstance(doc.value.value, str)
-            rest = node.body[1:]
-            empty = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(
-                getattr(n, "value", None), ast.Constant) and n.value.value is Ellipsis) for n in rest)
-            if has_doc and empty:
-                lines = source.splitlines()
-                prefix = "\n".join(lines[: doc.end_lineno]) + "\n"
-                return Stub(prefix=prefix, name=node.name)
+        doc = node.body[0]
+        has_doc = isinstance(doc, ast.Expr) and isinstance(getattr(doc, "value", None), ast.Constant) \
+            and isinstance(doc.value.value, str)
+        rest = node.body[1:]
+        empty = all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(
+            getattr(n, "value", None), ast.Constant) and n.value.value is Ellipsis) for n in rest)
+        if has_doc and empty:
+            lines = source.splitlines()
+            prefix = "\n".join(lines[: doc.end_lineno]) + "\n"
+            return Stub(prefix=prefix, name=node.name)
     return None
 
 

@@ -48,6 +48,15 @@ def test_a_stub_is_found_with_its_imports_and_without_a_body():
     assert find_stub("```python\ndef done(x):\n    '''Doc.'''\n    return x\n```") is None   # has a body
 
 
+def test_a_stub_written_on_the_requests_own_line_keeps_its_imports():
+    doc = '    """Sum of xs.\n\n    >>> total([1, 2])\n    3\n    """\n'
+    stub = find_stub("Complete this Python function: from typing import List\n\n\ndef total(xs: List[int]) -> int:\n" + doc)
+    assert stub is not None and stub.prefix.startswith("from typing import List\n") and stub.name == "total"
+    stub = find_stub("Complete this Python function: def total(xs):\n" + doc)
+    assert stub is not None and stub.prefix.startswith("def total(xs):")
+    assert completion_stub("Explain this Python function: def total(xs):\n" + doc) is None
+
+
 def test_a_continuation_becomes_the_function_and_stray_top_level_code_is_dropped():
     code = candidate_code(find_stub(REQUEST), " return [n + 1 for n in nums]\n\nadd_one(oops")
     assert code.endswith("    return [n + 1 for n in nums]\n") and code.startswith("def add_one(nums):")

@@ -116,9 +116,27 @@ def test_the_tool_returns_an_error_result_instead_of_raising(tmp_path):
     ("is_even(4) returns True", "assert is_even(4) == True"),
     ("square(3) -> 9", "assert square(3) == 9"),
     ("total([1, 2]) should give 3", "assert total([1, 2]) == 3"),
+    ("add(1, 2) ➞ 3", "assert add(1, 2) == 3"),
+    ("For example: choose(12, 15) = 14.", "assert choose(12, 15) == 14"),
+    ("split([1, 2]) ==> [[1], [2]]", "assert split([1, 2]) == [[1], [2]]"),
+    ("count('a b') == {'a': 1, 'b': 1}", "assert count('a b') == {'a': 1, 'b': 1}"),
+    ("pair([1, 2]) == (1, 2)", "assert pair([1, 2]) == (1, 2)"),
 ])
 def test_examples_stated_in_prose_become_asserts(prose, statement):
     assert [c.source for c in extract_tests(prose).cases] == [statement]
+
+
+def test_several_examples_on_a_line_and_only_values_become_tests():
+    assert [c.source for c in extract_tests("sq(2) should return 4, and sq(3) returns 9.").cases] == [
+        "assert sq(2) == 4", "assert sq(3) == 9"]
+    # a name where a value should be (the code's own variables) is not an example
+    assert not extract_tests("f(2) returns x, and g(y) == 3").cases
+
+
+def test_examples_in_a_pasted_functions_docstring_count_but_its_code_does_not():
+    pasted = ('```python\ndef halve(n):\n    """Half of n, rounded down.\n\n    halve(5) ➞ 2\n    halve(8) ➞ 4\n'
+              '    """\n    if halve(0) == 1:\n        pass\n```')
+    assert [c.source for c in extract_tests(pasted).cases] == ["assert halve(5) == 2", "assert halve(8) == 4"]
 
 
 def test_brief_errors_are_one_line_per_problem(tmp_path):
