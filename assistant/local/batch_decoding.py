@@ -19,7 +19,6 @@ Only `LlamaRunner` decodes this way; other runners have no batched session.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from assistant.local.decoding import _LINEARS, LlamaRunner, Sampling, choose_token
+from assistant.local.decoding import _LINEARS, LlamaRunner, Sampling, choose_token, prompt_read
 from assistant.local.kernels import Linear, int8_unsaved, plain_weight
 
 BATCH_ROWS = 8   # the rows the kernels are timed with
@@ -156,11 +155,7 @@ def decode_batch(
     if max_new_tokens <= 0 or n <= 0:
         return
     capacity = len(prompt) + max_new_tokens
-    sessions = cache.session(prompt, capacity) if cache is not None else contextlib.nullcontext((runner.session(capacity), 0))
-    with sessions as (session, done):
-        if threads is not None:
-            torch.set_num_threads(threads[0])
-        logits = session.feed(prompt[done:])
+    with prompt_read(runner, prompt, capacity, threads[0] if threads else None, cache) as (session, logits):
         single = getattr(session, "_session", session)  # the prefix cache's tracked session wraps it
         length = len(prompt)
         batch = BatchSession(runner, n, capacity, single.keys[:, :, :length], single.values[:, :, :length])

@@ -383,6 +383,18 @@ def choose_token(
     return int(top.indices[pick])
 
 
+@contextlib.contextmanager
+def prompt_read(runner: Runner, prompt: list[int], capacity: int, threads: int | None = None, cache: Any = None
+                ) -> Iterator[tuple[Session, torch.Tensor]]:
+    """A session that has read `prompt` (from where the prefix cache's last prompt stops matching it,
+    with `threads` torch threads) and the logits after it."""
+    sessions = cache.session(prompt, capacity) if cache is not None else contextlib.nullcontext((runner.session(capacity), 0))
+    with sessions as (session, done):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        yield session, session.feed(prompt[done:])
+
+
 def decode_tokens(
     runner: Runner,
     prompt: list[int],
@@ -408,11 +420,7 @@ def decode_tokens(
     if max_new_tokens <= 0:
         return
     capacity = len(prompt) + max_new_tokens
-    sessions = cache.session(prompt, capacity) if cache is not None else contextlib.nullcontext((runner.session(capacity), 0))
-    with sessions as (session, done):
-        if threads is not None:
-            torch.set_num_threads(threads[0])
-        logits = session.feed(prompt[done:])
+    with prompt_read(runner, prompt, capacity, threads[0] if threads else None, cache) as (session, logits):
         if threads is not None:
             torch.set_num_threads(threads[1])
         seen = list(prompt) if sampling.repetition_penalty != 1.0 else []
