@@ -11,8 +11,9 @@ The products of a step have a few rows. The runner's kernels are chosen for one 
 for hundreds (a prompt); neither suits 8-16: here torch's bf16 product costs 3x for 8 rows what the
 int4 kernel costs for one, while fbgemm's dynamic int8 takes 8 rows for about the cost of one. So
 the first batch times both on one of the model's matrices, on this CPU, and keeps the faster:
-int8 copies of the layers are made from the runner's own weights, ~140 MB for the bundled model
-(fbgemm's packed form only), kept with the runner; making them takes ~3 s here, once a process.
+int8 copies of the layers and the head are made from the runner's own weights and kept with the
+runner (fbgemm's packed form only): for the bundled model ~190 MB more resident memory and ~3 s,
+once a process.
 
 Only `LlamaRunner` decodes this way; other runners have no batched session.
 """
