@@ -47,6 +47,7 @@ _CALL = r"(?P<call>[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\))"
 _IMPLIED = re.compile(
     _CALL + r"[ \t]*(?:should\s+(?:return|give|be|equal|output)|returns|gives|must\s+return|==>|==|->|→|➞|➜|⟶|=>|=|is)"
     r"[ \t]*(?=(?P<rest>[^\n]+))", re.I)   # the rest is looked at, not consumed: it may hold the next example
+_RESULT_CHARS = 200  # the longest stated result read (an example's value, not a data dump)
 _BUILTIN_NAMES = set(dir(builtins))
 
 
@@ -227,11 +228,11 @@ def stated_examples(texts: list[str]) -> list[str]:
 def _literal_prefix(rest: str) -> str | None:
     """The longest start of `rest` that is a Python literal ("[[1], [2]] for two lists" -> "[[1], [2]]",
     "3." -> "3"), or None: words and names are not results a test can check."""
-    rest = rest.strip()
+    rest = rest.strip()[:_RESULT_CHARS]   # each length is parsed: a pasted 1 MB line must not cost minutes
     for end in range(len(rest), 0, -1):
         piece = rest[:end].rstrip()
-        if (end < len(rest) and rest[end - 1].isalnum() and rest[end].isalnum()) or piece.endswith("."):
-            continue   # never cut inside a word or a number; "14." ends a sentence
+        if (end < len(rest) and not rest[end].isspace() and rest[end] not in ",;:.") or piece.endswith((".", ",")):
+            continue   # a result ends before a space or a sentence's punctuation ("14." ends a sentence)
         try:
             value = ast.literal_eval(piece)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

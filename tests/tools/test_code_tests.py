@@ -120,7 +120,7 @@ def test_the_tool_returns_an_error_result_instead_of_raising(tmp_path):
     ("For example: choose(12, 15) = 14.", "assert choose(12, 15) == 14"),
     ("split([1, 2]) ==> [[1], [2]]", "assert split([1, 2]) == [[1], [2]]"),
     ("count('a b') == {'a': 1, 'b': 1}", "assert count('a b') == {'a': 1, 'b': 1}"),
-    ("pair([1, 2]) == (1, 2)", "assert pair([1, 2]) == (1, 2)"),
+    ("pair([1, 2]) == (1, 2), in order", "assert pair([1, 2]) == (1, 2)"),
 ])
 def test_examples_stated_in_prose_become_asserts(prose, statement):
     assert [c.source for c in extract_tests(prose).cases] == [statement]
@@ -131,6 +131,8 @@ def test_several_examples_on_a_line_and_only_values_become_tests():
         "assert sq(2) == 4", "assert sq(3) == 9"]
     # a name where a value should be (the code's own variables) is not an example
     assert not extract_tests("f(2) returns x, and g(y) == 3").cases
+    # a pasted line of 50,000 characters after "=" is not read to its end (each length is parsed)
+    assert not extract_tests("f(1) = " + "ab " * 50_000).cases
 
 
 def test_examples_in_a_pasted_functions_docstring_count_but_its_code_does_not():
