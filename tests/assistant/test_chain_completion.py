@@ -159,7 +159,8 @@ class FakeBatching(FakeLocal):
         return taken, 5 * n
 
 
-def test_a_model_that_batches_samples_gets_a_round_of_them_in_one_call(tmp_path):
+def test_a_model_that_batches_samples_gets_a_round_of_them_in_one_call(tmp_path, monkeypatch):
+    monkeypatch.setattr(completion, "BUDGET_S", 600.0)   # rounds counted here, not the clock: a loaded CI is slow
     samples = [" return nums"] * 5 + [" return [n + 1 for n in nums]"] + [" return []"] * 10
     fake = FakeBatching(samples, responses=[" return nums", " nums"])
     run = ChainRun(request=REQUEST, session=Session("s", "u"), workspace=tmp_path / "ws", model=fake, auto_run=True)
