@@ -192,8 +192,9 @@ def main() -> int:
           "graded on hidden tests only; chain: "
           f"greedy + hint + {BATCH} samples decoded together a round, {BATCH_ROUNDS} rounds at most; sequential: "
           f"{FIRST_ROUND}+{SECOND_ROUND} candidates at most; {BUDGET_S:.0f} s candidate budget, repairs when none passes")
-    record = {"model": inner.model_name, "tasks": n, "inline": args.inline, "machine": machine(), "cpus": os.cpu_count(),
-              "batch": BATCH, "batch_rounds": BATCH_ROUNDS, "sequential_candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
+    record = {"model": inner.model_name, "tasks": n, "inline": args.inline, "machine": machine(),
+              "cpus": os.cpu_count(), "batch": BATCH, "batch_rounds": BATCH_ROUNDS,
+              "sequential_candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
               "chain_seconds": {"median": seconds[n // 2], "max": seconds[-1], "mean": sum(seconds) / n}}
     for arm, passed in arms.items():
         lo, hi = wilson(sum(passed), n)
