@@ -204,13 +204,13 @@ def extract_tests(text: str) -> TestSuite:
             elif isinstance(node, (ast.Import, ast.ImportFrom)) and body_has_tests:
                 if segment not in setup:
                     setup.append(segment)
-    for statement in stated_examples([prose, *(_docstrings(block) for block in blocks)]):
+    for statement in _stated_examples([prose, *(_docstrings(block) for block in blocks)]):
         add("assert", statement)
     calls = _called_names(cases, setup)
     return TestSuite(tuple(cases), "\n".join(setup), calls)
 
 
-def stated_examples(texts: list[str]) -> list[str]:
+def _stated_examples(texts: list[str]) -> list[str]:
     """`assert call == result` for each example stated in words or arrows in `texts` (prose, or a
     function's docstring), when the result reads as a Python literal."""
     found = []

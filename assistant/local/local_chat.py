@@ -17,6 +17,7 @@ an error in its thread vanish (the consumer waits out a 60 s queue timeout) and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,38 @@ class _StopScanner:
     def flush(self) -> str:
         text, self.pending = self.pending, ""
         return text
+
+
+class _ReplyText:
+    """One reply's text as its tokens come: decoded without splitting a character, cut at the first
+    stop sequence (`stopped` then says so)."""
+
+    def __init__(self, tokenizer: Any, stops: list[str]) -> None:
+        from assistant.local.decoding import TextAssembler
+
+        self._text, self._scanner = TextAssembler(tokenizer), _StopScanner(stops)
+        self.stopped = False
+
+    def push(self, token: int) -> str:
+        piece, self.stopped = self._scanner.feed(self._text.push(token))
+        return piece
+
+    def finish(self) -> str:
+        """What was held back, once no token follows (nothing after a stop)."""
+        if self.stopped:
+            return ""
+        piece, self.stopped = self._scanner.feed(self._text.flush())
+        return piece + ("" if self.stopped else self._scanner.flush())
+
+
+@contextlib.contextmanager
+def _model_failures() -> Iterator[None]:
+    """torch's failures while generating (out of memory, bad shapes) as one `ModelError`; anything
+    else (TypeError, KeyError, ...) is a bug of ours and surfaces as one."""
+    try:
+        yield
+    except (RuntimeError, MemoryError, OSError) as exc:
+        raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
 
 def _decode_threads() -> int:
@@ -223,7 +256,7 @@ class LocalChatModel(StreamingChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        from assistant.local.decoding import Sampling, TextAssembler
+        from assistant.local.decoding import Sampling
 
         _, tokenizer = self.ensure_loaded()
         params = {k: kwargs.get(k, getattr(self, k)) for k in _OVERRIDABLE}
@@ -234,24 +267,22 @@ class LocalChatModel(StreamingChatModel):
             repetition_penalty=float(params["repetition_penalty"]),
         )
         tokens = self._tokens(prompt, int(params["max_new_tokens"]), sampling, self._stop_ids)
-        text = TextAssembler(tokenizer)
-        scanner = _StopScanner(list(stop or self.stop or []))
-        produced, hit_stop = 0, False
+        reply = _ReplyText(tokenizer, list(stop or self.stop or []))
+        produced = 0
         try:
             for token in tokens:
                 produced += 1
-                piece, hit_stop = scanner.feed(text.push(token))
+                piece = reply.push(token)
                 if piece:
                     yield self._chunk(piece, run_manager)
-                if hit_stop:
+                if reply.stopped:
                     break
-            if not hit_stop:
-                piece, hit_stop = scanner.feed(text.flush())
-                tail = piece + ("" if hit_stop else scanner.flush())
-                if tail:
-                    yield self._chunk(tail, run_manager)
+            tail = reply.finish()
+            if tail:
+                yield self._chunk(tail, run_manager)
         finally:  # also on GeneratorExit: the consumer stopped listening, so decoding stops here
             tokens.close()
+        hit_stop = reply.stopped
         finish = "length" if not hit_stop and produced >= params["max_new_tokens"] else "stop"
         yield ChatGenerationChunk(
             message=AIMessageChunk(
@@ -276,14 +307,11 @@ class LocalChatModel(StreamingChatModel):
         if self.plan is not None:  # the head's own threads give way to other work as the layers' do
             head = self.plan.head_threads
             self._runner.head_threads = None if self.num_threads or not head else _unless_busy(head)
-        try:
+        with _model_failures():
             yield from decode_tokens(
                 self._runner, prompt, max_new_tokens=max_new_tokens, sampling=sampling, stop_ids=stop_ids,
                 threads=threads, cache=self._prefix_cache,
             )
-        except (RuntimeError, MemoryError, OSError) as exc:  # torch's failures (out of memory, bad shapes);
-            # anything else (TypeError, KeyError, ...) is a bug of ours and surfaces as one
-            raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
 
     def sample_replies(self, messages: list[BaseMessage], n: int, *, max_new_tokens: int, temperature: float,
                        stop: list[str] | None = None) -> tuple[list[str], int]:
@@ -292,41 +320,31 @@ class LocalChatModel(StreamingChatModel):
         about two of them while all n run (here: 8 rows cost 1.7x one). A model our runner cannot
         batch answers the n calls one after another."""
         from assistant.local.batch_decoding import decode_batch
-        from assistant.local.decoding import LlamaRunner, Sampling, TextAssembler
+        from assistant.local.decoding import LlamaRunner, Sampling
 
         _, tokenizer = self.ensure_loaded()
         if not isinstance(self._runner, LlamaRunner):
             options = {"max_new_tokens": max_new_tokens, "temperature": temperature}
-            replies = [self.invoke(messages, stop=stop, **options) for _ in range(n)]
-            used = sum((r.usage_metadata or {}).get("output_tokens", 0) for r in replies)
-            return [str(r.content) for r in replies], used
+            answers = [self.invoke(messages, stop=stop, **options) for _ in range(n)]
+            used = sum((r.usage_metadata or {}).get("output_tokens", 0) for r in answers)
+            return [str(r.content) for r in answers], used
         prompt = self._encode(tokenizer, messages)
         sampling = Sampling(temperature=max(0.0, temperature), top_p=self.top_p,
                             repetition_penalty=self.repetition_penalty)
         prefill, _ = self.threads()   # a step's products have n rows: threads as for a prompt
-        texts, assemblers = [""] * n, [TextAssembler(tokenizer) for _ in range(n)]
-        scanners = [_StopScanner(list(stop or self.stop or [])) for _ in range(n)]
-        cut = [False] * n
-        used = 0
+        replies = [_ReplyText(tokenizer, list(stop or self.stop or [])) for _ in range(n)]
+        texts, used = [""] * n, 0
         steps = decode_batch(self._runner, prompt, n, max_new_tokens=max_new_tokens, sampling=sampling,
                              stop_ids=self._stop_ids, threads=(prefill, _unless_busy(prefill)), cache=self._prefix_cache,
-                             ended=cut.__getitem__)
-        try:
+                             ended=lambda b: replies[b].stopped)
+        with _model_failures(), contextlib.closing(steps):
             for step in steps:
                 for b, token in enumerate(step):
-                    used += token is not None
-                    if token is not None and not cut[b]:
-                        piece, cut[b] = scanners[b].feed(assemblers[b].push(token))
-                        texts[b] += piece
-        except (RuntimeError, MemoryError, OSError) as exc:
-            raise ModelError(f"the local model failed while generating: {type(exc).__name__}: {exc}") from exc
-        finally:
-            steps.close()
-        for b in range(n):
-            if not cut[b]:
-                piece, cut[b] = scanners[b].feed(assemblers[b].flush())
-                texts[b] += piece + ("" if cut[b] else scanners[b].flush())
-        return texts, used
+                    if token is not None:
+                        used += 1
+                        if not replies[b].stopped:
+                            texts[b] += replies[b].push(token)
+        return [text + reply.finish() for text, reply in zip(texts, replies)], used
 
     @staticmethod
     def _encode(tokenizer: Any, messages: list[BaseMessage]) -> list[int]:
