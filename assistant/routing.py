@@ -98,7 +98,7 @@ CALIBRATION = 0.6        # divides the summed logits so that scores match observ
 TASK_CUE = 1.5           # cues this strong name a task: they let a follow-up switch routes
 FOLLOW_UP_PRIOR = 0.5    # a follow-up's score: this, plus the rest times the text's own fit
 SAFE_ROUTE = "chat"      # where an unsure request goes: a general answer costs less than a wrong artifact
-SAFE_BELOW = 0.55        # a specialist with less than this probability, chat the runner-up: chat
+SAFE_BELOW = 0.7         # a specialist with less than this probability, chat the runner-up: chat
 CACHE_VERSION = "routing-v1"   # bump when instruction() changes what gets embedded
 
 

@@ -131,6 +131,11 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ("subject-words", 1.0, _rx(_words(*TERMS["subject-words"]))),
     ("social", 2.0, _rx(r"^\s*(?:hi|hello|hey|yo|good (?:morning|evening|night|afternoon)|thanks|thank you|thx|"
                         r"bye|cheers)\b(?!.*\b(?:write|code|plot|data|function)\b).{0,40}$")),
+    # A question about something past ("what did we decide…", "who did I say…"): in an assistant
+    # with memory, usually about earlier turns, answered from what was recalled.
+    ("past-question", 2.0, _rx(r"^\s*(?:(?:what|which|who|when|where|how (?:many|much|long))\s+(?:\w+\s+){0,2}?"
+                               r"(?:did\b|(?:was|were|had)\b(?=.*\b(?:i|we|you|my|our|me|us)\b))"
+                               r"|do you remember\b|remind me\b|did (?:i|we|you)\b)")),
     ("everyday-question", 0.5, _rx(r"^\s*(?:who|when|where|why|is it|are there|can you recommend|should i|do you|"
                                    r"what's a good|what are some|any tips)\b")),
 )

@@ -156,6 +156,10 @@ def test_canonical_requests(router, text, expected):
         ("update the intro with the numbers", "writing"),
         ("For my essay on rivers, write a conclusion", "writing"),
         ("UPDATE users SET name = 'x' WHERE id = 3 fails with a syntax error", "coding"),
+        # A question about earlier turns is answered from memory, even when it names a document.
+        ("What did we decide about the blog post?", "chat"),
+        ("Which poem did I like best?", "chat"),
+        ("What did Alice plan for the budget report?", "chat"),
     ],
 )
 def test_documented_boundaries(router, text, expected):
