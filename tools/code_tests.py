@@ -47,6 +47,10 @@ _CALL = r"(?P<call>[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\))"
 _IMPLIED = re.compile(
     _CALL + r"[ \t]*(?:should\s+(?:return|give|be|equal|output)|returns|gives|must\s+return|==>|==|->|→|➞|➜|⟶|=>|=|is)"
     r"[ \t]*(?=(?P<rest>[^\n]+))", re.I)   # the rest is looked at, not consumed: it may hold the next example
+# "Input: a = 1, b = 2  Output: 3" and "For a = 1 the output should be 3": named inputs, then the output
+_INPUT_OUTPUT = re.compile(r"(?:\binput\s*:|\bfor\b)(?P<inputs>(?:(?!\binput\s*:|\boutput\b)[\s\S]){1,400}?)"
+                           r"\b(?:output\s*:|the\s+output\s+(?:should\s+be|is|will\s+be))[ \t]*\n?[ \t]*(?=(?P<rest>[^\n]+))",
+                           re.I)
 _RESULT_CHARS = 200  # the longest stated result read (an example's value, not a data dump)
 _BUILTIN_NAMES = set(dir(builtins))
 
@@ -206,6 +210,8 @@ def extract_tests(text: str) -> TestSuite:
                     setup.append(segment)
     for statement in _stated_examples([prose, *(_docstrings(block) for block in blocks)]):
         add("assert", statement)
+    for statement in _input_output_examples(text):
+        add("assert", statement)
     calls = _called_names(cases, setup)
     return TestSuite(tuple(cases), "\n".join(setup), calls)
 
@@ -223,6 +229,51 @@ def _stated_examples(texts: list[str]) -> list[str]:
             if _parse_block(statement) is not None:
                 found.append(statement)
     return found
+
+
+def _input_output_examples(text: str) -> list[str]:
+    """`assert f(...) == output` for each example given as named inputs and an output, as coding
+    exercises state them ("Input: nums = [2, 7], target = 9  Output: [0, 1]", "Input: grid : [[1]]
+    capacity : 1  Output: 6", "For lst = [1,2,3] the output should be 6"), `f` being the function
+    of `text` whose parameters the inputs name (a one-parameter function may go unnamed)."""
+    functions = _signatures(text)
+    found = []
+    for match in _INPUT_OUTPUT.finditer(text):
+        inputs, want = match.group("inputs"), _literal_prefix(match.group("rest"))
+        if want is None:
+            continue
+        for name, params, required in functions:
+            values = [_named_value(inputs, p) for p in params]
+            if len(params) == 1 and values[0] is None:
+                values = [_literal_prefix(inputs)]
+            if any(v is None for v in values[:required]):
+                continue
+            call = f"{name}({', '.join(v for v in values if v is not None)})"
+            statement = f"assert {call} == {want}"
+            if _literal_arguments(call) and _parse_block(statement) is not None:
+                found.append(statement)
+                break
+    return found
+
+
+def _signatures(text: str) -> list[tuple[str, list[str], int]]:
+    """(name, parameter names, how many of them have no default) of each function defined in `text`."""
+    found = []
+    for match in re.finditer(r"(?<![\w.])def[ \t]+(\w+)[ \t]*(\((?:[^()]|\([^()]*\))*\))", text):
+        try:
+            args = ast.parse(f"def f{match.group(2)}: pass").body[0].args  # type: ignore[attr-defined]
+        except SyntaxError:
+            continue
+        params = [a.arg for a in [*args.posonlyargs, *args.args] if a.arg not in ("self", "cls")]
+        if params:
+            found.append((match.group(1), params, len(params) - len(args.defaults)))
+    return found
+
+
+def _named_value(inputs: str, param: str) -> str | None:
+    """The literal given for `param` in "a = 1, b = [2]" or "a : 1\n b : [2]", else None."""
+    match = re.search(rf"(?<![\w.]){re.escape(param)}[ \t]*[:=](?!=)[ \t]*", inputs)
+    return _literal_prefix(inputs[match.end():]) if match else None
 
 
 def _literal_prefix(rest: str) -> str | None:

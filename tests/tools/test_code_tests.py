@@ -141,6 +141,28 @@ def test_examples_in_a_pasted_functions_docstring_count_but_its_code_does_not():
     assert [c.source for c in extract_tests(pasted).cases] == ["assert halve(5) == 2", "assert halve(8) == 4"]
 
 
+def test_examples_given_as_named_inputs_and_an_output_become_asserts():
+    leetcode = ('Complete this Python function: def two_sum(nums: list[int], target: int) -> list[int]:\n'
+                '    """Example 1:\n        Input: nums = [2, 7, 11, 15], target = 9\n        Output: [0, 1]\n'
+                '    Example 2:\n        Input:\n            nums : [3, 2, 4]\n            target : 6\n'
+                '        Output: [1, 2]\n    """')
+    assert [c.source for c in extract_tests(leetcode).cases] == [
+        "assert two_sum([2, 7, 11, 15], 9) == [0, 1]", "assert two_sum([3, 2, 4], 6) == [1, 2]"]
+    prose = ('def sum_squares(lst):\n    """For lst = [1,2,3] the output should be 14\n'
+             '    For lst = [] the output should be 0\n    Input: 5\n    Output: 25 (one argument, unnamed)"""')
+    assert [c.source for c in extract_tests(prose).cases] == [
+        "assert sum_squares([1,2,3]) == 14", "assert sum_squares([]) == 0", "assert sum_squares(5) == 25"]
+
+
+def test_inputs_that_do_not_name_the_functions_parameters_are_not_examples():
+    # the docstring names a parameter the function does not have: no call can be written
+    assert not extract_tests('def fill(grid, capacity):\n    """Input: grid : [[1]]\n    bucket : 1\n'
+                             '    Output: 1"""').cases
+    # words, not values, on either side
+    assert not extract_tests('def sq(x):\n    """For each number x the output should be its square."""').cases
+    assert not extract_tests('def sq(x):\n    """Input: x = 3\n    Output: the square of x"""').cases
+
+
 def test_brief_errors_are_one_line_per_problem(tmp_path):
     suite = extract_tests("assert f(0) == 1\nassert f(2) == 2")
     report = run_tests("def f(n):\n    raise ValueError('negative')\n", suite, workspace=tmp_path)

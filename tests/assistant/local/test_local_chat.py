@@ -296,3 +296,21 @@ def test_a_begun_reply_is_continued_and_alone_it_is_plain_text(tokenizer):
     begun = LocalChatModel._encode(tokenizer, [*asked, AIMessage("Sure:")])
     fresh = LocalChatModel._encode(tokenizer, asked)
     assert begun[: len(fresh)] == fresh and tokenizer.decode(begun[len(fresh):]) == "Sure:"
+
+
+class ScriptedPerPrompt(Scripted):
+    """Scripted, starting its script again at each prompt: n separate answers to one prompt."""
+
+    def __call__(self, input_ids, **kwargs):
+        if input_ids.shape[-1] > 1:
+            self.calls = 0
+        return super().__call__(input_ids, **kwargs)
+
+
+def test_a_model_the_runner_cannot_batch_samples_one_reply_after_another(tokenizer):
+    ids = tokenizer("def add(a, b): return a + b")["input_ids"] + [tokenizer.eos_token_id]
+    model = ScriptedPerPrompt(ids, len(tokenizer))
+    chat = LocalChatModel(loader=lambda progress=None: (model, tokenizer))
+    texts, tokens = chat.sample_replies([HumanMessage("complete add")], 3, max_new_tokens=40, temperature=0.0)
+    assert texts == ["def add(a, b): return a + b"] * 3
+    assert tokens == 3 * len(ids)  # each reply's EOS counts, as in invoke's usage
