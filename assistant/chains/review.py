@@ -5,7 +5,7 @@ numbers"), the recalled style preferences ("The user prefers short sentences.") 
 other chains' artifacts. `review` checks a text against the brief with the deterministic text tools
 (word/sentence counts, reading level). `enforce` makes the hard requirements true when a model did
 not: trims to the length at a sentence boundary, splits over-long sentences, drops a chatty
-preamble, expands contractions for a formal tone, and appends the required figures it left out.
+preamble and a closing note about the changes, expands contractions for a formal tone, and appends the required figures it left out.
 """
 
 from __future__ import annotations
@@ -21,6 +21,20 @@ _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _PREAMBLE = re.compile(r"^\s*(?:(?:sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is)\b[^\n]*?[:!.]|"
                        r"[^\n:]{0,40}\b(?:text|draft|version|intro(?:duction)?|post|revision|revised|rewritten|rewrite|"
                        r"output|answer|result)\b[^\n:]{0,30}:)[ \t]*\n+", re.I)  # "Sure! Here it is:" / "Revised text:"
+# A closing paragraph about the text rather than part of it ("In this version, I made several changes
+# to…", "Changes made: …", "Note: I kept…"): small models add one to rewrites. Only a paragraph after
+# the first, so a text is never emptied; a blog post's own call to action ("Let me know…") is kept.
+_AFTERWORD = re.compile(r"\n[ \t]*\n[ \t]*(?:\*\*)?(?:in\s+this\s+(?:version|revision|rewrite|revised|rewritten|updated|new)\b|"
+                        r"(?:the\s+|these\s+|key\s+|main\s+)?changes\s+(?:made|i\s+made|include)\b|"
+                        r"here(?:'s|\s+is|\s+are)\s+(?:what|the\s+changes)\b|"
+                        r"this\s+(?:version|revision|rewrite|revised\s+(?:version|text|draft)|updated\s+(?:version|text|draft))\s+"
+                        r"(?:is|has|keeps|uses|adds|removes|includes|makes|maintains|focuses)\b|"
+                        r"i\s+(?:have\s+)?(?:made|revised|rewrote|rewritten|edited|adjusted|updated|rephrased|incorporated|"
+                        r"changed|added|removed|replaced|kept)\s+(?:several|some|a\s+few|the\s+following|a\s+number\s+of|"
+                        r"minor|small|the)?\s*(?:changes|edits|adjustments|improvements|revisions|text|draft|intro|"
+                        r"introduction|wording|tone|structure|figures|numbers|statistics)\b|note\s*:|"
+                        r"(?:please\s+)?note\s+that\s+the\s+(?:original|revised|rewritten|updated|new|above)\s+"
+                        r"(?:text|version|draft|intro|introduction)\b)[\s\S]*\Z", re.I)
 _CONTRACTIONS = [(r"\bcan't\b", "cannot"), (r"\bwon't\b", "will not"), (r"\b(\w+)n't\b", r"\1 not"),
                  (r"\b(\w+)'re\b", r"\1 are"), (r"\b(\w+)'ll\b", r"\1 will"), (r"\b(\w+)'ve\b", r"\1 have"),
                  (r"\bI'm\b", "I am"), (r"\b(it|that|there|what|here)'s\b", r"\1 is")]
@@ -30,7 +44,7 @@ _NUMBERS_ASKED = re.compile(r"\b(?:add|include|with|use|using|mention|put in|wor
 _MENTION = re.compile(r"\b(?:mention|include|cover|talk about|refer to|highlight)\s+(?:that\s+|the\s+)?"
                       r"([^,.;:!?\n]{3,60}?)(?=\s+(?:and|but|in|with)\b|[,.;:!?\n]|$)", re.I)
 PARAGRAPH_WORDS = 150
-_BY_RULE = {"sentence length", "formal tone", "figures", "no preamble"}  # what `enforce` fixes without loss
+_BY_RULE = {"sentence length", "formal tone", "figures", "no preamble", "no afterword"}  # what `enforce` fixes without loss
 _TRIM_FACTOR = 1.5  # over a limit by more than this, trimming would drop too much: a revision does better
 _STOPWORDS = {"the", "a", "an", "our", "my", "your", "their", "its", "of", "to", "and", "in", "on", "for", "that"}
 
@@ -227,6 +241,8 @@ def review(text: str, brief: Brief) -> list[Check]:
                             "Include these figures exactly: " + " ".join(brief.facts)))
     if _PREAMBLE.match(text):
         checks.append(Check("no preamble", False, "starts with a chatty preamble", "Output only the text itself."))
+    if _AFTERWORD.search(text):
+        checks.append(Check("no afterword", False, "ends with a note about the changes", "Output only the text itself."))
     return checks
 
 
@@ -259,6 +275,7 @@ def enforce(text: str, brief: Brief) -> tuple[str, list[str]]:
         return new.strip()
 
     text = step(_PREAMBLE.sub("", text, count=1), "dropped the preamble")
+    text = step(_AFTERWORD.sub("", text, count=1), "dropped the note about the changes")
     if brief.formal:
         formal = text
         for pattern, repl in _CONTRACTIONS:

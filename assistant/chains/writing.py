@@ -138,7 +138,9 @@ class WritingChain(PromptChain):
             if revised.strip() and len(revised_failed) <= len(best_failed):
                 best, best_failed = revised.strip(), revised_failed
         final, changes = enforce(best, brief)
-        if final != shown:
+        if final != shown and final.startswith(shown):  # only added to (the figures): show the addition alone
+            yield Token(final[len(shown):])
+        elif final != shown:
             note = f" ({'; '.join(changes)})" if changes else ""
             yield Token(f"\n\n**Final version**{note}:\n\n{final}")
         title = previous.title if previous else short_title(run.request)

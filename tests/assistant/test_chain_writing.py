@@ -206,3 +206,23 @@ def test_the_small_model_never_gets_the_extra_outline_call(monkeypatch):
     monkeypatch.setattr("assistant.chains.writing.is_small_model", lambda model: True)
     _, result, fake = drive("Write an essay about bees", ["Bees matter."])
     assert len(fake.prompts) == 1 and result.text == "Bees matter."
+
+
+def test_enforce_drops_a_closing_note_about_the_changes_but_not_the_texts_own_ending():
+    noted = "We bake bread every morning.\n\nIn this version, I made several changes to improve the flow."
+    assert enforce(noted, Brief()) == ("We bake bread every morning.", ["dropped the note about the changes"])
+    assert [c.name for c in review(noted, Brief()) if not c.ok] == ["no afterword"]
+    assert enforce("We bake.\n\nPlease note that the original text was reworked.", Brief())[0] == "We bake."
+    for own in ("We bake bread.\n\nLet me know in the comments what you think!",
+                "In this version of the story, the baker wins.",
+                "We bake bread.\n\nI tried the rye last week and loved it.",
+                "Dear Ms Lee,\n\nPlease note that the office is closed on Friday."):
+        assert enforce(own, Brief()) == (own, [])
+
+
+def test_figures_added_by_rule_are_streamed_alone_not_the_whole_text_again():
+    events, result, fake = drive("Update the intro with the Q3 numbers", ["Our sales grew a lot."],
+                                 artifacts=[DRAFT, ANALYSIS])
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert streamed == result.text and "Final version" not in streamed
+    assert streamed.count("Our sales grew a lot.") == 1 and "+25.0%" in streamed
