@@ -1,7 +1,7 @@
 """Function completion: the coding chain, through `Assistant`, against its own model direct.
 
     .venv/bin/python bench/bench_completion.py [--tasks N] [--only a,b] [--sequential] [--inline] [--chat]
-        [--tokens 256]
+        [--written] [--tokens 256]
 
 Tasks: bench/data/completion_tasks.jsonl, 53 small functions written for this bench (so
 in-distribution for this project, though no chain rule was tuned on them): a signature and a
@@ -19,6 +19,10 @@ function:" + the stub in a fence)`, one fresh data dir per task (what `assistant
     sequential (--sequential) the same chain with samples one call each, as before batching
               (completion.FIRST_ROUND + SECOND_ROUND candidates at most), for the comparison
     chat      (--chat) the model answers the chat prompt, greedy; its main code block is graded
+
+--written asks for each function without a stub, as a person does who has none to paste: "Write a
+Python function f(x): <the docstring's first paragraph>" and the docstring's examples as assert
+lines. The direct arm is then the model's chat answer (there is no stub to continue).
 
 Grading: only the hidden tests (so the chain's selection and repairs never see what grades them);
 pass@1 = share of tasks whose code passes all hidden tests. 95% intervals: Wilson per arm; paired:
@@ -51,12 +55,29 @@ from bench.bench_coding import cached_bundled_model, direct  # noqa: E402
 TASKS = ROOT / "bench" / "data" / "completion_tasks.jsonl"
 
 
-def request_for(task: dict, inline: bool = False) -> str:
+def request_for(task: dict, inline: bool = False, written: bool = False) -> str:
     """The request as a person types it: the stub in a fence, or (inline) pasted after the words on
-    the same line, as a prompt built by string formatting gives it."""
+    the same line, as a prompt built by string formatting gives it; or (written) no stub at all, the
+    function asked for in words with its examples as assert lines."""
+    if written:
+        return written_request(task)
     if inline:
         return f"Complete this Python function: {task['prompt']}"
     return f"Complete this Python function:\n```python\n{task['prompt']}```"
+
+
+def written_request(task: dict) -> str:
+    """"Write a Python function f(x): <the docstring's first paragraph>" and an `assert` line per
+    docstring example: how a person asks for a function when there is no stub to paste."""
+    import ast
+    import doctest
+
+    node = ast.parse(task["prompt"]).body[0]
+    doc = ast.get_docstring(node) or ""
+    summary = doc.split("\n\n")[0].replace("\n", " ").strip()
+    signature = task["prompt"].split("\n", 1)[0].removeprefix("def ").rstrip(":")
+    asserts = [f"assert {e.source.strip()} == {e.want.strip()}" for e in doctest.DocTestParser().get_examples(doc)]
+    return f"Write a Python function {signature}: {summary[:1].lower() + summary[1:]}\n" + "\n".join(asserts)
 
 
 def hidden_pass(code: str, task: dict, workspace: Path) -> bool:
@@ -141,6 +162,8 @@ def main() -> int:
     parser.add_argument("--chat", action="store_true", help="also the direct chat arm")
     parser.add_argument("--sequential", action="store_true", help="also the chain with samples one call each")
     parser.add_argument("--inline", action="store_true", help="the stub after the request's words, no fence")
+    parser.add_argument("--written", action="store_true",
+                        help="no stub: the function asked for in words, its examples as asserts; direct = the chat answer")
     parser.add_argument("--tokens", type=int, default=256, help="max new tokens per model call")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "completion.json")
     args = parser.parse_args()
@@ -155,12 +178,13 @@ def main() -> int:
     print(machine(), flush=True)
     model = cached_bundled_model(args.tokens)
     inner = model.inner
-    arm_names = ["chain", "direct"] + (["sequential"] if args.sequential else []) + (["chat"] if args.chat else [])
+    arm_names = (["chain", "direct"] + (["sequential"] if args.sequential else [])
+                 + (["chat"] if args.chat and not args.written else []))
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for task in tasks:
-            request = request_for(task, args.inline)
+            request = request_for(task, args.inline, args.written)
             work = Path(tmp) / task["name"]
             t0 = time.perf_counter()
             code, runs = through_assistant(model, "/code " + request, work / "data")
@@ -168,7 +192,8 @@ def main() -> int:
             row = {"task": task["name"], "chain": hidden_pass(code, task, work / "check"), "runs": runs,
                    "chain_s": round(chain_s, 1)}
             t1 = time.perf_counter()
-            row["direct"] = hidden_pass(continue_directly(model, request), task, work / "continue")
+            answer = direct(model, request) if args.written else continue_directly(model, request)
+            row["direct"] = hidden_pass(answer, task, work / "continue")
             row["direct_s"] = round(time.perf_counter() - t1, 1)
             if args.sequential:
                 completion.BATCH = 1   # the chain's plan for a model that cannot batch its samples
@@ -179,7 +204,7 @@ def main() -> int:
                     completion.BATCH = BATCH
                 row["sequential"] = hidden_pass(code, task, work / "check-sequential")
                 row["sequential_s"] = round(time.perf_counter() - t2, 1)
-            if args.chat:
+            if args.chat and not args.written:   # written: direct is the chat answer already
                 row["chat"] = hidden_pass(direct(model, request), task, work / "chat")
             rows.append(row)
             mark = {True: "PASS", False: "fail"}
@@ -188,11 +213,13 @@ def main() -> int:
     n = len(rows)
     arms = {arm: [r[arm] for r in rows] for arm in arm_names}
     seconds = sorted(r["chain_s"] for r in rows)
-    print(f"\n{n} tasks (written for this bench: in-distribution){', stubs inline (no fence)' if args.inline else ''}, "
+    form = ", asked in words with assert lines (no stub; direct = the chat answer)" if args.written else \
+        ", stubs inline (no fence)" if args.inline else ""
+    print(f"\n{n} tasks (written for this bench: in-distribution){form}, "
           "graded on hidden tests only; chain: "
           f"greedy + hint + {BATCH} samples decoded together a round, {BATCH_ROUNDS} rounds at most; sequential: "
           f"{FIRST_ROUND}+{SECOND_ROUND} candidates at most; {BUDGET_S:.0f} s candidate budget, repairs when none passes")
-    record = {"model": inner.model_name, "tasks": n, "inline": args.inline, "machine": machine(),
+    record = {"model": inner.model_name, "tasks": n, "inline": args.inline, "written": args.written, "machine": machine(),
               "cpus": os.cpu_count(), "batch": BATCH, "batch_rounds": BATCH_ROUNDS,
               "sequential_candidates": [FIRST_ROUND, SECOND_ROUND], "budget_s": BUDGET_S, "arms": {}, "rows": rows,
               "chain_seconds": {"median": seconds[n // 2], "max": seconds[-1], "mean": sum(seconds) / n}}
