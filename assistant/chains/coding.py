@@ -10,6 +10,11 @@ Answers always come out fenced (assistant.chains.fences). Then the chain checks 
 - a crash or a failed test goes first to the fixes a failed run calls for, then back to the model
   with the error, at most `max_repairs` times. The best attempt is kept, even if a repair was worse.
 Code, the run's output and the test results become artifacts ("code", "output").
+
+A model that continues text (the local ones) gets a function to write as a stub to continue instead
+of a chat prompt: a stub the request pastes (assistant.chains.completion), or one written from a
+request in words that tests one function (assistant.chains.written_stub). Candidates are sampled
+and the request's examples choose among them; the repair loop follows only when none passes.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from assistant.chains.base import (
     stream_model,
 )
 from assistant.chains.completion import BUDGET_S, Stub, can_continue, complete, completion_stub
+from assistant.chains.written_stub import written_stub
 from assistant.chains.fences import (  # noqa: F401  (re-exported: the coding chain's helpers)
     code_blocks,
     ensure_fenced,
@@ -116,7 +122,7 @@ class CodingChain(PromptChain):
         from tools.code_tests import extract_tests
 
         suite = extract_tests(run.request)
-        stub = completion_stub(run.request) if can_continue(run.model) else None
+        stub = (completion_stub(run.request) or written_stub(run.request, suite)) if can_continue(run.model) else None
         if stub is not None:
             return (yield from self._complete(run, messages, suite, stub))
         asked = with_test_hint(messages, suite)

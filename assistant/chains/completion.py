@@ -62,7 +62,7 @@ STOP = ["\n```", "\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ",
 # ending in the usual split is one the model knows how to go on from (token healing, by hand).
 BODY_INDENT = "   "
 HINT = " return"           # the one-line hint: a body that is a single expression
-_ASKING_ELSE = re.compile(r"\b(?:explain|why|review|translate|convert|rewrite|refactor|document|"
+ASKING_ELSE = re.compile(r"\b(?:explain|why|review|translate|convert|rewrite|refactor|document|"
                           r"(?:unit )?tests? for|write tests?|time complexity|what does)\b", re.I)
 
 
@@ -127,7 +127,7 @@ def completion_stub(request: str) -> Stub | None:
     if stub is None:
         return None
     prose = FENCE_RE.sub(" ", request) if FENCE_RE.search(request) else request.split(stub.prefix.split("\n", 1)[0])[0]
-    return None if _ASKING_ELSE.search(prose) else stub
+    return None if ASKING_ELSE.search(prose) else stub
 
 
 def continuation_messages(request: str, stub: Stub, hint: str = "") -> "list[BaseMessage]":

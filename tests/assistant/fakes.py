@@ -9,6 +9,8 @@ from typing import Any
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
 
+from assistant.chains.steps import LOCAL_MODEL_TYPE
+
 
 class RecordingFakeChat(FakeListChatModel):
     """FakeListChatModel that keeps every prompt it was given (as plain text per message)."""
@@ -37,6 +39,24 @@ class RecordingFakeChat(FakeListChatModel):
     @property
     def last_text(self) -> str:
         return "\n".join(str(m.content) for m in self.prompts[-1])
+
+
+class FakeLocal(RecordingFakeChat):
+    """A fake that passes for the local model (so it is given generation options) and keeps them."""
+
+    options: list[dict] = []
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.options = []
+
+    @property
+    def _llm_type(self) -> str:
+        return LOCAL_MODEL_TYPE
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.options.append(kwargs)
+        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
 def drain(steps: Generator[Any, None, Any]) -> tuple[list[Any], Any]:

@@ -11,33 +11,14 @@ from assistant.chains.base import ChainRun
 from assistant.chains.coding import coding_chain
 from assistant.chains import coding, completion
 from assistant.chains.completion import add_candidate, candidate_code, completion_stub, find_stub
-from assistant.chains.steps import LOCAL_MODEL_TYPE
 from assistant.events import ToolFinished, ToolStarted
 from assistant.sessions import Session
 
-from .fakes import RecordingFakeChat, drain
+from .fakes import FakeLocal, drain
 
 STUB = ('def add_one(nums):\n    """Add 1 to every number.\n\n    >>> add_one([1, 2])\n    [2, 3]\n'
         '    >>> add_one([])\n    []\n    """\n')
 REQUEST = f"Complete this Python function:\n```python\n{STUB}```"
-
-
-class FakeLocal(RecordingFakeChat):
-    """A fake that passes for the local model (so it is given generation options) and keeps them."""
-
-    options: list[dict] = []
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.options = []
-
-    @property
-    def _llm_type(self) -> str:
-        return LOCAL_MODEL_TYPE
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.options.append(kwargs)
-        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
 
 
 def test_a_stub_is_found_with_its_imports_and_without_a_body():
