@@ -32,7 +32,7 @@ from assistant.chains.base import (
     short_title,
     stream_model,
 )
-from assistant.chains.completion import BUDGET_S, Stub, can_continue, complete, completion_stub
+from assistant.chains.completion import BODY_TOKENS, BUDGET_S, Stub, can_continue, complete, completion_stub
 from assistant.chains.written_stub import written_stub
 from assistant.chains.fences import (  # noqa: F401  (re-exported: the coding chain's helpers)
     code_blocks,
@@ -51,7 +51,7 @@ from assistant.chains.repair import (
     preview,
     repair_messages,
 )
-from assistant.chains.steps import approval, tuned
+from assistant.chains.steps import approval, quietly, tuned
 from assistant.events import Event, Token
 
 if TYPE_CHECKING:
@@ -171,8 +171,16 @@ class CodingChain(PromptChain):
     def _complete(self, run: ChainRun, messages: "list[BaseMessage]", suite: "TestSuite", stub: Stub
                   ) -> Generator[Event, None, ChainResult]:
         """A function to finish: candidates continued from its stub, the examples choose, repairs follow."""
+        from tools.code_fixes import static_fixes
+
+        def chat_answer() -> tuple[str, int]:
+            """The code of the model's answer to the chat prompt: one more candidate (see `complete`)."""
+            text, used = quietly(stream_model(tuned(run.model, max_new_tokens=BODY_TOKENS), with_test_hint(messages, suite)))
+            language, raw = main_block(self.finish(text))
+            return (static_fixes(raw, suite.calls)[0] if raw and runnable(language, raw) else ""), used
+
         started = time.perf_counter()
-        attempts, tokens, stopped = yield from complete(run, stub, suite)
+        attempts, tokens, stopped = yield from complete(run, stub, suite, chat_answer)
         best = attempts[0]
         yield Token("\n" + best.answer)
         if best.report is None:   # no examples to run, or nobody approved running them

@@ -35,7 +35,7 @@ import re
 import textwrap
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generator
+from typing import TYPE_CHECKING, Callable, Generator
 
 from assistant.chains.base import ChainRun, stream_model
 from assistant.chains.fences import FENCE_RE
@@ -218,9 +218,15 @@ def _continuations(run: ChainRun, stub: Stub, hint: str, temperature: float, cou
     return [text], used
 
 
-def complete(run: ChainRun, stub: Stub, suite: "TestSuite") -> Generator[Event, None, tuple[list[Attempt], int, str]]:
+def complete(run: ChainRun, stub: Stub, suite: "TestSuite", chat_answer: "Callable[[], tuple[str, int]] | None" = None
+             ) -> Generator[Event, None, tuple[list[Attempt], int, str]]:
     """Candidates in rounds, each round checked in one sandboxed run; returns (attempts best first,
-    tokens, why it stopped without running: "declined" / "no-approver" / "")."""
+    tokens, why it stopped without running: "declined" / "no-approver" / "").
+
+    `chat_answer` (the code of the model's answer to the chat prompt, and its tokens) joins the
+    second round's candidates when the first has none that passes every example: continuing a stub
+    is usually the better try for a small model, but not always (bench_completion --written: 3 of
+    53 functions only the chat answer got right)."""
     from tools.code_batch import probe_calls
 
     started = time.perf_counter()
@@ -244,6 +250,11 @@ def complete(run: ChainRun, stub: Stub, suite: "TestSuite") -> Generator[Event, 
                     new.append(pool[-1])
             if not suite:   # nothing to select on: the greedy continuation it is
                 return [_attempt(pool[0])], tokens, ""
+        if round_number == 1 and chat_answer is not None and time.perf_counter() - started <= BUDGET_S:
+            code, used = chat_answer()
+            tokens += used
+            if code and add_candidate(pool, code, "chat answer"):
+                new.append(pool[-1])
         if new and first:
             shown = new[0].code + (f"\n# (and {len(new) - 1} other candidates, run the same way)\n" if len(new) > 1 else "")
             verdict = yield from approval(run, shown)

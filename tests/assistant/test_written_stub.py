@@ -68,3 +68,16 @@ def test_the_coding_chain_completes_a_function_asked_for_in_words(tmp_path):
     assert fake.prompts[0][0].content.startswith('def add_one(nums):\n    """Adds 1 to every number.')
     assert result.artifacts[0].content.endswith("    return [n + 1 for n in nums]\n")
     assert "1/1 tests passed" in result.text
+
+
+def test_when_no_continuation_passes_the_chat_answer_joins_the_second_round(tmp_path):
+    request = "Write a Python function add_one(nums) that adds 1 to every number.\nassert add_one([1, 2]) == [2, 3]"
+    wrong = [" return nums"] * 7   # the first round's 4 candidates and the second round's 3 samples
+    chat = "Here it is:\n```python\ndef add_one(nums):\n    return [n + 1 for n in nums]\n```"
+    fake = FakeLocal(responses=[*wrong, chat])
+    run = ChainRun(request=request, session=Session("s", "u"), workspace=tmp_path / "ws", model=fake, auto_run=True)
+    events, result = drain(coding_chain().run(run, [SystemMessage("You write code."), HumanMessage(request)]))
+    asked = fake.prompts[7]   # the chat prompt, with the hint naming the function the tests call
+    assert [m.type for m in asked] == ["system", "human"] and "(The tests call: add_one." in asked[-1].content
+    assert result.artifacts[0].content.strip() == "def add_one(nums):\n    return [n + 1 for n in nums]"
+    assert "1/1 tests passed" in result.text and "chat answer" in result.text
