@@ -24,8 +24,9 @@ The first round always runs whole: with fewer candidates there is nothing to sel
 the chain would only repeat its own greedy answer (on a loaded machine a wall-clock budget cut it to
 one or two). Another round runs only when no candidate passes every example and the step is within
 BUDGET_S seconds. Samples are cut at SAMPLE_TOKENS: a sampled body that runs on is seldom the right
-one, and at 256 tokens it cost minutes on a busy CPU. The coding chain's repair loop takes over
-only when no candidate passes.
+one, and at 256 tokens it cost minutes on a busy CPU. The model's answer to the ordinary chat
+prompt joins the second round as one more candidate: now and then it is right where every
+continuation is wrong. The coding chain's repair loop takes over only when no candidate passes.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ STOP = ["\n```", "\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ",
 BODY_INDENT = "   "
 HINT = " return"           # the one-line hint: a body that is a single expression
 ASKING_ELSE = re.compile(r"\b(?:explain|why|review|translate|convert|rewrite|refactor|document|"
-                          r"(?:unit )?tests? for|write tests?|time complexity|what does)\b", re.I)
+                         r"(?:unit )?tests? for|write tests?|time complexity|what does)\b", re.I)
 
 
 @dataclass(frozen=True)
