@@ -38,8 +38,10 @@ Boundaries between the built-in chains (chains/examples/*.txt follow them):
   assistant. Facts that happen to be numbers ("what is the GDP of Japan?") are chat. A question
   about a subject (law, medicine, biology, physics, economics, history, a novel, a painting) is
   chat unless it asks for code, a document or an analysis of data — a physics question with a
-  number in it too. When the router is unsure between chat and a specialist, it answers chat
-  (`SAFE_BELOW`, calibrated on cross-validated examples).
+  number in it too. A question about earlier turns ("what did we decide about the blog post?",
+  "which poem did I like best?") is chat: memory answers it, even when it names a document. When
+  the router is unsure between chat and a specialist, it answers chat (`SAFE_BELOW`, calibrated on
+  cross-validated examples).
 
 Similarity (bench/bench_routing.py measures it against plain 1-nearest-example):
 - One query embedding. For "Instruction: <pasted payload>" only the instruction is embedded: the
