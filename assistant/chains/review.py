@@ -5,7 +5,8 @@ numbers"), the recalled style preferences ("The user prefers short sentences.") 
 other chains' artifacts. `review` checks a text against the brief with the deterministic text tools
 (word/sentence counts, reading level). `enforce` makes the hard requirements true when a model did
 not: trims to the length at a sentence boundary, splits over-long sentences, drops a chatty
-preamble and a closing note about the changes, expands contractions for a formal tone, and appends the required figures it left out.
+preamble and a closing note about the changes, expands contractions for a formal tone, and
+appends the required figures it left out.
 """
 
 from __future__ import annotations
