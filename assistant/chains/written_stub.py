@@ -60,9 +60,10 @@ def written_stub(request: str, suite: "TestSuite") -> Stub | None:
     if not examples:
         return None
     doc = _description(prose, name)
-    body = "\n\n".join(part for part in (doc, "\n".join(examples)) if part)
+    body = "\n\n".join(part for part in (doc, "\n".join(examples)) if part).replace('"""', "'''")
     docstring = "\n".join(("    " + line) if line else "" for line in body.splitlines())
-    prefix = f'def {name}({params}):\n    """{docstring.lstrip()}\n    """\n'
+    quote = 'r"""' if "\\" in docstring else '"""'   # a request's "\d" stays as written, without a warning
+    prefix = f'def {name}({params}):\n    {quote}{docstring.lstrip()}\n    """\n'
     try:
         ast.parse(prefix + "    pass\n")
     except SyntaxError:

@@ -81,3 +81,9 @@ def test_when_no_continuation_passes_the_chat_answer_joins_the_second_round(tmp_
     assert [m.type for m in asked] == ["system", "human"] and "(The tests call: add_one." in asked[-1].content
     assert result.artifacts[0].content.strip() == "def add_one(nums):\n    return [n + 1 for n in nums]"
     assert "1/1 tests passed" in result.text and "chat answer" in result.text
+
+
+def test_a_backslash_or_triple_quotes_in_the_request_keep_the_stub_valid():
+    stub = stub_for('Write digits(s) that finds r"\\d+" runs, """quoted""" too.\nassert digits("a1b22") == ["1", "22"]')
+    assert stub.prefix.startswith('def digits(s):\n    r"""Finds r"\\d+" runs, \'\'\'quoted\'\'\' too.')
+    compile(stub.prefix + "    pass\n", "<stub>", "exec")
