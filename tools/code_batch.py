@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.code_tests import MARKER, TestReport, TestSuite, parse_report, run_tests
+from tools.code_tests import MARKER, TestReport, TestSuite, example_calls, parse_report, run_tests
 
 __all__ = ["CandidateCheck", "probe_calls", "run_candidates"]
 
@@ -69,16 +69,7 @@ def _variants(value: object) -> list[object]:
 
 def probe_calls(suite: TestSuite, name: str, limit: int = PROBES) -> tuple[str, ...]:
     """Calls of `name` on varied arguments of the examples' calls of it (literal arguments only)."""
-    examples: list[ast.Call] = []
-    for case in suite.cases:
-        lines = [line[4:] for line in case.source.splitlines() if line.startswith((">>> ", "... "))]
-        source = "\n".join(lines) if case.kind == "doctest" else case.source
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        examples += [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                     and n.func.id == name and not n.keywords]
+    examples = [call for call in example_calls(suite, name) if not call.keywords]
     seen = {ast.unparse(call) for call in examples}
     rounds: list[list[str]] = []
     for call in examples:

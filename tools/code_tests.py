@@ -390,6 +390,22 @@ def _called_names(cases: list[TestCase], setup: list[str]) -> tuple[str, ...]:
     return tuple(wanted)
 
 
+def example_calls(suite: TestSuite, name: str) -> list[ast.Call]:
+    """The calls of `name` in the suite's cases, in order (a doctest's source lines without their
+    prompts): what the examples pass to the function."""
+    found: list[ast.Call] = []
+    for case in suite.cases:
+        lines = [line[4:] for line in case.source.splitlines() if line.startswith((">>> ", "... "))]
+        source = "\n".join(lines) if case.kind == "doctest" else case.source
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        found += [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                  and n.func.id == name]
+    return found
+
+
 # -- running them --------------------------------------------------------------------------------
 
 _HARNESS = Path(__file__).with_name("_test_harness.py")

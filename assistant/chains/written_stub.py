@@ -99,37 +99,29 @@ def _written_params(prose: str, name: str) -> str | None:
 
 
 def _params_from_examples(suite: "TestSuite", name: str) -> str | None:
-    """One parameter per value the first example passes, named by its type (n, s, items, …)."""
-    for call in _calls(suite, name):
-        if call.keywords:
-            return None
-        taken: dict[str, int] = {}
-        params = []
-        for arg in call.args:
-            try:
-                value = ast.literal_eval(arg)
-            except (ValueError, TypeError, SyntaxError, RecursionError):
-                value = None
-            base = _TYPE_NAMES.get(type(value), "value")
-            taken[base] = taken.get(base, 0) + 1
-            params.append(base if taken[base] == 1 else f"{base}{taken[base]}")
-        if len(params) > 1:   # the first of a repeated name gets its number too: n1, n2
-            params = [f"{p}1" if taken.get(p, 0) > 1 else p for p in params]
-        return ", ".join(params)
-    return None
+    """One parameter per value the first example passes, named by its type (n, s, items, …); a
+    name given twice is numbered each time (n1, n2)."""
+    from collections import Counter
+
+    from tools.code_tests import example_calls
+
+    calls = example_calls(suite, name)
+    if not calls or calls[0].keywords:
+        return None
+    bases = [_TYPE_NAMES.get(type(_literal(arg)), "value") for arg in calls[0].args]
+    total, seen = Counter(bases), Counter[str]()
+    params = []
+    for base in bases:
+        seen[base] += 1
+        params.append(f"{base}{seen[base]}" if total[base] > 1 else base)
+    return ", ".join(params)
 
 
-def _calls(suite: "TestSuite", name: str) -> list[ast.Call]:
-    found = []
-    for case in suite.cases:
-        source = case.source.removeprefix(">>> ").split("\n", 1)[0] if case.kind == "doctest" else case.source
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        found += [n for n in ast.walk(tree)
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name]
-    return found
+def _literal(node: ast.expr) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return None
 
 
 def _doctests(suite: "TestSuite", name: str) -> list[str]:
