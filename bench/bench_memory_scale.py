@@ -13,7 +13,8 @@ in place; the `assistant ask` rounds add their few turns to it.
 Also, per size, the first search after opening the store in a new process against the searches
 after it (target <= 2x), two ways:
     cold        the embedder loaded first, then open and search at once: the first search pays
-                every load opening left undone (Chroma reads its HNSW index on first use)
+                every load opening left undone (the snapshot and its copy of the vectors; Chroma's
+                HNSW index when the search must ask Chroma)
     overlapped  as `assistant ask` starts: open, `warm()` in a thread while the embedder loads
                 (ONNX session, first inference), then search: the first search waits only for
                 what the warm-up has not finished

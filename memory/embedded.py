@@ -93,6 +93,21 @@ class EmbeddedLog:
         finally:
             self._lock.release()
 
+    @contextlib.contextmanager
+    def locked_if_free(self) -> Iterator[bool]:
+        """The lock if no one holds it now (True), else nothing (False): for chores that can wait."""
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._lock.release()
+
     def changed(self) -> bool:
         """Has the journal moved past what this process applied (cheap: one stat)?"""
         inode, size = self.journal.identity()

@@ -9,17 +9,24 @@ processes appended since we last looked. Every method runs under the store's loc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from memory import chroma_backend as backend
 from memory import snapshot, timeparse
 from memory.embedded import EmbeddedLog, apply_to_chroma, register_namespace
+from memory.errors import MemoryStoreError
 from memory.journal import del_record, put_record, replay
 from memory.mirror import Mirror
 from memory.records import Memory
+from memory.vector_copy import VectorLog, text_crc
 
 PAGE_SIZE = 256
+# The vector log is cleared once a snapshot holds its vectors and it has grown past this (~5,000
+# memories): clearing sooner would only take the tail's vectors from processes open meanwhile.
+VECTOR_LOG_BYTES = 8 << 20
+logger = logging.getLogger(__name__)
 
 
 class EmbeddedSync:
@@ -45,7 +52,10 @@ class EmbeddedSync:
         self._batch_size = batch_size
         self._snapshot_file = log.journal.path.with_suffix(".snapshot")
         self._snapshot_offset: int | None = None  # the journal offset the saved snapshot reflects
+        self._snapshot_vectors = False  # whether that snapshot holds the vectors (older ones do not)
         self._prefetch: snapshot.Prefetch | None = None
+        self._vector_log = VectorLog(log.journal.path.with_suffix(".vectors"))
+        self._checked = False  # the mirror's count compared with Chroma's
 
     # -- the write path --------------------------------------------------------------------------
 
@@ -55,6 +65,10 @@ class EmbeddedSync:
 
     def journal_delete(self, ids: list[str]) -> int:
         return self.log.journal.append([del_record(ids)])
+
+    def vectors_written(self, memories: list[Memory], vectors: Any) -> None:
+        """Keep the vectors of a write for the next process's copy (see `memory.vector_copy`)."""
+        self._vector_log.append(memories, vectors)
 
     def applied(self, end: int) -> None:
         """Chroma and the mirror now reflect the journal up to `end`."""
@@ -98,13 +112,16 @@ class EmbeddedSync:
             if rewritten:
                 self.mirror = None  # rebuilt from the whole journal on next use
             else:
+                before = self.mirror.size
                 for id, memory in state.items():
                     self.mirror.put(memory) if memory is not None else self.mirror.delete(id)
+                self._vectors_from_log(self.mirror, before)
         log.advance(tail.end)
 
-    def ensure_mirror(self) -> Mirror:
+    def ensure_mirror(self, *, check: bool = True) -> Mirror:
         """The mirror, on first use: from its snapshot plus the journal written since, else built
-        from the whole journal (the source of truth)."""
+        from the whole journal (the source of truth). `check` compares its count with Chroma's
+        (and reconciles them): the first Chroma call, which waits for Chroma's vector index."""
         if self.mirror is None:
             journal = self.log.journal
             inode, size = journal.identity()
@@ -114,22 +131,37 @@ class EmbeddedSync:
                 loaded = snapshot.load(self._snapshot_file, inode, size)
             if loaded is not None:
                 mirror, self._snapshot_offset = loaded
+                self._snapshot_vectors = mirror.vectors.saved_rows == mirror.size
+                saved_rows = mirror.size
                 tail = journal.read(self._snapshot_offset)
                 self.log.problems.extend(tail.problems)
                 for id, memory in replay(tail.records, self.log.problems).items():
                     mirror.put(memory) if memory is not None else mirror.delete(id)
-                state = None  # built only if Chroma disagrees: it decodes every row
+                self._vectors_from_log(mirror, saved_rows)
             else:
-                self._snapshot_offset = None
-                state = replay(journal.read(0).records, self.log.problems)
-                mirror = Mirror(m for m in state.values() if m is not None)
-            self.mirror = mirror
-            collection = self._collection(False)
-            with backend.translate_errors(self._place):
-                stored = collection.count() if collection is not None else 0
-            if stored != len(self.mirror):
-                self._reconcile(state if state is not None else {m.id: m for m in self.mirror.live()})
+                self._snapshot_offset, self._snapshot_vectors = None, False
+                mirror = Mirror(m for m in replay(journal.read(0).records, self.log.problems).values() if m is not None)
+                self._vectors_from_log(mirror, 0)
+            self.mirror, self._checked = mirror, False
+        if check:
+            self.check()
         return self.mirror
+
+    def check(self) -> None:
+        """Once a mirror: compare its count with Chroma's and reconcile them when they differ (a
+        memory written to Chroma behind the journal's back, a crash). Chroma reads its vector
+        index for this: asked with `get` first, which reads it outside the interpreter lock
+        (`count` alone held it: 246 ms of 262 at 100k)."""
+        if self.mirror is None or self._checked:
+            return
+        collection = self._collection(False)
+        with backend.translate_errors(self._place):
+            if collection is not None:
+                collection.get(limit=1, include=[])
+            stored = collection.count() if collection is not None else 0
+        self._checked = True
+        if stored != len(self.mirror):
+            self._reconcile({m.id: m for m in self.mirror.live()})
 
     def save_snapshot(self, *, force: bool = False) -> None:
         """Save the mirror for the next open, when there is none yet or the journal has grown
@@ -138,10 +170,19 @@ class EmbeddedSync:
         if self.mirror is None or self.log.inode == 0:
             return
         saved = self._snapshot_offset
-        if not force and saved is not None and self.log.offset - saved < snapshot.REWRITE_AFTER_BYTES:
+        grown = force or saved is None or self.log.offset - saved >= snapshot.REWRITE_AFTER_BYTES
+        if not grown and self._snapshot_vectors:
             return
-        snapshot.save(self._snapshot_file, self.mirror, self.log.inode, self.log.offset)
-        self._snapshot_offset = self.log.offset
+        self._vectors_from_chroma()
+        complete = not self.mirror.vectors.missing(self.mirror.alive)
+        if not grown and not complete:
+            return  # saving again would add no vectors
+        if snapshot.save(self._snapshot_file, self.mirror, self.log.inode, self.log.offset):
+            self._snapshot_offset, self._snapshot_vectors = self.log.offset, complete
+            if self._vector_log.size() > VECTOR_LOG_BYTES:
+                with self.log.locked_if_free() as locked:
+                    if locked and not self.log.changed():  # no write since the one saved: the snapshot has them all
+                        self._vector_log.clear()
 
     def rebuild(self) -> None:
         """For `memory doctor --repair`: rebuild the mirror from the journal and make Chroma and
@@ -164,6 +205,33 @@ class EmbeddedSync:
             self.log.advance(self.log.journal.append(put_record(m) for m in extra))
             for memory in extra:
                 self.mirror.put(memory)
+
+    def _vectors_from_log(self, mirror: Mirror, since_row: int) -> None:
+        """Vectors for the rows the journal's tail added, from the writers' vector log."""
+        logged = self._vector_log.read() if mirror.size > since_row else {}
+        for row in range(since_row, mirror.size):
+            memory = mirror.rows[row]
+            found = logged.get(memory.id) if memory is not None else None
+            if found is not None and found[0] == text_crc(memory):
+                mirror.vectors.set(row, found[1])
+
+    def _vectors_from_chroma(self) -> None:
+        """Fill the copy's gaps from Chroma before a snapshot saves it (a store saved by older
+        code, rows another process wrote without logging them); a failure leaves the gaps and
+        the snapshot is saved without vectors."""
+        missing = self.mirror.vectors.missing(self.mirror.alive)
+        if not missing:
+            return
+        collection = self._collection(False)
+        try:
+            with backend.translate_errors(self._place):
+                for start in range(0, len(missing), 4 * PAGE_SIZE):
+                    rows = {self.mirror.rows[row].id: row for row in missing[start: start + 4 * PAGE_SIZE]}
+                    found = collection.get(ids=list(rows), include=["embeddings"])
+                    for id, vector in zip(found["ids"], found["embeddings"]):
+                        self.mirror.vectors.set(rows[id], vector)
+        except MemoryStoreError as exc:
+            logger.info("the snapshot of %s is saved without vectors: %s", self._place, exc)
 
     def _chroma_all(self, collection: Any) -> Iterable[Memory]:
         return backend.read_all(collection, self._namespace, self._place, PAGE_SIZE)

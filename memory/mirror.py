@@ -2,7 +2,7 @@
 
 Rows hold the memories in write order with their times, kinds, sessions and speakers as numpy
 arrays (for cheap masks at 100k rows), each session's rows in time order (for neighbouring-turn
-context) and the BM25 index. The store keeps it in step with the journal (embedded mode) or
+context), the BM25 index and the copy of their vectors (`memory.vector_copy`). The store keeps it in step with the journal (embedded mode) or
 with Chroma (server mode); replacing a memory kills its old row and appends a new one.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from memory.lexical import LexicalIndex
 from memory.records import KINDS, Memory
+from memory.vector_copy import VectorCopy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,6 +98,7 @@ class Mirror:
         self.speakers: Counter[str] = Counter()
         self.sessions: dict[str | None, list[tuple[float, int]]] = {}
         self.lexical = LexicalIndex()
+        self.vectors = VectorCopy()
         self.dead = 0
         self._ts = np.zeros(1024, dtype=np.float64)
         self._alive = np.zeros(1024, dtype=bool)
@@ -106,7 +108,7 @@ class Mirror:
 
     # -- changes -------------------------------------------------------------------------------
 
-    def put(self, memory: Memory) -> None:
+    def put(self, memory: Memory, vector: "Iterable[float] | None" = None) -> None:
         import numpy as np
 
         self.delete(memory.id)
@@ -126,6 +128,8 @@ class Mirror:
             self.speakers[speaker.lower()] += 1
         bisect.insort(self.sessions.setdefault(memory.session, []), (ts, row))
         self.lexical.add(row, lexical_text(memory))
+        if vector is not None:
+            self.vectors.set(row, vector)
 
     def delete(self, id: str) -> bool:
         row = self.row_of.pop(id, None)

@@ -11,6 +11,7 @@ from memory import chroma_backend as backend
 from memory.mirror import Mirror
 from memory.records import KINDS, Hit, as_utc, check_kind
 from memory.retrieval import Weights, hybrid_rank, parse_query
+from memory.vector_copy import VectorCopy
 
 
 def hybrid_search(
@@ -25,8 +26,13 @@ def hybrid_search(
     namespace: str,
     server: bool,
     place: str,
+    copy: VectorCopy | None = None,
 ) -> list[Hit]:
-    """The hybrid search proper, under the store's lock with its mirror caught up."""
+    """The hybrid search proper, under the store's lock with its mirror caught up.
+
+    With `copy` (the mirror's vectors, complete), Chroma is not called: the vectors are ranked
+    exactly over the copy (see `memory.vector_copy`). Filters on metadata (`where`) need Chroma
+    and are not given then."""
     import numpy as np
 
     parsed = parse_query(query, mirror, now, weights)
@@ -36,6 +42,15 @@ def hybrid_search(
     rows = mask(mirror, collection, filters, place)
     if not rows.any():
         return []
+    if copy is not None:
+        cosines = copy.similarities(np.asarray(vectors), mirror.size)
+
+        def vector_search(start, end, n, which):
+            return exact_rows(mirror, cosines, rows, n, which, _later(filters["since"], start), _earlier(filters["until"], end))
+
+        ranked = hybrid_rank(mirror, parsed, k, rows, vector_search, now, weights)
+        return [Hit(dataclasses.replace(mirror.rows[r.row], namespace=namespace), r.score, _cosine(cosines[r.row, 0]),
+                    tuple(r.sources)) for r in ranked]
 
     def vector_search(start, end, n, which):
         since = _later(filters["since"], start)
@@ -45,6 +60,34 @@ def hybrid_search(
 
     ranked = hybrid_rank(mirror, parsed, k, rows, vector_search, now, weights)
     return hits(collection, mirror, ranked, vectors[:1], namespace, server, place)
+
+
+def exact_rows(mirror: Mirror, cosines, rows, n: int, which, since: datetime | None, until: datetime | None
+               ) -> list[list[tuple[int, float]]]:
+    """`vector_rows` over the copy's cosines (rows x query vectors): the exact top `n` of the
+    rows passing the filters, one list per query vector in `which`."""
+    import numpy as np
+
+    allowed = rows.copy()
+    if since is not None:
+        allowed &= mirror.created >= as_utc(since).timestamp()
+    if until is not None:
+        allowed &= mirror.created < as_utc(until).timestamp()
+    allowed &= ~np.isnan(cosines[:, 0])
+    candidates = np.flatnonzero(allowed)
+    lists = []
+    for i in which:
+        scores = cosines[candidates, i]
+        top = min(n, len(candidates))
+        best = np.argpartition(-scores, top - 1)[:top] if top else np.array([], dtype=np.int64)
+        best = best[np.argsort(-scores[best], kind="stable")]
+        lists.append([(int(candidates[b]), _cosine(scores[b])) for b in best])
+    return lists
+
+
+def _cosine(value) -> float | None:
+    value = float(value)
+    return None if value != value else max(-1.0, min(1.0, value))
 
 
 def mask(mirror: Mirror, collection: Any, filters: dict[str, Any], place: str) -> Any:

@@ -41,6 +41,9 @@ class ServerSync:
     def journal_delete(self, ids: list[str]) -> None:
         return None
 
+    def vectors_written(self, memories: list[Memory], vectors: Any) -> None:
+        return None  # the server keeps no snapshot: nothing searches a copy here
+
     def applied(self, end: None) -> None:
         return None
 

@@ -1,5 +1,6 @@
-"""A saved copy of a namespace's mirror and BM25 index, so opening a big store does not rebuild
-them from the journal before its first search (~6 s at 100k memories on 2 cores).
+"""A saved copy of a namespace's mirror, BM25 index and vectors, so opening a big store does not
+rebuild them from the journal before its first search (~6 s at 100k memories on 2 cores), nor
+make that search wait for Chroma's vector index (see `memory.vector_copy`).
 
     <path>/journal/<collection>.snapshot
         MAGIC, one line of JSON (the key, the table of arrays, small values), then the arrays'
@@ -49,8 +50,9 @@ def _key(inode: int, offset: int) -> dict:
     return {"format": FORMAT, "bm25s": getattr(bm25s, "__version__", "?"), "inode": inode, "offset": offset}
 
 
-def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
-    """Write the snapshot atomically (a temp file, then a rename); no fsync: losing it costs a rebuild."""
+def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> bool:
+    """Write the snapshot atomically (a temp file, then a rename); no fsync: losing it costs a
+    rebuild. False when it was not written."""
     import numpy as np
 
     from memory import snapshot_columns
@@ -59,7 +61,7 @@ def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
         arrays, values = snapshot_columns.encode(mirror)
     except snapshot_columns.Unknown as exc:
         log.warning("not saving a search index snapshot: %s", exc)
-        return
+        return False
     arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}  # checksummed and written as is
     table, at = {}, 0
     for name, array in arrays.items():
@@ -83,6 +85,8 @@ def save(path: Path, mirror: "Mirror", inode: int, offset: int) -> None:
     except OSError as exc:  # a full disk: the next open rebuilds from the journal instead
         tmp.unlink(missing_ok=True)
         log.warning("could not save the search index snapshot %s (%s); the next open rebuilds it", path, exc.strerror)
+        return False
+    return True
 
 
 def load(path: Path, inode: int, size: int) -> "tuple[Mirror, int] | None":

@@ -21,11 +21,13 @@ from memory.lexical import _Segment
 from memory.mapped_lookup import MappedSessions, MappedTokens, SortedTokens
 from memory.mirror import Mirror, Rows
 from memory.records import Memory
+from memory.vector_copy import VectorCopy
 
 if TYPE_CHECKING:
     import numpy as np
 
-MIRROR_FIELDS = {"rows", "row_of", "speaker", "speakers", "sessions", "lexical", "dead", "_ts", "_alive", "_kind"}
+MIRROR_FIELDS = {"rows", "row_of", "speaker", "speakers", "sessions", "lexical", "vectors", "dead", "_ts", "_alive",
+                 "_kind"}
 LEXICAL_FIELDS = {"_tokens", "_segments", "_pending", "_df", "_n", "_information", "_information_n", "_idf_cache"}
 SEGMENT_FIELDS = {"row_array", "n", "df", "index"}
 BM25_SETTINGS = ("method", "k1", "b", "delta", "idf_method", "dtype", "int_dtype", "backend", "csc_backend")
@@ -88,6 +90,8 @@ def encode(mirror: Mirror) -> tuple[dict[str, "np.ndarray"], dict[str, Any]]:
         "rows": _blob(rows), "row_offsets": _offsets(rows),
         "ids": _json(list(mirror.row_of)), "id_rows": np.fromiter(mirror.row_of.values(), np.int64, len(mirror.row_of)),
     }
+    if not mirror.vectors.missing(mirror.alive) and n:  # else none: a search waits for Chroma's index
+        arrays["vectors"] = mirror.vectors.dense(n)
     names = sorted({s for s in mirror.speaker if s is not None})
     code = {name: i for i, name in enumerate(names)}
     arrays["speaker"] = np.fromiter((code.get(s, -1) if s is not None else -1 for s in mirror.speaker), np.int32, n)
@@ -135,6 +139,10 @@ def decode(arrays: dict[str, "np.ndarray"], meta: dict[str, Any]) -> Mirror:
         column[:n] = source
         setattr(mirror, name, column)
     mirror.rows = MappedRows(arrays["rows"], arrays["row_offsets"], alive)
+    if "vectors" in arrays:
+        if arrays["vectors"].ndim != 2 or len(arrays["vectors"]) != n:
+            raise ValueError(f"the snapshot's vectors do not cover its {n} rows")
+        mirror.vectors = VectorCopy(arrays["vectors"])
     mirror.row_of = dict(zip(_unjson(arrays["ids"]), arrays["id_rows"].tolist()))
     names = np.array(meta["speaker_names"] + [None], dtype=object)
     mirror.speaker = names[arrays["speaker"]].tolist()  # -1 picks the None at the end

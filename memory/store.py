@@ -49,6 +49,8 @@ from memory.server_sync import ServerSync
 
 LOCK_TIMEOUT_S = 10.0
 PAGE_SIZE = 256
+EMBED_MISSING = 16  # rows without a copied vector that a search embeds itself, rather than ask Chroma
+EXACT_MAX_ROWS = 200_000  # above this, Chroma's approximate index ranks faster than the copy's exact scan
 log = logging.getLogger(__name__)
 
 
@@ -82,6 +84,7 @@ class MemoryStore:
         self._sync: EmbeddedSync | ServerSync
         self._marker: Path | None = None
         self._index_load: threading.Thread | None = None
+        self._index_read = threading.Lock()
         self.recovered: str | None = None
         """What was repaired at open, when a process had died with this store open (else None)."""
         self.read_only = False
@@ -105,7 +108,7 @@ class MemoryStore:
                 self._client_obj = backend.open_persistent(self.path)
                 self._sync.open()
             if self._collection_obj is not None:
-                self._index_load = threading.Thread(target=self._load_vector_index, name="throughline-vector-index",
+                self._index_load = threading.Thread(target=self._prepare_search, name="throughline-search-index",
                                                     daemon=True)
                 self._index_load.start()
         else:
@@ -133,6 +136,8 @@ class MemoryStore:
             vectors = self._embed([embedding_text(m) for m in chunk])  # outside the lock: the slow part
             with self._exclusive():
                 self._sync.catch_up()
+                if isinstance(self._sync, EmbeddedSync):
+                    self._sync.check()  # a write has Chroma read its vector index anyway: compare counts now
                 writing.put(self._sync, lambda: self._collection(create=True), chunk, vectors, self._where)
         return [memory.id for memory in memories]
 
@@ -191,6 +196,12 @@ class MemoryStore:
         chroma_where = backend.build_where(**filters)
         if k == 0:
             return []
+        now = as_utc(now) if now is not None else datetime.now(timezone.utc)
+        if mode == "hybrid" and where is None:
+            with self._thread_lock:
+                copy = self._copy_as_is()
+                if copy is not None:  # nothing to catch up with: neither Chroma nor the file lock is needed
+                    return self._search_copy(copy, query, k, filters, now)
         with self._shared():
             self._sync.catch_up()
             collection = self._collection(create=False)
@@ -198,7 +209,9 @@ class MemoryStore:
                 return []
             if mode == "vector":
                 return searching.vector_hits(collection, self._embed([query]), k, chroma_where, self.namespace, self._where)
-            now = as_utc(now) if now is not None else datetime.now(timezone.utc)
+            copy = self._searchable_copy() if where is None else None
+            if copy is not None:  # exact, and Chroma need not read its vector index
+                return self._search_copy(copy, query, k, filters, now)
             return searching.hybrid_search(
                 collection, self._mirror(), query, k, filters, now, self._embed, self.weights,
                 self.namespace, server=self._log is None, place=self._where,
@@ -273,27 +286,34 @@ class MemoryStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def warm(self) -> None:
-        """Do now what the first search would otherwise pay for: load (or build) the mirror and
-        BM25 index, then run one search, so Chroma reads its vector index, the embedder loads
-        and the query path's one-time costs (patterns, imports) are paid. Safe to call from a
-        background thread at start-up (the TUI and `assistant ask` do, while the model loads)."""
+        """Do now what the first search and write would otherwise pay for: load (or build) the
+        mirror and BM25 index, have Chroma read its vector index (writes need it) and load the
+        embedder. Safe to call from a background thread at start-up (the TUI and `assistant ask`
+        do, while the model loads). Chroma's read holds only the file lock, so a search over the
+        mirror's copy of the vectors runs beside it; the embedder loads outside every lock."""
         with self._shared():
             self._sync.catch_up()
             if self._collection(create=False) is None:
                 return
-            self._mirror().lexical.build()
+            mirror = self._sync.ensure_mirror(check=False) if isinstance(self._sync, EmbeddedSync) else self._mirror()
+            mirror.lexical.build()
             if isinstance(self._sync, EmbeddedSync):
                 self._sync.save_snapshot()  # the next process opens it instead of rebuilding
-        self.search("warm up the search", k=1)
+        if isinstance(self._sync, EmbeddedSync):
+            self._read_vector_index()
+            with self._shared():
+                self._sync.check()  # the count against Chroma's, cheap now
+        self._embed(["warm up the search"])
 
     def close(self) -> None:
         """Release the client (and, for the last store on a path, Chroma's files). Idempotent."""
         if self._index_load is not None:
             self._index_load.join()  # Chroma's client must outlive the load it is doing
-        if isinstance(self._sync, EmbeddedSync) and self._client_obj is not None:
-            with self._thread_lock:
-                self._sync.save_snapshot()
-        client, self._client_obj, self._collection_obj = self._client_obj, None, None
+        with self._index_read:  # and a read of its vector index by warm(), which holds no thread lock
+            if isinstance(self._sync, EmbeddedSync) and self._client_obj is not None:
+                with self._thread_lock:
+                    self._sync.save_snapshot()
+            client, self._client_obj, self._collection_obj = self._client_obj, None, None
         self._sync.mirror = None
         if self._log is not None and client is not None:
             self._log.checkpoint()
@@ -321,18 +341,65 @@ class MemoryStore:
 
     _shared = _exclusive  # embedded Chroma is not safe for concurrent readers either
 
-    def _load_vector_index(self) -> None:
-        """Chroma reads a collection's whole vector index (HNSW) on its first use, whatever the
-        call: ~1.5 s at 100k memories on 2 shared cores, mostly outside the GIL. Opening starts it
-        here, in a thread, so it overlaps what the caller does next (loading the embedder or a chat
-        model, fitting the router) instead of delaying the first search. A failure is left for the
-        next operation, which meets it again and reports it."""
+    def _prepare_search(self) -> None:
+        """What the first search would pay, started at open in a thread so it overlaps what the
+        caller does next (loading the embedder or a chat model, fitting the router): the mirror
+        from its snapshot and, when searches cannot rank over its copy of the vectors, Chroma's
+        vector index (HNSW), which Chroma reads whole on a collection's first use: ~0.3-2 s at
+        100k memories on 2 shared cores. With the copy, reading never needs that index and it is
+        left to `warm()` or the first write: read at open, it took the CPU from the caller's
+        first search (2-4x a warm search at 100k, against 1.1-1.4x without it). A failure is
+        left for the next operation, which meets it again and reports it."""
         try:
             with self._exclusive(), backend.translate_errors(self._where):
-                if self._client_obj is not None and self._collection_obj is not None:
-                    self._collection_obj.count()
+                if self._client_obj is None or self._collection_obj is None:
+                    return
+                self._sync.catch_up()
+                if self._searchable_copy() is None:
+                    self._mirror()
         except MemoryStoreError as exc:
-            log.info("loading the vector index of %s in the background failed (%s)", self._where, exc)
+            log.info("preparing the search of %s in the background failed (%s)", self._where, exc)
+
+    def _searchable_copy(self) -> Mirror | None:
+        """The mirror when a search can rank over its copy of the vectors (`memory.vector_copy`):
+        embedded mode, up to EXACT_MAX_ROWS rows, every live row with a vector (the few without
+        one embedded here); else None: the search asks Chroma. Under the lock, caught up."""
+        if not isinstance(self._sync, EmbeddedSync):
+            return None
+        mirror = self._sync.ensure_mirror(check=False)
+        if mirror.size > EXACT_MAX_ROWS:
+            return None
+        missing = mirror.vectors.missing(mirror.alive)
+        if len(missing) > EMBED_MISSING:
+            return None
+        if missing:
+            for row, vector in zip(missing, self._embed([embedding_text(mirror.rows[row]) for row in missing])):
+                mirror.vectors.set(row, vector)
+        return mirror
+
+    def _copy_as_is(self) -> Mirror | None:
+        """`_searchable_copy` when the journal has nothing new for this process (one stat) and the
+        collection is open: such a search reads only this process's mirror and the journal's
+        files, which writers only append to or replace, so it needs no file lock and runs beside
+        Chroma reading its index for `warm()`."""
+        if self._log is None or self._collection_obj is None or self._log.changed():
+            return None
+        return self._searchable_copy()
+
+    def _search_copy(self, mirror: Mirror, query: str, k: int, filters: dict[str, Any], now: datetime) -> list[Hit]:
+        """Exact: every row's cosine from the copy; Chroma is not asked."""
+        return searching.hybrid_search(None, mirror, query, k, filters, now, self._embed, self.weights, self.namespace,
+                                       server=False, place=self._where, copy=mirror.vectors)
+
+    def _read_vector_index(self) -> None:
+        """Have Chroma read this collection's vector index (HNSW), holding the file lock (no other
+        process writes meanwhile) but not the thread lock: searches over the copy go on beside
+        it. `get` reads it outside the interpreter lock (`count` held it: 246 ms of 262 at 100k)."""
+        if self._log is None:
+            return
+        with self._index_read, self._log.locked(), backend.translate_errors(self._where):
+            if self._client_obj is not None and self._collection_obj is not None:
+                self._collection_obj.get(limit=1, include=[])
 
     def _mirror(self) -> Mirror:
         return self._sync.ensure_mirror()

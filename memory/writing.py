@@ -24,9 +24,10 @@ def put(sync: Sync, collection: Callable[[], Any], chunk: list[Memory], vectors:
             embeddings=vectors,
             metadatas=[backend.encode(m) for m in chunk],  # the text is metadata (see chroma_backend)
         )
+    sync.vectors_written(chunk, vectors)
     if sync.mirror is not None:
-        for memory in chunk:
-            sync.mirror.put(memory)
+        for memory, vector in zip(chunk, vectors):
+            sync.mirror.put(memory, vector)
     sync.applied(end)
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from memory import ImportFileError, Memory, MemoryStore, StoreUnavailable
+from memory import ImportFileError, MemoryStore, StoreUnavailable
 
 
 def _lines(n: int, with_ids: bool = False) -> list[str]:

@@ -36,7 +36,7 @@ def test_a_reopened_store_searches_from_its_snapshot_and_sees_later_writes(tmp_p
 
     put = []
     original = mirror_module.Mirror.put
-    monkeypatch.setattr(mirror_module.Mirror, "put", lambda self, m: (put.append(m.id), original(self, m))[1])
+    monkeypatch.setattr(mirror_module.Mirror, "put", lambda self, m, v=None: (put.append(m.id), original(self, m, v))[1])
     with _open(path, fake_embedder) as store:
         assert store.search("zebra budget", k=1)[0].memory.id == added
         found = _ids(store.search("churn figures", k=30))
@@ -61,9 +61,9 @@ def test_a_snapshot_that_does_not_fit_is_ignored(tmp_path, fake_embedder):
         assert sorted(m.id for m in store._sync.ensure_mirror().live()) == sorted(ids)
 
 
-def test_warm_runs_the_query_path_so_the_first_search_does_not(tmp_path, fake_embedder):
-    """warm() leaves the first search nothing to load: it searched once (the embedder asked for a
-    query vector, Chroma asked for neighbours) while the caller did other start-up work."""
+def test_warm_loads_the_mirror_and_the_embedder_so_the_first_search_does_not(tmp_path, fake_embedder):
+    """warm() leaves the first search nothing to load: the mirror and BM25 index built, the
+    embedder asked once, while the caller did other start-up work."""
     path = tmp_path / "mem"
     with _open(path, fake_embedder) as store:
         store.add_many([Memory(t, kind="fact") for t in TEXTS])
@@ -76,31 +76,76 @@ def test_warm_runs_the_query_path_so_the_first_search_does_not(tmp_path, fake_em
         assert store._sync.mirror is not None and store._sync.mirror.lexical.pending == 0
 
 
-def test_opening_a_store_loads_its_vector_index_in_the_background(tmp_path, fake_embedder, monkeypatch):
-    """Chroma reads a collection's whole vector index on its first use (~1.5 s at 100k): opening
-    starts that in a thread, so the caller's first search does not begin it."""
+def _chroma_calls(monkeypatch):
+    """(thread, method) of each call of the collection's `get`, `count` and `query`."""
     import threading
 
     from memory import chroma_backend
 
-    path = tmp_path / "mem"
-    with _open(path, fake_embedder) as store:
-        store.add_many([Memory(t, kind="fact") for t in TEXTS])
     calls = []
     original = chroma_backend.open_collection
 
     def recording(*args, **kwargs):
         collection = original(*args, **kwargs)
         if collection is not None:
-            count = collection.count
-            monkeypatch.setattr(collection, "count", lambda: (calls.append(threading.current_thread().name), count())[1])
+            for name in ("get", "count", "query"):
+                method = getattr(collection, name)
+
+                def recorded(*a, _name=name, _method=method, **kw):
+                    calls.append((threading.current_thread().name, _name))
+                    return _method(*a, **kw)
+
+                monkeypatch.setattr(collection, name, recorded)
         return collection
 
     monkeypatch.setattr(chroma_backend, "open_collection", recording)
+    return calls
+
+
+def test_without_a_copy_of_the_vectors_opening_has_chroma_read_its_index_in_the_background(
+        tmp_path, fake_embedder, monkeypatch):
+    """Chroma reads a collection's whole vector index on its first use (~0.3-2 s at 100k). When
+    searches must ask Chroma (here: a snapshot saved without vectors, as earlier versions did, and
+    no vector log), opening starts that read in a thread, with `get`, which leaves the interpreter
+    lock (`count` held it), so the caller's first search neither begins it nor stalls behind it."""
+    from memory import snapshot_columns
+
+    path = tmp_path / "mem"
+    encode = snapshot_columns.encode
+
+    def without_vectors(mirror):
+        arrays, values = encode(mirror)
+        arrays.pop("vectors")
+        return arrays, values
+
+    monkeypatch.setattr(snapshot_columns, "encode", without_vectors)
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+        store.warm()
+    monkeypatch.setattr(snapshot_columns, "encode", encode)
+    journal_path(path.resolve(), "alice").with_suffix(".vectors").unlink()
+    calls = _chroma_calls(monkeypatch)
     with _open(path, fake_embedder) as store:
         store._index_load.join()
-        assert calls == ["throughline-vector-index"]  # before any call of ours
+        assert calls[:2] == [("throughline-search-index", "get"), ("throughline-search-index", "count")]
         assert store.search("churn figures", k=1)
+
+
+def test_with_a_copy_of_the_vectors_opening_and_searching_never_read_chroma_s_index(tmp_path, fake_embedder,
+                                                                                      monkeypatch):
+    """Every vector is in the mirror's copy: a reader process leaves Chroma's index unread (the
+    read would take the CPU from its first search); `warm()` reads it, for the writes to come."""
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+        expected = _ids(store.search("churn figures", k=3))
+    calls = _chroma_calls(monkeypatch)
+    with _open(path, fake_embedder) as store:
+        store._index_load.join()
+        assert _ids(store.search("churn figures", k=3)) == expected
+        assert calls == []
+        store.warm()
+        assert ("MainThread", "count") in calls
 
 
 def test_the_first_search_compiles_no_time_patterns(tmp_path, fake_embedder):
@@ -118,3 +163,44 @@ def test_the_first_search_compiles_no_time_patterns(tmp_path, fake_embedder):
         assert compiled > 0
         store.search("the churn figures from last week", k=3)
         assert timeparse.compiled.cache_info().misses == compiled
+
+
+def test_a_search_runs_beside_warm_while_chroma_reads_its_vector_index(tmp_path, fake_embedder, monkeypatch):
+    """warm() has Chroma read its index (seconds at 100k) holding only the file lock: a search over
+    the mirror's copy of the vectors does not wait for it."""
+    import threading
+
+    from memory import chroma_backend
+
+    path = tmp_path / "mem"
+    with _open(path, fake_embedder) as store:
+        store.add_many([Memory(t, kind="fact") for t in TEXTS])
+        expected = _ids(store.search("churn figures", k=3))
+    reading, release = threading.Event(), threading.Event()
+    original = chroma_backend.open_collection
+
+    def slow_first_read(*args, **kwargs):
+        collection = original(*args, **kwargs)
+        if collection is not None:
+            get = collection.get
+
+            def getting(*a, **kw):
+                if kw.get("limit") == 1 and not reading.is_set():
+                    reading.set()
+                    release.wait(10)
+                return get(*a, **kw)
+
+            monkeypatch.setattr(collection, "get", getting)
+        return collection
+
+    monkeypatch.setattr(chroma_backend, "open_collection", slow_first_read)
+    with _open(path, fake_embedder) as store:
+        warming = threading.Thread(target=store.warm)
+        warming.start()
+        try:
+            assert reading.wait(10)
+            assert _ids(store.search("churn figures", k=3)) == expected
+            assert not release.is_set() and warming.is_alive()
+        finally:
+            release.set()
+            warming.join()
