@@ -126,7 +126,7 @@ class Assistant:
         runs this in a thread while the model loads in another, so they overlap, not add up."""
         from memory import MemoryStoreError
 
-        store = self._memory()  # first: opening starts loading Chroma's vector index, beside the router's fit
+        store = self._memory()  # first: opening starts loading the search index (snapshot, vectors), beside the router's fit
         if request is None or self.router.route(request).why != "prefix":
             self.router.warm()
         try:
