@@ -20,6 +20,7 @@ The copy is a cache: Chroma stays the vector store every search uses once its in
 from __future__ import annotations
 
 import logging
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -35,14 +36,19 @@ _ENTRY = struct.Struct("<IHH")  # the embedded text's crc32, the id's length in 
 
 
 class VectorCopy:
-    """Vectors by mirror row: the snapshot's rows (a mapped array) plus rows set since.
+    """Vectors by mirror row: the snapshot's rows (a mapped array) plus rows set since, in one
+    growing array, so ranking is two matrix products whatever the number of rows.
 
     Rows only grow and a replaced memory gets a new row (see `memory.mirror`), so a row's
     vector never changes once set and rows set since the snapshot all come after its rows."""
 
     def __init__(self, saved: "np.ndarray | None" = None) -> None:
+        import numpy as np
+
         self._saved = saved
-        self._added: dict[int, "np.ndarray"] = {}
+        width = saved.shape[1] if saved is not None and saved.ndim == 2 else 0
+        self._grown = np.zeros((0, width), dtype=np.float32)  # row saved_rows + i at i
+        self._known = np.zeros(0, dtype=bool)
 
     @property
     def saved_rows(self) -> int:
@@ -51,15 +57,32 @@ class VectorCopy:
     def set(self, row: int, vector: Iterable[float]) -> None:
         import numpy as np
 
-        if row >= self.saved_rows:
-            self._added[row] = np.asarray(vector, dtype=np.float32).reshape(-1)
+        at = row - self.saved_rows
+        if at < 0:
+            return
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if self._grown.shape[1] != len(vector):
+            if self._known.any():
+                return  # another width than every vector so far: not from this store's embedder
+            self._grown = np.zeros((len(self._grown), len(vector)), dtype=np.float32)
+        if at >= len(self._grown):
+            capacity = max(1024, 2 * len(self._grown), at + 1)
+            grown = np.zeros((capacity, self._grown.shape[1]), dtype=np.float32)
+            grown[: len(self._grown)] = self._grown
+            known = np.zeros(capacity, dtype=bool)
+            known[: len(self._known)] = self._known
+            self._grown, self._known = grown, known
+        self._grown[at], self._known[at] = vector, True
 
     def missing(self, alive: "np.ndarray") -> list[int]:
         """Live rows without a vector."""
         import numpy as np
 
-        after = np.flatnonzero(alive[self.saved_rows:]) + self.saved_rows
-        return [int(row) for row in after.tolist() if row not in self._added]
+        after = alive[self.saved_rows:]
+        known = np.zeros(len(after), dtype=bool)
+        shared = min(len(after), len(self._known))
+        known[:shared] = self._known[:shared]
+        return (np.flatnonzero(after & ~known) + self.saved_rows).tolist()
 
     def similarities(self, queries: "np.ndarray", size: int) -> "np.ndarray":
         """Cosine of each of `size` rows to each query (rows x queries; the vectors are unit
@@ -71,29 +94,26 @@ class VectorCopy:
         saved = min(self.saved_rows, size)
         if saved:
             np.matmul(self._saved[:saved], queries.T, out=out[:saved])
-        for row, vector in self._added.items():
-            if row < size and len(vector) == queries.shape[1]:
-                out[row] = vector @ queries.T
+        grown = min(size - saved, len(self._grown))
+        if grown > 0 and self._grown.shape[1] == queries.shape[1]:
+            scores = self._grown[:grown] @ queries.T
+            scores[~self._known[:grown]] = np.nan
+            out[saved: saved + grown] = scores
         return out
 
     def dense(self, size: int) -> "np.ndarray":
         """Every row's vector as one (size, width) array, zeros where a row has none (a dead row)."""
         import numpy as np
 
-        width = self._width()
+        width = self._saved.shape[1] if self.saved_rows else self._grown.shape[1]
         out = np.zeros((size, width), dtype=np.float32)
         saved = min(self.saved_rows, size)
         if saved:
             out[:saved] = self._saved[:saved]
-        for row, vector in self._added.items():
-            if row < size and len(vector) == width:
-                out[row] = vector
+        grown = min(size - saved, len(self._grown))
+        if grown > 0 and self._grown.shape[1] == width:
+            out[saved: saved + grown] = np.where(self._known[:grown, None], self._grown[:grown], 0)
         return out
-
-    def _width(self) -> int:
-        if self._saved is not None and self._saved.ndim == 2:
-            return self._saved.shape[1]
-        return len(next(iter(self._added.values()))) if self._added else 0
 
 
 class VectorLog:
@@ -108,6 +128,8 @@ class VectorLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._read: tuple[int, int] = (0, 0)  # (inode, offset) of what `_entries` holds
+        self._entries: dict[str, tuple[int, "np.ndarray"]] = {}
 
     def append(self, memories: list["Memory"], vectors: Iterable[Iterable[float]]) -> None:
         import numpy as np
@@ -124,23 +146,32 @@ class VectorLog:
             log.info("could not append to %s (%s)", self.path, exc.strerror)
 
     def read(self) -> dict[str, tuple[int, "np.ndarray"]]:
-        """id -> (crc32 of the embedded text, vector); the last entry for an id wins."""
+        """id -> (crc32 of the embedded text, vector); the last entry for an id wins. Only what
+        was appended since the last call is read (another process's writes, at each catch-up)."""
         import numpy as np
 
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as fp:
+                inode = os.fstat(fp.fileno()).st_ino
+                inode_read, offset = self._read
+                if inode != inode_read or os.fstat(fp.fileno()).st_size < offset:
+                    self._entries, offset = {}, 0  # cleared (and written again) since
+                fp.seek(offset)
+                data = fp.read()
         except OSError:
+            self._read, self._entries = (0, 0), {}
             return {}
-        found, at = {}, 0
+        at = 0
         while at + _ENTRY.size <= len(data):
             crc, key_len, width = _ENTRY.unpack_from(data, at)
             end = at + _ENTRY.size + key_len + 4 * width
             if end > len(data):
-                break  # torn by a crash mid-append
+                break  # torn by a crash mid-append (or being appended now): read again next time
             key = data[at + _ENTRY.size: at + _ENTRY.size + key_len].decode("utf-8", "replace")
-            found[key] = (crc, np.frombuffer(data, dtype="<f4", count=width, offset=end - 4 * width))
+            self._entries[key] = (crc, np.frombuffer(data, dtype="<f4", count=width, offset=end - 4 * width))
             at = end
-        return found
+        self._read = (inode, offset + at)
+        return self._entries
 
     def size(self) -> int:
         try:
@@ -150,6 +181,7 @@ class VectorLog:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+        self._read, self._entries = (0, 0), {}
 
 
 def text_crc(memory: "Memory") -> int:
