@@ -152,3 +152,27 @@ def test_rows_without_a_vector_are_embedded_when_few_and_asked_of_chroma_when_ma
         copy = store._searchable_copy()
         assert (copy is not None) == (extra <= 16)
         assert "quokka" in store.search("quokka panel", k=1)[0].memory.text
+
+
+def test_the_copy_ranks_saved_and_later_rows_alike_and_marks_rows_without_a_vector():
+    import numpy as np
+
+    from memory.vector_copy import VectorCopy
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3000, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    copy = VectorCopy(vectors[:1000].copy())  # as loaded from a snapshot of 1000 rows
+    for row in range(1000, 3000):
+        if row != 2500:  # one row whose vector is unknown
+            copy.set(row, vectors[row])
+    queries = vectors[[3, 1500]]
+    got = copy.similarities(queries, 3000)
+    expected = vectors @ queries.T
+    assert np.isnan(got[2500]).all()
+    got[2500] = expected[2500]
+    assert np.allclose(got, expected, atol=1e-6)
+    alive = np.ones(3000, dtype=bool)
+    assert copy.missing(alive) == [2500]
+    dense = copy.dense(3000)
+    assert np.allclose(np.delete(dense, 2500, axis=0), np.delete(vectors, 2500, axis=0)) and not dense[2500].any()
