@@ -1,12 +1,12 @@
-"""The mirror's own copy of its memories' vectors, by row, so a search can run while Chroma is
-still reading its vector index.
+"""The mirror's own copy of its memories' vectors, by row, so a search ranks them without
+Chroma's vector index.
 
-Chroma reads a collection's whole HNSW index on the first call that touches it: ~0.4-2 s at
-100k memories on 2 cores, during which every Chroma call waits. A store opened and searched at
-once (an app's first request, `assistant ask` on a busy machine) paid all of it on its first
-search. With this copy (saved in the snapshot, mapped, not read) that search ranks exactly
-instead: one matrix-vector product over the rows, ~14 ms at 100k x 384 when the pages are cached,
-no slower than Chroma's warm approximate search and never less accurate.
+Chroma reads a collection's whole HNSW index on the first call that touches it (~0.3-2 s at
+100k memories on 2 cores); `count` even holds the interpreter lock for all of it. A store
+opened and searched at once (an app's first request) paid that on its first search: 14x a
+warm search at 100k. Over this copy (saved in the snapshot, mapped, not read) a search ranks
+exactly instead: one matrix product over the rows, ~14 ms at 100k x 384 when the pages are
+cached, about what Chroma's approximate search costs warm, and never less accurate.
 
 Where the vectors come from:
 - a snapshot that has them (`memory.snapshot_columns`): the rows it saved;
@@ -14,7 +14,8 @@ Where the vectors come from:
 - `VectorLog`: what writes since the last snapshot appended (any process), looked up by id
   and checked against the text they embedded;
 - Chroma, before a snapshot is saved, for rows none of these covered.
-The copy is a cache: Chroma stays the vector store every search uses once its index is in.
+The copy is a cache: Chroma stays the store of record (and what server mode, `where` filters
+and very large stores search; see `MemoryStore._searchable_copy`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from memory.records import Memory
 
 log = logging.getLogger(__name__)
-_ENTRY = struct.Struct("<IHH")  # the embedded text's crc32, the id's length in bytes, the width
+_ENTRY = struct.Struct("<III")  # the embedded text's crc32, the id's length in bytes, the width
 
 
 class VectorCopy:
