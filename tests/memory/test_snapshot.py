@@ -158,7 +158,7 @@ def test_the_first_search_compiles_no_time_patterns(tmp_path, fake_embedder):
         store.add_many([Memory(t, kind="fact") for t in TEXTS])
     timeparse.compiled.cache_clear()
     with _open(path, fake_embedder) as store:
-        store._sync._prefetch._thread.join()
+        store._index_load.join()  # it takes the snapshot's prefetch, whose thread compiles the patterns
         compiled = timeparse.compiled.cache_info().misses
         assert compiled > 0
         store.search("the churn figures from last week", k=3)
