@@ -2,8 +2,9 @@
 
 Rows hold the memories in write order with their times, kinds, sessions and speakers as numpy
 arrays (for cheap masks at 100k rows), each session's rows in time order (for neighbouring-turn
-context), the BM25 index and the copy of their vectors (`memory.vector_copy`). The store keeps it in step with the journal (embedded mode) or
-with Chroma (server mode); replacing a memory kills its old row and appends a new one.
+context), the BM25 index and the copy of their vectors (`memory.vector_copy`). The store keeps it
+in step with the journal (embedded mode) or with Chroma (server mode); replacing a memory kills
+its old row and appends a new one.
 """
 
 from __future__ import annotations

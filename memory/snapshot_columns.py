@@ -90,7 +90,7 @@ def encode(mirror: Mirror) -> tuple[dict[str, "np.ndarray"], dict[str, Any]]:
         "rows": _blob(rows), "row_offsets": _offsets(rows),
         "ids": _json(list(mirror.row_of)), "id_rows": np.fromiter(mirror.row_of.values(), np.int64, len(mirror.row_of)),
     }
-    if not mirror.vectors.missing(mirror.alive) and n:  # else none: a search waits for Chroma's index
+    if not mirror.vectors.missing(mirror.alive) and n:  # else none: searches ask Chroma until one is saved with them
         arrays["vectors"] = mirror.vectors.dense(n)
     names = sorted({s for s in mirror.speaker if s is not None})
     code = {name: i for i, name in enumerate(names)}
