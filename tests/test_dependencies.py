@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # distribution -> the module names that use it (directly, or through the library that needs it)
 MODULES = {
-    "torch": ["torch"], "transformers": ["transformers"], "gguf": ["gguf_file="], "chromadb": ["chromadb"],
+    "torch": ["torch"], "transformers": ["transformers"], "gguf": ["gguf_file="], "accelerate": ["gguf_file="],
+    "chromadb": ["chromadb"],
     "langchain-core": ["langchain_core"], "langchain-openai": ["langchain_openai"], "platformdirs": ["platformdirs"],
     "pydantic": ["pydantic"], "filelock": ["filelock"], "bm25s": ["bm25s"], "PyStemmer": ["Stemmer"],
     "onnxruntime": ["onnxruntime"], "onnx": ["onnxruntime.quantization"], "httpx": ["httpx"],
@@ -42,7 +43,7 @@ def test_every_required_distribution_is_used():
 
 def test_what_moved_to_extras_is_only_imported_lazily_with_a_message():
     required = {_name(r) for r in PROJECT["dependencies"]}
-    assert "accelerate" not in required and "sentence-transformers" not in required
+    assert "sentence-transformers" not in required
     embeddings = (ROOT / "memory" / "embeddings.py").read_text()
     assert "throughline[torch-embedder]" in embeddings
     for extra in ("torch-embedder", "bench", "llamacpp"):

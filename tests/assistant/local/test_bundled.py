@@ -125,6 +125,20 @@ def chat():
 
 
 @pytest.mark.model
+def test_first_run_converts_into_an_empty_cache(monkeypatch, tmp_path):
+    """A new user's first run, whatever this machine has cached: the suite's other tests share the
+    user cache, where a conversion made by an older environment hid that transformers had come to
+    need accelerate to read a GGUF file (a clean machine failed every model test)."""
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(tmp_path))
+    stages = []
+    target = converted_model_dir(progress=lambda stage, fraction: stages.append(stage))
+    assert target == _target_dir(tmp_path)
+    assert stages[0] == "converting bundled model (first run, ~25 s)" and stages[-1] == "converted bundled model"
+    assert (target / "model.safetensors").stat().st_size > 100_000_000
+    assert not list(target.parent.glob(".*.tmp-*"))
+
+
+@pytest.mark.model
 def test_conversion_is_cached():
     first = converted_model_dir()
     written = {p: p.stat().st_mtime_ns for p in first.rglob("*") if p.is_file()}
