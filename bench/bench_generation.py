@@ -235,6 +235,13 @@ def measure_cpu(kind: str, args: argparse.Namespace, data: str, has_llama: bool)
     return record
 
 
+def _attend_timings(plan: dict[str, Any]) -> str:
+    timings = plan.get("timings_ms") or {}
+    if "attend torch" not in timings:
+        return "(not timed: no compiler)"
+    return f"(a token at 640 cached: torch {timings['attend torch']:.1f} ms, compiled {timings['attend native']:.1f} ms)"
+
+
 def report(kind: str, record: dict[str, Any]) -> list[bool]:
     verdicts = []
     asks = record["ask"]
@@ -263,7 +270,8 @@ def report(kind: str, record: dict[str, Any]) -> list[bool]:
     plan = k["plan"] or {}
     shown = ", ".join(f"{d} {v:.1f}" for d, v in k["medians"].items())
     print(f"[{kind}] kernels (tok/s, decoding): {shown}; auto chose layers {plan.get('layers')}, head {plan.get('head')}, "
-          f"threads {k['threads']['auto']} (prompt, token), head threads {plan.get('head_threads') or 'as the token'}; fastest {k['best']}: auto within {AUTO_SLACK:.0%}: "
+          f"threads {k['threads']['auto']} (prompt, token), head threads {plan.get('head_threads') or 'as the token'}, "
+          f"{plan.get('attention', 'torch')} attention {_attend_timings(plan)}; fastest {k['best']}: auto within {AUTO_SLACK:.0%}: "
           f"{'met' if k['met'] else 'MISSED'}")
     verdicts.append(k["met"])
     if "quality" in record:

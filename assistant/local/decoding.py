@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from assistant.local.kernels import DTYPES, Linear, by_rows, head_for, linear_for, load_linear, save_linear
-from assistant.local.tuning import KernelPlan, measure_plan, with_measured_threads
+from assistant.local.native_attention import BLOCK, padded
+from assistant.local.native_attention import load as load_native_attention
+from assistant.local.tuning import KernelPlan, measure_plan, with_measured_attention, with_measured_threads
 
 __all__ = [
     "DTYPES",
@@ -142,12 +144,16 @@ class LlamaRunner:
             self.inv_freq = model.model.rotary_emb.inv_freq.detach().float().clone()
             self._cos, self._sin = self._rope_table(256)
         self.head_threads = None
-        if self.plan is not None and plan is None:  # measured here: threads by the token loop and a prompt too
+        self.native_attention = None
+        if self.plan is not None and plan is None:  # measured here: threads and attention on the runner itself
             self.plan = with_measured_threads(self.plan, self)
             self.head_threads = self.plan.head_threads
+            self.plan = with_measured_attention(self.plan, self)
+        self.native_attention = self._native_attention()
 
     def _shape(self, *, heads: int, kv_heads: int, head_dim: int, eps: float, intermediate: int, dtype: str) -> None:
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.group = heads // kv_heads  # query heads sharing a kv head
         self.eps, self.intermediate, self.dtype = eps, intermediate, dtype
         self.scale = head_dim**-0.5
 
@@ -187,8 +193,15 @@ class LlamaRunner:
         runner.head = load_linear(kinds["head"], "head", tensors)
         runner.plan = KernelPlan.from_json(facts["plan"]) if facts.get("plan") else None
         runner.head_threads = runner.plan.head_threads if runner.plan else None
+        runner.native_attention = runner._native_attention()
         runner._cos, runner._sin = runner._rope_table(256)
         return runner
+
+    def _native_attention(self) -> Any:
+        """The compiled attention when the plan chose it (and it still loads here), else None: torch's."""
+        if self.plan is None or self.plan.attention != "native":
+            return None
+        return load_native_attention(self.group, self.head_dim)
 
     @staticmethod
     def supports(model: Any) -> bool:
@@ -239,9 +252,16 @@ class LlamaRunner:
 class _LlamaSession:
     def __init__(self, runner: LlamaRunner, capacity: int) -> None:
         self.r = runner
-        shape = (len(runner.layers), runner.kv_heads, max(1, capacity), runner.head_dim)
-        self.keys = torch.empty(shape)
-        self.values = torch.empty(shape)
+        self.native = runner.native_attention
+        capacity = padded(capacity) if self.native else max(1, capacity)
+        layers, kv, dim = len(runner.layers), runner.kv_heads, runner.head_dim
+        self.keys = torch.empty(layers, kv, capacity, dim)
+        self.values = torch.empty(layers, kv, capacity, dim)
+        if self.native:  # the keys again, tiled for it (native_attention.BLOCK rows, transposed)
+            self.key_tiles = torch.empty(layers, kv, capacity // BLOCK, dim, BLOCK)
+            self.scores = torch.empty(runner.group * capacity)
+            self.attended = torch.empty(1, runner.heads * dim)
+            self.normed = torch.empty(1, runner.embed.shape[1])
         self.length = 0
 
     @property
@@ -263,10 +283,56 @@ class _LlamaSession:
         end = start + n
         if end > self.keys.shape[2]:
             raise ValueError(f"the KV cache holds {self.keys.shape[2]} tokens; {end} were fed")
+        if n == 1 and self.native:
+            x = self._native_token(ids[0], start)
+        else:
+            x = self._layers(ids, start)
+        self.length = end
+        last = F.rms_norm(x[-1:], (x.shape[-1],), r.norm, r.eps)
+        threads = torch.get_num_threads()
+        if not r.head_threads or r.head_threads == threads:
+            return r.head(last)[0].float()
+        torch.set_num_threads(r.head_threads)  # the plan's: one large product can use the CPUs the layers don't
+        try:
+            return r.head(last)[0].float()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _native_token(self, token: int, position: int) -> torch.Tensor:
+        """One token through the layers with the compiled norms and attention block (rotary, cache
+        writes, attention: `native_attention`), addressed once for all layers: a layer is then 4
+        products and ~8 other calls, where torch's path makes ~30."""
+        r, native = self.r, self.native
+        cos, sin = r.rope(position + 1)
+        cos, sin = cos[position], sin[position]
+        keys, tiles, values = self.keys, self.key_tiles, self.values
+        layer_bytes, tile_bytes = keys.stride(0) * keys.element_size(), tiles.stride(0) * tiles.element_size()
+        addresses = (keys.data_ptr(), tiles.data_ptr(), values.data_ptr())
+        fixed = (self.attended.data_ptr(), self.scores.data_ptr(), r.kv_heads, keys.shape[2], position, r.scale)
+        if not 0 <= token < r.embed.shape[0]:
+            raise IndexError(f"token id {token} is outside the vocabulary of {r.embed.shape[0]}")
+        x, normed, attended = r.embed[token : token + 1], self.normed, self.attended
+        for i, layer in enumerate(r.layers):
+            qkv = layer.qkv(native.rms_norm(x, layer.attn_norm, normed, r.eps))
+            if qkv.dtype != torch.float32 or not qkv.is_contiguous():
+                qkv = qkv.float().contiguous()
+            native.step(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), addresses[0] + i * layer_bytes,
+                        addresses[1] + i * tile_bytes, addresses[2] + i * layer_bytes, *fixed)
+            x = x + layer.out(attended)
+            gate_up = layer.gate_up(native.rms_norm(x, layer.mlp_norm, normed, r.eps))
+            x = x + layer.down(F.silu(gate_up[:, : r.intermediate]) * gate_up[:, r.intermediate :])
+        return x
+
+    def _layers(self, ids: list[int], start: int) -> torch.Tensor:
+        r, n = self.r, len(ids)
+        end = start + n
         heads, kv, dim = r.heads, r.kv_heads, r.head_dim
         cos, sin = r.rope(end)
         cos, sin = cos[start:end, None], sin[start:end, None]
         x = r.embed[torch.tensor(ids)]
+        if self.native:  # a prompt: its keys go into the tiles too, for the tokens after it
+            at = torch.arange(start, end)
+            blocks, rows = at // BLOCK, at % BLOCK
         for i, layer in enumerate(r.layers):
             h = F.rms_norm(x, (x.shape[-1],), layer.attn_norm, r.eps)
             qkv = layer.qkv(h).float().view(n, heads + 2 * kv, dim)
@@ -276,6 +342,8 @@ class _LlamaSession:
             keys, values = self.keys[i, :, :end], self.values[i, :, :end]
             keys[:, start:] = qk[:, heads:].transpose(0, 1)
             values[:, start:] = qkv[:, heads + kv :].transpose(0, 1)
+            if self.native:
+                self.key_tiles[i][:, blocks, :, rows] = qk[:, heads:]
             if n == 1:  # the query heads sharing a kv head are rows of one small product
                 q = qk[0, :heads].view(kv, heads // kv, dim)
                 scores = torch.bmm(q, keys.transpose(1, 2)).mul_(r.scale)
@@ -290,16 +358,7 @@ class _LlamaSession:
             h = F.rms_norm(x, (x.shape[-1],), layer.mlp_norm, r.eps)
             gate_up = layer.gate_up(h)
             x = x + layer.down(F.silu(gate_up[:, : r.intermediate]) * gate_up[:, r.intermediate :])
-        self.length = end
-        last = F.rms_norm(x[-1:], (x.shape[-1],), r.norm, r.eps)
-        threads = torch.get_num_threads()
-        if not r.head_threads or r.head_threads == threads:
-            return r.head(last)[0].float()
-        torch.set_num_threads(r.head_threads)  # the plan's: one large product can use the CPUs the layers don't
-        try:
-            return r.head(last)[0].float()
-        finally:
-            torch.set_num_threads(threads)
+        return x
 
 
 def _layer_weights(layer: Any) -> list[torch.Tensor]:

@@ -30,8 +30,9 @@ from typing import Any
 
 from assistant.local.bundled import Progress, report_progress
 
-FORMAT = "5"  # bump when the saved layout or plan changes (2: measured kernel plans, int8 layers; 3: auto
-# without int8; 4: decode threads timed on the token loop; 5: prompt threads timed on a whole prompt)
+FORMAT = "6"  # bump when the saved layout or plan changes (2: measured kernel plans, int8 layers; 3: auto
+# without int8; 4: decode threads timed on the token loop; 5: prompt threads timed on a whole prompt;
+# 6: attention, torch's or compiled, timed on a turn-long context)
 _META_KEY = "throughline"
 
 log = logging.getLogger(__name__)

@@ -50,6 +50,7 @@ class KernelPlan:
     others_running: int = field(default=0, compare=False)  # other runnable tasks when measured (load)
     second_look: bool = field(default=False, compare=False)  # measured again after a busy first time
     head_threads: int | None = None  # the output head's threads in the token loop; None: decode_threads
+    attention: str = "torch"  # a decoded token's attention: "torch" or "native" (assistant.local.native_attention)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,12 +64,13 @@ class KernelPlan:
             measured_s=float(data.get("measured_s") or 0.0), others_running=int(data.get("others_running") or 0),
             second_look=bool(data.get("second_look")),
             head_threads=int(data["head_threads"]) if data.get("head_threads") else None,
+            attention=str(data.get("attention") or "torch"),
         )
 
     def describe(self) -> str:
         one, many = self.layers
         head = f" (head {self.head_threads})" if self.head_threads not in (None, self.decode_threads) else ""
-        return (f"layers {one} (token) / {many} (prompt), head {self.head}, "
+        return (f"layers {one} (token) / {many} (prompt), head {self.head}, {self.attention} attention, "
                 f"{self.decode_threads} decode{head} / {self.prefill_threads} prompt thread(s)")
 
 
@@ -172,6 +174,43 @@ def with_measured_threads(plan: KernelPlan, runner: Any, *, budget_s: float = LO
         plan, decode_threads=threads, head_threads=head, prefill_threads=prefill,
         timings_ms={**plan.timings_ms, **{k: round(v * 1000, 4) for k, v in timings.items()}},
     )
+
+
+ATTEND_CONTEXT = 640  # tokens in the cache when attention is timed: a recalled prompt and part of a reply
+ATTEND_BUDGET_S = 1.0
+
+
+def with_measured_attention(plan: KernelPlan, runner: Any, *, budget_s: float = ATTEND_BUDGET_S) -> KernelPlan:
+    """`plan` with the attention that decodes a token faster on `runner` at ATTEND_CONTEXT cached
+    tokens: torch's or the compiled one (when it builds here), the whole token timed each way with
+    the plan's threads. What attention costs grows with the context, so it is timed on one as
+    long as a turn's, not the token loop's 64."""
+    from assistant.local.native_attention import load
+
+    native = load(runner.group, runner.head_dim)
+    if native is None:
+        return dataclasses.replace(plan, attention="torch")
+    before, threads_before = runner.native_attention, torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            cells = {}
+            for name, attention in (("torch", None), ("native", native)):
+                runner.native_attention = attention
+                session = runner.session(ATTEND_CONTEXT + 1)
+                session.feed(list(range(1, ATTEND_CONTEXT + 1)))
+
+                def one_token(session: Any = session) -> None:
+                    session.rewind(ATTEND_CONTEXT)
+                    session.feed([ATTEND_CONTEXT + 1])
+
+                cells[f"attend {name}"] = (plan.decode_threads, one_token)
+            timings = interleaved(cells, budget_s)
+    finally:
+        runner.native_attention = before
+        torch.set_num_threads(threads_before)
+    chosen = "native" if timings["attend native"] < timings["attend torch"] else "torch"
+    return dataclasses.replace(plan, attention=chosen, timings_ms={
+        **plan.timings_ms, **{k: round(v * 1000, 4) for k, v in timings.items()}})
 
 
 Cell = tuple[int, Callable[[], object]]  # (torch threads, one call)
