@@ -25,6 +25,19 @@ static inline vec load(const float *p) { vec v; memcpy(&v, p, sizeof v); return 
 static inline void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
 static inline vec splat(float x) { return (vec){0} + x; }
 
+/* acc[t] += c * x[t]: both passes' step, each query head's accumulators kept in registers. */
+static inline void add_scaled(vec *restrict acc, const vec *restrict x, int count, float c) {
+    vec scaled = splat(c);
+#pragma GCC unroll 16
+    for (int t = 0; t < count; t++) acc[t] += scaled * x[t];
+}
+
+/* count vectors from p into x. */
+static inline void load_row(vec *restrict x, const float *restrict p, int count) {
+#pragma GCC unroll 16
+    for (int t = 0; t < count; t++) x[t] = load(p + t * W);
+}
+
 /* e^x for x <= 0 (a softmax after its maximum is subtracted), within ~2 ulp: Cephes' polynomial,
    without calls or branches, so the loop around it is vectorized. */
 static inline float exp_nonpositive(float x) {
@@ -74,21 +87,11 @@ void attend(const float *restrict q, const float *restrict tiles, const float *r
         const float *qh = q + (long)h * G * DIM;
         for (long l = 0; l < n; l += BLOCK) {  /* a partial last block reads rows not yet written: unused */
             const float *tile = kh + l * DIM;
-            vec acc[G][BLOCK / W];
-#pragma GCC unroll 16
-            for (int j = 0; j < G; j++)
-#pragma GCC unroll 16
-                for (int t = 0; t < BLOCK / W; t++) acc[j][t] = (vec){0};
+            vec acc[G][BLOCK / W] = {{{0}}}, k[BLOCK / W];
             for (int d = 0; d < DIM; d++) {
-                vec k[BLOCK / W];
+                load_row(k, tile + d * BLOCK, BLOCK / W);
 #pragma GCC unroll 16
-                for (int t = 0; t < BLOCK / W; t++) k[t] = load(tile + d * BLOCK + t * W);
-#pragma GCC unroll 16
-                for (int j = 0; j < G; j++) {
-                    vec qd = splat(qh[j * DIM + d]);
-#pragma GCC unroll 16
-                    for (int t = 0; t < BLOCK / W; t++) acc[j][t] += qd * k[t];
-                }
+                for (int j = 0; j < G; j++) add_scaled(acc[j], k, BLOCK / W, qh[j * DIM + d]);
             }
             long rows = n - l < BLOCK ? n - l : BLOCK;
             for (int j = 0; j < G; j++) {
@@ -98,21 +101,11 @@ void attend(const float *restrict q, const float *restrict tiles, const float *r
             }
         }
         for (int j = 0; j < G; j++) softmax(scores + j * cap, n);
-        vec acc[G][DIM / W];
-#pragma GCC unroll 16
-        for (int j = 0; j < G; j++)
-#pragma GCC unroll 16
-            for (int t = 0; t < DIM / W; t++) acc[j][t] = (vec){0};
+        vec acc[G][DIM / W] = {{{0}}}, row[DIM / W];
         for (long l = 0; l < n; l++) {
-            vec row[DIM / W];
+            load_row(row, vh + l * DIM, DIM / W);
 #pragma GCC unroll 16
-            for (int t = 0; t < DIM / W; t++) row[t] = load(vh + l * DIM + t * W);
-#pragma GCC unroll 16
-            for (int j = 0; j < G; j++) {
-                vec p = splat(scores[j * cap + l]);
-#pragma GCC unroll 16
-                for (int t = 0; t < DIM / W; t++) acc[j][t] += p * row[t];
-            }
+            for (int j = 0; j < G; j++) add_scaled(acc[j], row, DIM / W, scores[j * cap + l]);
         }
         for (int j = 0; j < G; j++)
             for (int t = 0; t < DIM / W; t++) store(out + ((long)h * G + j) * DIM + t * W, acc[j][t]);
