@@ -275,7 +275,7 @@ def enforce(text: str, brief: Brief) -> tuple[str, list[str]]:
             changes.append(note)
         return new.strip()
 
-    text = step(_PREAMBLE.sub("", text, count=1), "dropped the preamble")
+    text = step(_without_preambles(text), "dropped the preamble")
     text = step(_AFTERWORD.sub("", text, count=1), "dropped the note about the changes")
     if brief.formal:
         formal = text
@@ -293,6 +293,17 @@ def enforce(text: str, brief: Brief) -> tuple[str, list[str]]:
         joiner = "\n\n" if "\n" in text else " "
         text = step(text + joiner + " ".join(missing), f"added {len(missing)} missing figure sentence(s)")
     return text, changes
+
+
+def _without_preambles(text: str, most: int = 3) -> str:
+    """`text` without its leading preamble lines: small models stack them ("Here is the revised
+    intro:" then "Revised:"), and dropping only the first left the second as the draft's opening."""
+    for _ in range(most):
+        shorter = _PREAMBLE.sub("", text, count=1)
+        if shorter == text or not shorter.strip():
+            break
+        text = shorter
+    return text
 
 
 def _trim(text: str, max_words: int, max_sentences: int | None) -> str:

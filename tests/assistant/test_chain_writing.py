@@ -81,6 +81,13 @@ def test_enforce_makes_the_hard_requirements_true():
     assert changes[0] == "dropped the preamble" and "made the tone formal" in changes
 
 
+def test_enforce_drops_stacked_preambles_but_never_the_text():
+    # seen from the bundled model on a revision: a chatty line, then a label line, then the text
+    text, changes = enforce("Here is the revised intro:\n\nRevised:\n\nSales grew all year.", Brief())
+    assert text == "Sales grew all year." and changes == ["dropped the preamble"]
+    assert enforce("Revised:\n\n", Brief())[0] == "Revised:"  # nothing after it: kept, not emptied
+
+
 # -- the chain --------------------------------------------------------------------------------
 
 def test_a_draft_that_passes_review_costs_one_model_call():
