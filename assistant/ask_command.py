@@ -57,18 +57,29 @@ def _can_keep_an_agent() -> bool:
 
 def _ask_here(settings: "Settings", text: str, session: str, *, as_json: bool, interactive: bool,
               progress: Progress) -> int:
-    from assistant.agent import Assistant
+    from assistant.collector import paused_until_ready
 
-    with Assistant(settings=settings, progress=progress) as bot:
-        threads, failures = get_ready_in_background(bot, text)
+    ready = paused_until_ready()  # before the imports below: they are most of what loading allocates
+    try:
+        from assistant.agent import Assistant
 
-        def report() -> None:  # after a turn that succeeded (it did that work again itself)
-            for thread in threads:
-                thread.join()
-            report_background(failures)
+        with Assistant(settings=settings, progress=progress) as bot:
+            threads, failures = get_ready_in_background(bot, text)
+            threading.Thread(target=lambda: (_join(threads), ready()), name="ready", daemon=True).start()
 
-        events = bot.stream(text, session=session, approve=approve_at_terminal if interactive else None)
-        return _show(events, as_json=as_json, finished=report)
+            def report() -> None:  # after a turn that succeeded (it did that work again itself)
+                _join(threads)
+                report_background(failures)
+
+            events = bot.stream(text, session=session, approve=approve_at_terminal if interactive else None)
+            return _show(events, as_json=as_json, finished=report)
+    finally:
+        ready()
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join()
 
 
 def _show(events: Iterable[Event], *, as_json: bool, finished: Callable[[], None] = lambda: None) -> int:

@@ -125,6 +125,9 @@ class ResidentAgent:
 
     # -- getting ready ----------------------------------------------------------------------------
     def _get_ready(self, request: str | None) -> None:
+        from assistant.collector import paused_until_ready
+
+        ready = paused_until_ready()  # until the agent is loaded: see assistant.collector
         try:
             from assistant.agent import Assistant
             from assistant.ask_command import get_ready_in_background, ready_warning
@@ -144,6 +147,7 @@ class ResidentAgent:
         except Exception as exc:  # a bug: every turn reports it in one line, as `ask` would
             self._broken = AssistantError(f"internal error: {type(exc).__name__}: {exc}")
         finally:
+            ready()
             with self._changed:
                 self._ready.set()
                 self._last = time.monotonic()
