@@ -129,7 +129,8 @@ def quality() -> dict[str, Any]:
     import torch
 
     from assistant.local.bundled import load_bundled
-    from assistant.local.decoding import LlamaRunner, decode_tokens
+    from assistant.local.decoding import LlamaRunner
+    from assistant.local.generation import decode_tokens
 
     model, tokenizer = load_bundled()
     runner = LlamaRunner(model, "auto")

@@ -27,7 +27,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from assistant.local.decoding import _LINEARS, LlamaRunner, Sampling, choose_token, prompt_read
+from assistant.local.decoding import _LINEARS, LlamaRunner
+from assistant.local.generation import Sampling, choose_token, prompt_read
 from assistant.local.kernels import Linear, int8_unsaved, plain_weight
 
 BATCH_ROWS = 8   # the rows the kernels are timed with

@@ -33,7 +33,7 @@ from assistant.local.cpu import others_running, usable_cpus
 from assistant.local.streaming import StreamingChatModel, to_chat_dicts
 
 if TYPE_CHECKING:  # the decoding module imports torch; load it only with a model
-    from assistant.local.decoding import Sampling
+    from assistant.local.generation import Sampling
 
 __all__ = ["LocalChatModel", "to_chat_dicts"]
 
@@ -70,7 +70,7 @@ class _ReplyText:
     stop sequence (`stopped` then says so)."""
 
     def __init__(self, tokenizer: Any, stops: list[str]) -> None:
-        from assistant.local.decoding import TextAssembler
+        from assistant.local.generation import TextAssembler
 
         self._text, self._scanner = TextAssembler(tokenizer), _StopScanner(stops)
         self.stopped = False
@@ -201,7 +201,8 @@ class LocalChatModel(StreamingChatModel):
         away: the first call of each kernel pays for page faults on fresh weights and oneDNN's
         set-up (~0.4 s for the bundled model here), better paid by the loading thread than by the
         first request's first token."""
-        from assistant.local.decoding import LlamaRunner, Sampling
+        from assistant.local.decoding import LlamaRunner
+        from assistant.local.generation import Sampling
         from assistant.local.prefix_cache import PrefixCache
 
         if isinstance(self._runner, LlamaRunner):
@@ -256,7 +257,7 @@ class LocalChatModel(StreamingChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        from assistant.local.decoding import Sampling
+        from assistant.local.generation import Sampling
 
         _, tokenizer = self.ensure_loaded()
         params = {k: kwargs.get(k, getattr(self, k)) for k in _OVERRIDABLE}
@@ -301,7 +302,7 @@ class LocalChatModel(StreamingChatModel):
         self, prompt: list[int], max_new_tokens: int, sampling: Sampling, stop_ids: frozenset[int]
     ) -> Iterator[int]:
         """The decoded token ids; a failure inside the model surfaces as one `ModelError`."""
-        from assistant.local.decoding import decode_tokens
+        from assistant.local.generation import decode_tokens
 
         threads = self.threads()
         if self.plan is not None:  # the head's own threads give way to other work as the layers' do
@@ -320,7 +321,8 @@ class LocalChatModel(StreamingChatModel):
         about two of them while all n run (here: 8 rows cost 1.7x one). A model our runner cannot
         batch answers the n calls one after another."""
         from assistant.local.batch_decoding import decode_batch
-        from assistant.local.decoding import LlamaRunner, Sampling
+        from assistant.local.decoding import LlamaRunner
+        from assistant.local.generation import Sampling
 
         _, tokenizer = self.ensure_loaded()
         if not isinstance(self._runner, LlamaRunner):

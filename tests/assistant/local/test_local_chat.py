@@ -15,15 +15,8 @@ import torch
 from langchain_core.messages import HumanMessage
 
 from assistant.local.bundled import converted_model_dir, load_bundled
-from assistant.local.decoding import (
-    HFRunner,
-    LlamaRunner,
-    Sampling,
-    TextAssembler,
-    build_runner,
-    choose_token,
-    decode_tokens,
-)
+from assistant.local.decoding import HFRunner, LlamaRunner, build_runner
+from assistant.local.generation import Sampling, TextAssembler, choose_token, decode_tokens
 from assistant.errors import ModelError
 from assistant.local.local_chat import LocalChatModel
 

@@ -8,7 +8,8 @@ import torch
 from assistant.local.bundled import load_bundled
 from assistant.local.chat_tokenizer import ChatTokenizer
 from assistant.local.bundled import converted_model_dir
-from assistant.local.decoding import LlamaRunner, decode_tokens
+from assistant.local.decoding import LlamaRunner
+from assistant.local.generation import decode_tokens
 from assistant.local.prefix_cache import PrefixCache, common_prefix
 
 pytestmark = pytest.mark.model

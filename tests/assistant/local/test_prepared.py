@@ -13,7 +13,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from assistant.local.bundled import converted_model_dir, load_bundled
 from assistant.local.chat_tokenizer import ChatTokenizer
-from assistant.local.decoding import LlamaRunner, build_runner, decode_tokens
+from assistant.local.decoding import LlamaRunner, build_runner
+from assistant.local.generation import decode_tokens
 from assistant.local.local_chat import LocalChatModel
 from assistant.local.prepared import PreparedCache, prepared_path, read_prepared, write_prepared
 
