@@ -80,8 +80,8 @@ static void softmax(float *restrict s, long n) {
 /* q: (kv*G, DIM); tiles: kv heads of (cap/BLOCK, DIM, BLOCK) keys; v: kv heads of (cap, DIM);
    cap is a multiple of BLOCK; the first n cache rows are attended; scores: scratch of G*cap
    floats; out: (kv*G, DIM). */
-void attend(const float *restrict q, const float *restrict tiles, const float *restrict v, float *restrict out,
-            float *restrict scores, int kv, long cap, long n, float scale) {
+static void attend(const float *restrict q, const float *restrict tiles, const float *restrict v, float *restrict out,
+                   float *restrict scores, int kv, long cap, long n, float scale) {
     for (int h = 0; h < kv; h++) {
         const float *kh = tiles + (long)h * DIM * cap, *vh = v + (long)h * cap * DIM;
         const float *qh = q + (long)h * G * DIM;

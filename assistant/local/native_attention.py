@@ -41,22 +41,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NativeAttention:
-    """attention.c's functions, built for `group` query heads per kv head of `dim` floats."""
+    """attention.c's `decode_step` and `rms_norm`, built for `group` query heads per kv head of `dim` floats."""
 
     group: int
     dim: int
     library: Path
-    _attend: Any
     _step: Any
     _rms_norm: Any
-
-    def __call__(self, q: Any, tiles: Any, values: Any, out: Any, scores: Any, kv_heads: int, capacity: int,
-                 length: int, scale: float) -> None:
-        """`out` (kv_heads*group, dim) <- attention of `q` (same shape) over the first `length` rows of
-        one layer's cache: `tiles` (kv_heads, capacity/BLOCK, dim, BLOCK) keys, `values` (kv_heads,
-        capacity, dim); `scores` holds group*capacity floats. All contiguous float32 on the CPU."""
-        self._attend(q.data_ptr(), tiles.data_ptr(), values.data_ptr(), out.data_ptr(), scores.data_ptr(),
-                     kv_heads, capacity, length, scale)
 
     def step(self, qkv: int, cos: int, sin: int, keys: int, tiles: int, values: int, out: int, scores: int,
              kv_heads: int, capacity: int, position: int, scale: float) -> None:
@@ -89,13 +80,12 @@ def load(group: int, dim: int) -> NativeAttention | None:
     try:
         library = _build(compiler, group, dim)
         compiled = ctypes.CDLL(str(library))
-        functions = compiled.attend, compiled.decode_step, compiled.rms_norm
+        functions = compiled.decode_step, compiled.rms_norm
     except (OSError, AttributeError, subprocess.SubprocessError) as exc:
         log.warning("compiled attention unavailable (%s); using torch's", _first_line(exc))
         return None
     pointer, integer, size, real = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_float
-    signatures = ([pointer] * 5 + [integer, size, size, real], [pointer] * 8 + [integer, size, size, real],
-                  [pointer] * 3 + [size, size, real])
+    signatures = ([pointer] * 8 + [integer, size, size, real], [pointer] * 3 + [size, size, real])
     for function, argtypes in zip(functions, signatures):
         function.restype, function.argtypes = None, argtypes
     return NativeAttention(group, dim, library, *functions)

@@ -40,17 +40,27 @@ def _torch_attention(q, keys, values, group, scale):
 
 
 @pytest.mark.parametrize("length", [1, 5, 31, 32, 33, 700])
-def test_it_gives_torchs_numbers_for_any_length(native, length):
+def test_a_step_writes_the_cache_and_gives_torchs_attention_for_any_length(native, length):
+    """`step` without rotation (cos 1, sin 0): the token at `length - 1` goes into the cache's rows,
+    tiles and values, and its attention over all `length` rows is torch's."""
     torch.manual_seed(length)
     kv, group, dim = 3, 3, 64
-    capacity = native_attention.padded(length + 3)
+    capacity, position = native_attention.padded(length + 3), length - 1
     keys = torch.randn(kv, capacity, dim) * 2
     values = torch.randn(kv, capacity, dim)
     tiles = keys.view(kv, capacity // BLOCK, BLOCK, dim).transpose(2, 3).contiguous()
+    expected_keys, expected_values = keys.clone(), values.clone()
+    keys[:, position], values[:, position] = 0, 0  # the step writes them
+    tiles.view(kv, capacity // BLOCK, dim, BLOCK)[:, position // BLOCK, :, position % BLOCK] = 0
     q = torch.randn(kv * group, dim) * 2
+    qkv = torch.cat([q, expected_keys[:, position], expected_values[:, position]]).contiguous()
+    cos, sin = torch.ones(dim), torch.zeros(dim)
     out, scores = torch.empty(kv * group, dim), torch.empty(group * capacity)
-    native(q, tiles, values, out, scores, kv, capacity, length, 1 / math.sqrt(dim))
-    expected = _torch_attention(q, keys[:, :length], values[:, :length], group, 1 / math.sqrt(dim))
+    native.step(qkv.data_ptr(), cos.data_ptr(), sin.data_ptr(), keys.data_ptr(), tiles.data_ptr(), values.data_ptr(),
+                out.data_ptr(), scores.data_ptr(), kv, capacity, position, 1 / math.sqrt(dim))
+    assert torch.equal(keys, expected_keys) and torch.equal(values, expected_values)
+    assert torch.equal(tiles, expected_keys.view(kv, capacity // BLOCK, BLOCK, dim).transpose(2, 3))
+    expected = _torch_attention(q, expected_keys[:, :length], expected_values[:, :length], group, 1 / math.sqrt(dim))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
